@@ -1,0 +1,15 @@
+"""An aiohttp download handler for Scrapy that measures where the time of every download went."""
+
+from __future__ import annotations
+
+from crawler._timing import TIMING_META_KEY, DownloadTiming
+from crawler.handler import AiohttpDownloadHandler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TIMING_META_KEY",
+    "AiohttpDownloadHandler",
+    "DownloadTiming",
+    "__version__",
+]

@@ -1,0 +1,126 @@
+"""``CRAWLER_*`` handler settings, read and checked once into a frozen dataclass."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.settings import BaseSettings
+
+Resolver = Literal["threaded", "aiodns"]
+_RESOLVERS: tuple[Resolver, ...] = ("threaded", "aiodns")
+
+TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
+    "TLSv1.0": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def _non_negative(settings: BaseSettings, name: str, default: float) -> float:
+    value = settings.getfloat(name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (0 disables it), got {value!r}")
+    return value
+
+
+def _positive_int(settings: BaseSettings, name: str) -> int:
+    value = settings.getint(name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def _tls_version(settings: BaseSettings, name: str) -> ssl.TLSVersion | None:
+    value: str | None = settings.get(name)
+    if value is None:
+        return None
+    try:
+        return TLS_VERSIONS[value]
+    except KeyError:
+        raise ValueError(
+            f"Unknown {name} value: {value} (expected one of {', '.join(TLS_VERSIONS)})"
+        ) from None
+
+
+def _bind_address(value: object) -> tuple[str, int] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return (value, 0)
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (str(value[0]), int(value[1]))
+    raise ValueError(f"DOWNLOAD_BIND_ADDRESS must be a host or a (host, port) pair, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    """Everything the download handler reads from the settings, checked."""
+
+    timing_enabled: bool
+    connect_timeout: float | None
+    dns_cache_ttl: int | None
+    dns_resolver: Resolver
+    keepalive_timeout: float
+    pool_size: int
+    pool_size_per_host: int
+    bind_address: tuple[str, int] | None
+    download_timeout: float
+    maxsize: int
+    warnsize: int
+    fail_on_dataloss: bool
+    verify_certificates: bool
+    tls_min_version: ssl.TLSVersion | None
+    tls_max_version: ssl.TLSVersion | None
+    tls_ciphers: str | None
+    tls_verbose_logging: bool
+    proxy_auth_encoding: str
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read and validate the settings; raise ``ValueError`` naming the bad one."""
+        resolver = settings.get("CRAWLER_DNS_RESOLVER", "threaded")
+        if resolver not in _RESOLVERS:
+            raise ValueError(
+                f"CRAWLER_DNS_RESOLVER must be one of {', '.join(_RESOLVERS)}, got {resolver!r}"
+            )
+        connect_timeout = _non_negative(settings, "CRAWLER_CONNECT_TIMEOUT", 10.0)
+        dns_cache_ttl = settings.getint("CRAWLER_DNS_CACHE_TTL", 10)
+        if dns_cache_ttl < 0:
+            raise ValueError(
+                f"CRAWLER_DNS_CACHE_TTL must be >= 0 seconds (0 disables the cache), "
+                f"got {dns_cache_ttl!r}"
+            )
+        download_timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        if download_timeout <= 0:
+            raise ValueError(f"DOWNLOAD_TIMEOUT must be > 0, got {download_timeout!r}")
+        return cls(
+            timing_enabled=settings.getbool("CRAWLER_TIMING_ENABLED", True),
+            connect_timeout=connect_timeout or None,
+            dns_cache_ttl=dns_cache_ttl or None,
+            dns_resolver=resolver,
+            keepalive_timeout=_non_negative(settings, "CRAWLER_KEEPALIVE_TIMEOUT", 15.0),
+            pool_size=_positive_int(settings, "CONCURRENT_REQUESTS"),
+            pool_size_per_host=_positive_int(settings, "CONCURRENT_REQUESTS_PER_DOMAIN"),
+            bind_address=_bind_address(settings.get("DOWNLOAD_BIND_ADDRESS")),
+            download_timeout=download_timeout,
+            maxsize=settings.getint("DOWNLOAD_MAXSIZE"),
+            warnsize=settings.getint("DOWNLOAD_WARNSIZE"),
+            fail_on_dataloss=settings.getbool("DOWNLOAD_FAIL_ON_DATALOSS"),
+            verify_certificates=settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES"),
+            tls_min_version=_tls_version(settings, "DOWNLOAD_TLS_MIN_VERSION"),
+            tls_max_version=_tls_version(settings, "DOWNLOAD_TLS_MAX_VERSION"),
+            tls_ciphers=settings.get("DOWNLOADER_CLIENT_TLS_CIPHERS") or None,
+            tls_verbose_logging=settings.getbool("DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING"),
+            proxy_auth_encoding=settings.get("HTTPPROXY_AUTH_ENCODING", "latin-1"),
+        )
+
+
+def normalize_bind_address(value: object) -> tuple[str, int] | None:
+    """``"1.2.3.4"`` or ``("1.2.3.4", 0)`` as a ``(host, port)`` pair; ``None`` when unset."""
+    return _bind_address(value)

@@ -1,0 +1,42 @@
+"""Download errors more specific than Scrapy's, each a subclass of the Scrapy one it refines.
+
+Code written for Scrapy's handlers keeps working (``except DownloadTimeoutError`` still
+catches a connect timeout); code that wants the detail, such as the ``urls`` spider's
+outcome classes, can tell the cases apart.
+"""
+
+from __future__ import annotations
+
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+)
+
+__all__ = [
+    "ConnectTimeoutError",
+    "ConnectionResetError",
+    "InvalidResponseError",
+    "ResponseTooLargeError",
+    "TlsError",
+]
+
+
+class ConnectTimeoutError(DownloadTimeoutError):
+    """No connection (TCP and TLS) could be established within the connect timeout."""
+
+
+class TlsError(DownloadFailedError):
+    """The TLS handshake failed: bad certificate, wrong host name, no common version..."""
+
+
+class ConnectionResetError(DownloadFailedError):
+    """The server closed or reset the connection before a complete response."""
+
+
+class InvalidResponseError(DownloadFailedError):
+    """The server answered with something that is not valid HTTP."""
+
+
+class ResponseTooLargeError(DownloadCancelledError):
+    """The response is larger than ``DOWNLOAD_MAXSIZE`` (or the ``download_maxsize`` meta)."""
