@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.settings import BaseSettings
 
-Resolver = Literal["threaded", "aiodns"]
-_RESOLVERS: tuple[Resolver, ...] = ("threaded", "aiodns")
 
 TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1.0": ssl.TLSVersion.TLSv1,
@@ -65,7 +63,8 @@ class HandlerConfig:
     timing_enabled: bool
     connect_timeout: float | None
     dns_cache_ttl: int | None
-    dns_resolver: Resolver
+    dns_resolver: str
+    """"threaded", "aiodns", or the import path of an ``aiohttp.abc.AbstractResolver``."""
     keepalive_timeout: float
     pool_size: int
     pool_size_per_host: int
@@ -85,9 +84,10 @@ class HandlerConfig:
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read and validate the settings; raise ``ValueError`` naming the bad one."""
         resolver = settings.get("CRAWLER_DNS_RESOLVER", "threaded")
-        if resolver not in _RESOLVERS:
+        if not isinstance(resolver, str) or not resolver:
             raise ValueError(
-                f"CRAWLER_DNS_RESOLVER must be one of {', '.join(_RESOLVERS)}, got {resolver!r}"
+                "CRAWLER_DNS_RESOLVER must be 'threaded', 'aiodns' or the import path of an "
+                f"aiohttp.abc.AbstractResolver subclass, got {resolver!r}"
             )
         connect_timeout = _non_negative(settings, "CRAWLER_CONNECT_TIMEOUT", 10.0)
         dns_cache_ttl = settings.getint("CRAWLER_DNS_CACHE_TTL", 10)
