@@ -8,8 +8,8 @@ from crawler.handler import AiohttpDownloadHandler
 __version__ = "0.1.0"
 
 __all__ = [
-    "TIMING_META_KEY",
     "AiohttpDownloadHandler",
     "DownloadTiming",
+    "TIMING_META_KEY",
     "__version__",
 ]

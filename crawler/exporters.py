@@ -1,0 +1,29 @@
+"""A CSV exporter whose cells stay flat: a redirect chain becomes one readable cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.exporters import CsvItemExporter
+
+
+def flat_chain(chain: list[dict[str, Any]]) -> str:
+    """``301 http://a (12.3 ms) -> 200 https://b (40.1 ms)``."""
+    hops = []
+    for hop in chain:
+        status = hop.get("status") if hop.get("status") is not None else "-"
+        ms = hop.get("ms")
+        timing = f" ({ms} ms)" if ms is not None else ""
+        hops.append(f"{status} {hop.get('url')}{timing}")
+    return " -> ".join(hops)
+
+
+class FlatCsvItemExporter(CsvItemExporter):
+    """Scrapy's CSV exporter, with lists of hops flattened and booleans as true/false."""
+
+    def serialize_field(self, field: Any, name: str, value: Any) -> Any:
+        if name == "chain" and isinstance(value, list):
+            return flat_chain(value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return super().serialize_field(field, name, value)

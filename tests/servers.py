@@ -1,0 +1,94 @@
+"""Loopback servers for the tests, each on port 0, run in a background thread's event loop.
+
+Running them outside the reactor's loop keeps server and client independent: a server
+delay never blocks the code under test, and the code under test never starves the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+
+    ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+T = TypeVar("T")
+
+
+class ServerLoop:
+    """An event loop in a daemon thread; servers started on it live until ``close()``."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._cleanups: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run ``coro`` on the server loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def http(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve ``app``; return its base URL (``http://127.0.0.1:PORT``)."""
+
+        async def start() -> int:
+            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+            await site.start()
+            self._cleanups.append(runner.cleanup)
+            server = site._server
+            assert isinstance(server, asyncio.Server)
+            return int(server.sockets[0].getsockname()[1])
+
+        port = self.run(start())
+        scheme = "https" if ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{port}"
+
+    def tcp(self, handler: ConnectionHandler, *, backlog: int = 100) -> int:
+        """Serve raw TCP connections with ``handler``; return the port."""
+
+        async def start() -> int:
+            writers: set[asyncio.StreamWriter] = set()
+
+            async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writers.add(writer)
+                try:
+                    await handler(reader, writer)
+                except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+                    pass
+                finally:
+                    writers.discard(writer)
+                    writer.close()
+
+            server = await asyncio.start_server(tracked, "127.0.0.1", 0, backlog=backlog)
+
+            async def stop() -> None:
+                server.close()
+                for writer in list(writers):
+                    writer.transport.abort()
+                await server.wait_closed()
+
+            self._cleanups.append(stop)
+            return int(server.sockets[0].getsockname()[1])
+
+        return self.run(start())
+
+    def close(self) -> None:
+        """Stop every server and the loop."""
+
+        async def cleanup() -> None:
+            for stop in reversed(self._cleanups):
+                await stop()
+
+        self.run(cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
