@@ -87,6 +87,10 @@ class ServerLoop:
         async def cleanup() -> None:
             for stop in reversed(self._cleanups):
                 await stop()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         self.run(cleanup())
         self.loop.call_soon_threadsafe(self.loop.stop)

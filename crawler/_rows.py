@@ -1,0 +1,83 @@
+"""Build result rows from what the handler and the tracking middleware left in meta."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from crawler._timing import TIMING_META_KEY, DownloadTiming
+from crawler.items import UrlResult
+from middlewares.tracking import URL_TRACE_META_KEY, Hop, UrlTrace, download_ms
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from crawler.sources import UrlEntry
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _iso(unix_time: float | None) -> str | None:
+    if unix_time is None:
+        return None
+    return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="milliseconds")
+
+
+def _apply_timing(row: UrlResult, timing: DownloadTiming) -> None:
+    row.http_version = timing.http_version
+    row.ip = timing.remote_ip
+    row.tls_version = timing.tls_version
+    expiry = timing.cert_not_after
+    row.cert_expires = expiry.isoformat() if expiry else None
+    row.bytes = timing.bytes_received
+    row.queue_ms = _ms(timing.queue)
+    row.dns_ms = _ms(timing.dns)
+    row.connect_ms = _ms(timing.connect)
+    row.tls_ms = _ms(timing.tls)
+    row.ttfb_ms = _ms(timing.ttfb)
+    row.download_ms = _ms(timing.download)
+    row.connection_reused = timing.reused
+
+
+def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
+    """A row for ``entry`` with nothing measured yet."""
+    return UrlResult(
+        url=entry.url, source=entry.source, line=entry.line, outcome=outcome, error=error
+    )
+
+
+def request_row(entry: UrlEntry, request: Request, response: Response | None) -> UrlResult:
+    """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
+    row = entry_row(entry)
+    row.method = request.method
+    row.final_url = request.url
+    row.redirects = len(request.meta.get("redirect_urls", ()))
+    trace = request.meta.get(URL_TRACE_META_KEY)
+    hops: list[Hop] = []
+    if isinstance(trace, UrlTrace):
+        row.attempts = trace.attempts
+        row.started_at = _iso(trace.started_at)
+        row.total_ms = trace.elapsed_ms()
+        hops = trace.chain()
+    if response is None and (not hops or hops[-1].url != request.url):
+        hops.append(Hop(request.url, None, download_ms(request)))
+    row.chain = [hop.as_dict() for hop in hops]
+    timing = request.meta.get(TIMING_META_KEY)
+    if isinstance(timing, DownloadTiming):
+        _apply_timing(row, timing)
+        if row.started_at is None:
+            row.started_at = _iso(timing.started_at)
+    if response is not None:
+        row.status = response.status
+        row.final_url = response.url
+        if content_type := response.headers.get(b"Content-Type"):
+            row.content_type = content_type.decode("latin-1")
+        length = response.headers.get(b"Content-Length")
+        if length is not None and length.isdigit():
+            row.content_length = int(length)
+        if row.bytes is None:
+            row.bytes = len(response.body)
+    return row

@@ -1,0 +1,54 @@
+"""``scrapy crawl`` with a checker's exit status: 0 all accepted, 2 some not, 1 on errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from crawler.spider import UrlCheckSpider
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+def exit_status(crawler: Crawler) -> int:
+    """The process exit status a finished crawl deserves."""
+    stats = crawler.stats
+    if stats.get_value("finish_reason") not in (None, "finished"):
+        return 1
+    if stats.get_value("crawler/rows_missing_count", 0):
+        return 1
+    if stats.get_value("crawler/rows_not_ok_count", 0):
+        return crawler.settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
+    return 0
+
+
+class Command(ScrapyCrawlCommand):
+    """Scrapy's ``crawl``, unchanged but for its exit status and a one-line input check."""
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("run one spider: scrapy crawl <spider>")
+        assert self.crawler_process
+        spidercls = self.crawler_process.spider_loader.load(args[0])
+        if issubclass(spidercls, UrlCheckSpider):
+            try:
+                spidercls.check_arguments(**opts.spargs)
+            except ValueError as e:
+                logger.error("%s", e)
+                self.exitcode = 1
+                return
+        crawler = self.crawler_process.create_crawler(spidercls)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        else:
+            self.exitcode = exit_status(crawler)

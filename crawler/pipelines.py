@@ -1,0 +1,79 @@
+"""Judge each result row against the accepted statuses and count rows into stats."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from crawler.accept import StatusRanges
+from crawler.items import UrlResult
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+NOT_JUDGED = frozenset({"duplicate"})
+"""Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
+
+
+def judge(row: UrlResult, accept: StatusRanges) -> None:
+    """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``."""
+    if row.outcome in NOT_JUDGED:
+        row.ok = None
+    elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
+        row.ok = row.status in accept
+        row.outcome = "ok" if row.ok else "http_error"
+        row.error = None if row.ok else f"HTTP status {row.status} is not accepted ({accept})"
+    else:
+        row.ok = False
+
+
+class ResultPipeline:
+    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and counts.
+
+    Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
+    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.default_accept = StatusRanges.parse(
+            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build the pipeline (Scrapy's component factory)."""
+        return cls(crawler)
+
+    def _accept(self) -> StatusRanges:
+        accept = getattr(self.crawler.spider, "accept", None)
+        return accept if isinstance(accept, StatusRanges) else self.default_accept
+
+    def process_item(self, item: Any) -> Any:
+        """Judge and count a :class:`UrlResult`; pass anything else through."""
+        if not isinstance(item, UrlResult):
+            return item
+        judge(item, self._accept())
+        self.stats.inc_value("crawler/rows_count")
+        self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
+        if item.status is not None:
+            self.stats.inc_value(f"crawler/status_count/{item.status}")
+        if item.ok is False:
+            self.stats.inc_value("crawler/rows_not_ok_count")
+        return item
+
+    def close_spider(self) -> None:
+        """Log whether every entry got its row."""
+        entries = self.stats.get_value("crawler/entries_count", 0)
+        rows = self.stats.get_value("crawler/rows_count", 0)
+        not_ok = self.stats.get_value("crawler/rows_not_ok_count", 0)
+        if entries == rows:
+            logger.info("%d entries, %d rows, %d not ok", entries, rows, not_ok)
+        else:
+            self.stats.set_value("crawler/rows_missing_count", entries - rows)
+            logger.error("%d entries but %d rows: %d missing", entries, rows, entries - rows)

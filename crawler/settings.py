@@ -1,0 +1,37 @@
+"""Project settings of the URL checker (``scrapy.cfg`` points here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crawler.items import FIELDS
+
+BOT_NAME = "crawler"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+COMMANDS_MODULE = "crawler.commands"
+TEMPLATES_DIR = str(Path(__file__).parent / "templates")  # adds `-t urlcheck`
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.handler.AiohttpDownloadHandler",
+    "https": "crawler.handler.AiohttpDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {"middlewares.tracking.UrlTrackingMiddleware": 950}
+ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
+FEED_EXPORTERS = {"csv": "crawler.exporters.FlatCsvItemExporter"}
+FEED_EXPORT_FIELDS = list(FIELDS)
+FEED_EXPORT_ENCODING = "utf-8"
+
+# A checker asks each URL once, politely but in parallel.
+CONCURRENT_REQUESTS = 64
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+CRAWLER_ACCEPT = "200..=299"
+CRAWLER_FAILURE_EXIT_CODE = 2

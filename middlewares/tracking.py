@@ -1,0 +1,100 @@
+"""Follow one URL across redirects and retries: attempts, every response, whole-URL time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crawler._timing import TIMING_META_KEY, DownloadTiming
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+URL_TRACE_META_KEY = "url_trace"
+"""``request.meta`` key of the :class:`UrlTrace` shared by every request of one URL."""
+
+
+@dataclass(slots=True)
+class Hop:
+    """One response on the way: the URL asked, the status got, the download's time."""
+
+    url: str
+    status: int | None
+    ms: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The hop as a plain dict, for items and exports."""
+        return {"url": self.url, "status": self.status, "ms": self.ms}
+
+
+@dataclass(slots=True)
+class UrlTrace:
+    """The life of one input URL; redirected and retried requests share it through meta."""
+
+    started: float | None = None
+    """``time.perf_counter()`` at the first download attempt."""
+    started_at: float | None = None
+    """Wall-clock UNIX time of the first download attempt."""
+    attempts: int = 0
+    """Downloads tried for this URL, redirect hops and retries included."""
+    responses: list[Hop] = field(default_factory=list)
+
+    def elapsed_ms(self) -> float | None:
+        """Milliseconds since the first attempt, if there was one."""
+        if self.started is None:
+            return None
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+    def chain(self) -> list[Hop]:
+        """The responses with retries of the same URL collapsed to their last one."""
+        hops: list[Hop] = []
+        for hop in self.responses:
+            if hops and hops[-1].url == hop.url:
+                hops[-1] = hop
+            else:
+                hops.append(hop)
+        return hops
+
+
+def download_ms(request: Request) -> float | None:
+    """Milliseconds the handler spent on ``request`` (``None`` without timing)."""
+    timing = request.meta.get(TIMING_META_KEY)
+    if isinstance(timing, DownloadTiming) and timing.total is not None:
+        return round(timing.total * 1000, 3)
+    return None
+
+
+class UrlTrackingMiddleware:
+    """Downloader middleware: keeps the :class:`UrlTrace` of each request up to date.
+
+    Place it next to the downloader (a high order number, e.g. 950) so it sees every raw
+    response before the redirect and retry middlewares turn it into a new request.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build the middleware (Scrapy's component factory)."""
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        """Count the attempt; start the URL's clock on its first one."""
+        trace = request.meta.setdefault(URL_TRACE_META_KEY, UrlTrace())
+        if trace.started is None:
+            trace.started = time.perf_counter()
+            trace.started_at = time.time()
+        trace.attempts += 1
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Record the response as a hop of the URL's chain."""
+        trace = request.meta.get(URL_TRACE_META_KEY)
+        if isinstance(trace, UrlTrace):
+            trace.responses.append(Hop(request.url, response.status, download_ms(request)))
+        return response

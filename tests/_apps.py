@@ -1,0 +1,48 @@
+"""The aiohttp application the spider tests check URLs against."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from aiohttp import web
+
+
+def checker_app() -> web.Application:
+    """Routes with known answers: statuses, redirect chains and loops, flaky and slow pages."""
+    hits: Counter[str] = Counter()
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="hello", content_type="text/html")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def redirect(request: web.Request) -> web.Response:
+        left = int(request.match_info["n"])
+        target = "/ok" if left <= 1 else f"/redirect/{left - 1}"
+        raise web.HTTPFound(target)
+
+    async def loop(request: web.Request) -> web.Response:
+        other = "b" if request.match_info["side"] == "a" else "a"
+        raise web.HTTPMovedPermanently(f"/loop/{other}")
+
+    async def flaky(request: web.Request) -> web.Response:
+        key = request.query.get("key", "")
+        hits[key] += 1
+        if hits[key] == 1:
+            return web.Response(status=503, text="try again")
+        return web.Response(text="recovered")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("s", "3")))
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/redirect/{n}", redirect)
+    app.router.add_get("/loop/{side}", loop)
+    app.router.add_get("/flaky", flaky)
+    app.router.add_get("/slow", slow)
+    return app

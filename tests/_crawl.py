@@ -1,0 +1,45 @@
+"""Run the ``urls`` spider in-process with the project's settings, and read its exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import TYPE_CHECKING, Any
+
+from scrapy.utils.test import get_crawler
+
+import crawler.settings as project_settings
+from spiders.urls import UrlsSpider
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from scrapy.crawler import Crawler
+
+
+def project_settings_dict(**overrides: Any) -> dict[str, Any]:
+    """The project's settings module as a dict, with ``overrides`` applied."""
+    settings = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
+    settings.update(LOG_LEVEL="WARNING", RETRY_TIMES=1, DOWNLOAD_TIMEOUT=5)
+    settings.update(overrides)
+    return settings
+
+
+async def crawl_urls(output: Path, urls: str, **overrides: Any) -> Crawler:
+    """Crawl ``urls`` with the project's settings, exporting to ``output`` (format by suffix)."""
+    feed_format = output.suffix.lstrip(".")
+    settings = project_settings_dict(FEEDS={str(output): {"format": feed_format}}, **overrides)
+    crawler = get_crawler(UrlsSpider, settings)
+    await crawler.crawl_async(urls=urls)
+    return crawler
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV, JSON or JSON Lines export."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".csv":
+        return list(csv.DictReader(text.splitlines()))
+    if path.suffix == ".json":
+        rows: list[dict[str, Any]] = json.loads(text)
+        return rows
+    return [json.loads(line) for line in text.splitlines() if line]

@@ -1,0 +1,91 @@
+"""``scrapy crawl urls`` as users run it: a subprocess, exit statuses, stdin, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests._apps import checker_app
+from tests._crawl import read_rows
+
+if TYPE_CHECKING:
+    from tests.servers import ServerLoop
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+def scrapy_crawl(
+    *args: str, stdin: bytes | None = None, cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy crawl urls ARGS`` in the project, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "urls", "-s", "LOG_LEVEL=INFO", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_all_accepted_exits_0(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/redirect/1\n")
+    out = tmp_path / "results.csv"
+    result = scrapy_crawl("-a", f"urls={urls}", "-O", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = read_rows(out)
+    assert sorted((r["line"], r["outcome"], r["status"]) for r in rows) == [
+        ("1", "ok", "200"),
+        ("2", "ok", "200"),
+    ]
+    assert "2 entries, 2 rows, 0 not ok" in result.stderr
+
+
+def test_some_not_accepted_exits_2_unless_turned_off(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n")
+    out = tmp_path / "results.jsonl"
+    result = scrapy_crawl("-a", f"urls={urls}", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert sorted(r["status"] for r in read_rows(out)) == [200, 404]
+    relaxed = scrapy_crawl(
+        "-a", f"urls={urls}", "-O", str(out), "-s", "CRAWLER_FAILURE_EXIT_CODE=0"
+    )
+    assert relaxed.returncode == 0, relaxed.stderr[-2000:]
+
+
+def test_standard_input(site: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = scrapy_crawl("-a", "urls=-", "-O", str(out), stdin=f"# list\n{site}/ok\n".encode())
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = read_rows(out)
+    assert (row["source"], row["line"], row["url"], row["outcome"]) == ("-", 2, f"{site}/ok", "ok")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-a", "urls=/nonexistent/urls.txt"), "/nonexistent/urls.txt"),
+        (("-a", "accept=2xx"), "accept: cannot read '2xx'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.csv"
+    result = scrapy_crawl(*args, "-O", str(out))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

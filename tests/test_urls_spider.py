@@ -1,0 +1,210 @@
+"""The ``urls`` spider end to end, in-process, against loopback servers."""
+
+from __future__ import annotations
+
+import random
+import socket
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crawler.items import FIELDS
+from crawler.outcomes import OUTCOMES
+from tests._apps import checker_app
+from tests._asyncio import coroutine_test
+from tests._crawl import crawl_urls, read_rows
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def by_line(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {int(row["line"]): row for row in rows}
+
+
+@coroutine_test
+async def test_every_kind_of_entry_gets_its_row(site: str, tmp_path: Path) -> None:
+    refused = f"http://127.0.0.1:{closed_port()}/"
+    lines = [
+        "# a comment, skipped",
+        f"{site}/ok",
+        f"{site}/status/404",
+        f"{site}/redirect/2",
+        f"{site}/loop/a",
+        f"{site}/flaky?key=one",
+        refused,
+        "not a url",
+        "ftp://example.com/file",
+        "",
+        f"{site}/ok",
+        f"{site}/slow?s=5",
+    ]
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    crawler = await crawl_urls(out, str(urls), DOWNLOAD_TIMEOUT=0.5, REDIRECT_MAX_TIMES=5)
+
+    rows = by_line(read_rows(out))
+    assert sorted(rows) == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12]
+    assert all(row["source"] == str(urls) for row in rows.values())
+
+    ok = rows[2]
+    assert (ok["outcome"], ok["status"], ok["ok"], ok["error"]) == ("ok", 200, True, None)
+    assert ok["final_url"] == f"{site}/ok"
+    assert (ok["method"], ok["attempts"], ok["redirects"]) == ("GET", 1, 0)
+    assert ok["chain"] == [{"url": f"{site}/ok", "status": 200, "ms": ok["chain"][0]["ms"]}]
+    assert ok["content_type"] == "text/html; charset=utf-8"
+    assert (ok["content_length"], ok["bytes"]) == (5, 5)
+    assert (ok["http_version"], ok["ip"]) == ("HTTP/1.1", "127.0.0.1")
+    assert ok["started_at"].endswith("+00:00")
+    for phase in ("queue_ms", "ttfb_ms", "download_ms", "total_ms"):
+        assert isinstance(ok[phase], float)
+    assert ok["total_ms"] >= ok["ttfb_ms"]
+    assert ok["tls_ms"] is None
+
+    not_found = rows[3]
+    assert (not_found["outcome"], not_found["status"], not_found["ok"]) == (
+        "http_error",
+        404,
+        False,
+    )
+    assert not_found["error"] == "HTTP status 404 is not accepted (200..=299)"
+
+    redirected = rows[4]
+    assert (redirected["outcome"], redirected["status"], redirected["redirects"]) == ("ok", 200, 2)
+    assert [(hop["url"], hop["status"]) for hop in redirected["chain"]] == [
+        (f"{site}/redirect/2", 302),
+        (f"{site}/redirect/1", 302),
+        (f"{site}/ok", 200),
+    ]
+    assert redirected["final_url"] == f"{site}/ok"
+    assert redirected["attempts"] == 3
+    assert redirected["total_ms"] >= sum(hop["ms"] for hop in redirected["chain"])
+
+    loop = rows[5]
+    assert (loop["outcome"], loop["ok"], loop["status"]) == ("redirect_loop", False, None)
+    assert loop["error"] == "max redirections reached"
+    assert len(loop["chain"]) == 6
+
+    flaky = rows[6]
+    assert (flaky["outcome"], flaky["status"], flaky["attempts"]) == ("ok", 200, 2)
+
+    refused_row = rows[7]
+    assert (refused_row["outcome"], refused_row["ok"], refused_row["attempts"]) == (
+        "refused",
+        False,
+        2,
+    )
+    assert refused_row["url"] in refused_row["error"]
+
+    assert (rows[8]["outcome"], rows[8]["ok"]) == ("invalid_url", False)
+    assert "relative URL" in rows[8]["error"]
+    assert rows[9]["outcome"] == "unsupported_scheme"
+    assert (rows[11]["outcome"], rows[11]["ok"], rows[11]["status"]) == ("duplicate", None, None)
+
+    slow = rows[12]
+    assert (slow["outcome"], slow["ok"], slow["attempts"]) == ("timeout", False, 2)
+    assert "0.5 seconds" in slow["error"]
+
+    stats = crawler.stats.get_stats()
+    assert stats["crawler/entries_count"] == stats["crawler/rows_count"] == 10
+    assert stats["crawler/rows_not_ok_count"] == 6
+    outcome_counts = {k: v for k, v in stats.items() if k.startswith("crawler/outcome_count/")}
+    assert sum(outcome_counts.values()) == 10
+    assert outcome_counts["crawler/outcome_count/ok"] == 3
+
+
+@coroutine_test
+async def test_csv_cells_are_flat_and_columns_fixed(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/redirect/1\n")
+    out = tmp_path / "out.csv"
+    await crawl_urls(out, str(urls))
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == list(FIELDS)
+    (row,) = read_rows(out)
+    assert (row["outcome"], row["ok"], row["status"], row["redirects"]) == (
+        "ok",
+        "true",
+        "200",
+        "1",
+    )
+    first, second = row["chain"].split(" -> ")
+    assert first.startswith(f"302 {site}/redirect/1 (")
+    assert first.endswith(" ms)")
+    assert second.startswith(f"200 {site}/ok (")
+    assert row["dns_ms"] == ""
+
+
+@coroutine_test
+async def test_json_keeps_structure(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/redirect/1\n{site}/status/500\n")
+    out = tmp_path / "out.json"
+    await crawl_urls(out, str(urls), RETRY_TIMES=0)
+    rows = by_line(read_rows(out))
+    assert [hop["status"] for hop in rows[1]["chain"]] == [302, 200]
+    assert (rows[2]["status"], rows[2]["outcome"], rows[2]["attempts"]) == (500, "http_error", 1)
+
+
+@coroutine_test
+async def test_accept_argument_widens_accepted_statuses(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/status/403\n{site}/status/404\n")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CRAWLER_ACCEPT="200..=299,403")
+    rows = by_line(read_rows(out))
+    assert (rows[1]["ok"], rows[1]["outcome"], rows[1]["error"]) == (True, "ok", None)
+    assert (rows[2]["ok"], rows[2]["outcome"]) == (False, "http_error")
+
+
+@coroutine_test
+async def test_one_row_per_entry_on_a_large_mixed_list(site: str, tmp_path: Path) -> None:
+    rng = random.Random(20261125)
+    refused = f"http://127.0.0.1:{closed_port()}/x"
+    kinds = [
+        lambda i: f"{site}/ok?i={i}",
+        lambda i: f"{site}/ok?i={i % 50}",  # many duplicates
+        lambda i: f"{site}/status/{rng.choice([200, 204, 404, 410])}?i={i}",
+        lambda i: f"{site}/redirect/{1 + i % 3}?i={i}",
+        lambda i: refused,
+        lambda i: f"nonsense {i}",
+        lambda i: f"mailto:user{i}@example.com",
+        lambda i: f"http://[::1:{i}",
+        lambda i: "# comment",
+        lambda i: "   ",
+    ]
+    lines = [rng.choice(kinds)(i) for i in range(1400)]
+    urls = tmp_path / "mixed.txt"
+    urls.write_text("\n".join(lines) + "\n")
+    expected_lines = {
+        n for n, text in enumerate(lines, 1) if text.strip() and not text.startswith("#")
+    }
+    out = tmp_path / "out.jsonl"
+    crawler = await crawl_urls(out, str(urls), RETRY_TIMES=0)
+
+    rows = read_rows(out)
+    assert len(rows) == len(expected_lines) > 1000
+    assert {row["line"] for row in rows} == expected_lines
+    assert {row["outcome"] for row in rows} <= set(OUTCOMES)
+    assert {"ok", "http_error", "refused", "invalid_url", "unsupported_scheme", "duplicate"} <= {
+        row["outcome"] for row in rows
+    }
+    stats = crawler.stats.get_stats()
+    assert stats["crawler/entries_count"] == stats["crawler/rows_count"] == len(expected_lines)
+    outcome_total = sum(v for k, v in stats.items() if k.startswith("crawler/outcome_count/"))
+    assert outcome_total == len(expected_lines)
