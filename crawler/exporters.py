@@ -1,10 +1,14 @@
-"""A CSV exporter whose cells stay flat: a redirect chain becomes one readable cell."""
+"""Exporters that write each row through at once, CSV with flat cells.
+
+Rows are flushed as they are exported, so a run that is killed leaves every row written so far
+complete on disk.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from scrapy.exporters import CsvItemExporter
+from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
 
 
 def flat_chain(chain: list[dict[str, Any]]) -> str:
@@ -27,3 +31,17 @@ class FlatCsvItemExporter(CsvItemExporter):
         if isinstance(value, bool):
             return "true" if value else "false"
         return super().serialize_field(field, name, value)
+
+    def export_item(self, item: Any) -> None:
+        """Write the row and flush it to the file."""
+        super().export_item(item)
+        self.stream.flush()
+
+
+class FlushingJsonLinesItemExporter(JsonLinesItemExporter):
+    """Scrapy's JSON Lines exporter, flushing each row to the file."""
+
+    def export_item(self, item: Any) -> None:
+        """Write the row and flush it to the file."""
+        super().export_item(item)
+        self.file.flush()

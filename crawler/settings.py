@@ -19,7 +19,11 @@ DOWNLOAD_HANDLERS = {
 }
 DOWNLOADER_MIDDLEWARES = {"middlewares.tracking.UrlTrackingMiddleware": 950}
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
-FEED_EXPORTERS = {"csv": "crawler.exporters.FlatCsvItemExporter"}
+FEED_EXPORTERS = {
+    "csv": "crawler.exporters.FlatCsvItemExporter",
+    "jsonlines": "crawler.exporters.FlushingJsonLinesItemExporter",
+    "jsonl": "crawler.exporters.FlushingJsonLinesItemExporter",
+}
 FEED_EXPORT_FIELDS = list(FIELDS)
 FEED_EXPORT_ENCODING = "utf-8"
 

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+if TYPE_CHECKING:
+    import threading
 
-def checker_app() -> web.Application:
-    """Routes with known answers: statuses, redirect chains and loops, flaky and slow pages."""
+ROBOTS_TXT = "User-agent: *\nDisallow: /private\n"
+
+
+def checker_app(release: threading.Event | None = None) -> web.Application:
+    """Routes with known answers: statuses, redirect chains and loops, flaky and slow pages.
+
+    ``/hold`` answers only once ``release`` is set.
+    """
     hits: Counter[str] = Counter()
+
+    async def hold(request: web.Request) -> web.Response:
+        assert release is not None
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 30)
+        return web.Response(text="released")
+
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text=ROBOTS_TXT)
 
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="hello", content_type="text/html")
@@ -45,4 +62,7 @@ def checker_app() -> web.Application:
     app.router.add_get("/loop/{side}", loop)
     app.router.add_get("/flaky", flaky)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/hold", hold)
+    app.router.add_get("/robots.txt", robots)
+    app.router.add_get("/private", ok)
     return app

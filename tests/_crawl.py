@@ -25,11 +25,16 @@ def project_settings_dict(**overrides: Any) -> dict[str, Any]:
     return settings
 
 
-async def crawl_urls(output: Path, urls: str, **overrides: Any) -> Crawler:
-    """Crawl ``urls`` with the project's settings, exporting to ``output`` (format by suffix)."""
+def urls_crawler(output: Path, **overrides: Any) -> Crawler:
+    """A crawler of the ``urls`` spider with the project's settings, exporting to ``output``."""
     feed_format = output.suffix.lstrip(".")
     settings = project_settings_dict(FEEDS={str(output): {"format": feed_format}}, **overrides)
-    crawler = get_crawler(UrlsSpider, settings)
+    return get_crawler(UrlsSpider, settings)
+
+
+async def crawl_urls(output: Path, urls: str, **overrides: Any) -> Crawler:
+    """Crawl ``urls`` with the project's settings, exporting to ``output`` (format by suffix)."""
+    crawler = urls_crawler(output, **overrides)
     await crawler.crawl_async(urls=urls)
     return crawler
 

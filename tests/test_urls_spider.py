@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy import signals
 
 from crawler.items import FIELDS
 from crawler.outcomes import OUTCOMES
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
-from tests._crawl import crawl_urls, read_rows
+from tests._crawl import crawl_urls, read_rows, urls_crawler
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -208,3 +210,45 @@ async def test_one_row_per_entry_on_a_large_mixed_list(site: str, tmp_path: Path
     assert stats["crawler/entries_count"] == stats["crawler/rows_count"] == len(expected_lines)
     outcome_total = sum(v for k, v in stats.items() if k.startswith("crawler/outcome_count/"))
     assert outcome_total == len(expected_lines)
+
+
+@coroutine_test
+async def test_robots_txt_filtered_urls_get_their_row(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/private\n")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), ROBOTSTXT_OBEY=True)
+    rows = by_line(read_rows(out))
+    assert (rows[1]["outcome"], rows[1]["ok"]) == ("ok", True)
+    assert (rows[2]["outcome"], rows[2]["ok"], rows[2]["error"]) == (
+        "robots",
+        False,
+        "Forbidden by robots.txt",
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@coroutine_test
+async def test_rows_reach_the_file_while_the_crawl_goes_on(
+    server_loop: ServerLoop, tmp_path: Path, suffix: str
+) -> None:
+    release = threading.Event()
+    held_site = server_loop.http(checker_app(release))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{held_site}/hold\n{held_site}/ok\n")
+    out = tmp_path / f"out{suffix}"
+    crawler = urls_crawler(out)
+    seen_on_disk: list[list[dict[str, Any]]] = []
+
+    def on_row(item: Any) -> None:
+        if item.url.endswith("/ok"):
+            seen_on_disk.append(read_rows(out))
+            release.set()
+
+    crawler.signals.connect(on_row, signal=signals.item_scraped)
+    try:
+        await crawler.crawl_async(urls=str(urls))
+    finally:
+        release.set()
+    assert [[row["url"] for row in rows] for rows in seen_on_disk] == [[f"{held_site}/ok"]]
+    assert sorted(row["url"] for row in read_rows(out)) == [f"{held_site}/hold", f"{held_site}/ok"]
