@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import socket
 import threading
@@ -252,3 +253,23 @@ async def test_rows_reach_the_file_while_the_crawl_goes_on(
         release.set()
     assert [[row["url"] for row in rows] for rows in seen_on_disk] == [[f"{held_site}/ok"]]
     assert sorted(row["url"] for row in read_rows(out)) == [f"{held_site}/hold", f"{held_site}/ok"]
+
+
+@coroutine_test
+async def test_gzip_csv_and_jsonl_inputs_together(site: str, tmp_path: Path) -> None:
+    csv_gz = tmp_path / "links.csv.gz"
+    csv_gz.write_bytes(
+        gzip.compress(f"title,url\nhome,{site}/ok\ngone,{site}/status/410\n".encode())
+    )
+    jsonl = tmp_path / "links.jsonl"
+    jsonl.write_text(f'{{"url": "{site}/redirect/1"}}\n{{"href": "x"}}\n')
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, f"{csv_gz},{jsonl}")
+    rows = {(row["source"], row["line"]): row for row in read_rows(out)}
+    assert {key: (row["outcome"], row["status"]) for key, row in rows.items()} == {
+        (str(csv_gz), 2): ("ok", 200),
+        (str(csv_gz), 3): ("http_error", 410),
+        (str(jsonl), 1): ("ok", 200),
+        (str(jsonl), 2): ("invalid_url", None),
+    }
+    assert rows[(str(jsonl), 2)]["error"] == 'line has no "url" string'
