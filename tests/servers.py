@@ -81,6 +81,21 @@ class ServerLoop:
 
         return self.run(start())
 
+    def protocol(self, factory: Callable[[], asyncio.Protocol]) -> int:
+        """Serve raw TCP connections with asyncio protocols from ``factory``; return the port."""
+
+        async def start() -> int:
+            server = await self.loop.create_server(factory, "127.0.0.1", 0)
+
+            async def stop() -> None:
+                server.close()
+                await server.wait_closed()
+
+            self._cleanups.append(stop)
+            return int(server.sockets[0].getsockname()[1])
+
+        return self.run(start())
+
     def close(self) -> None:
         """Stop every server and the loop."""
 
