@@ -188,7 +188,10 @@ class _TraceRecorder:
 
     async def create_start(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
         if clock := self._clock(ctx):
+            # aiohttp may connect again for the same request (its retry of a request whose
+            # fresh connection dropped): the phases describe the connection finally used.
             clock.create_start = time.perf_counter()
+            clock.dns_start = clock.dns_end = clock.tls_start = clock.create_end = None
 
     async def create_end(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
         self._count("connections_created_count")

@@ -37,29 +37,49 @@ class SlowResolver(AbstractResolver):
 
 
 class _FixedAnswer(asyncio.Protocol):
-    """Answers every request on the connection with ``RESPONSE``."""
+    """Answers every request on the connection with ``RESPONSE``.
+
+    After ``start_tls`` the request may arrive before ``connection_made`` is called with
+    the TLS transport, so data is buffered until there is a transport to answer on.
+    """
 
     def __init__(self) -> None:
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.WriteTransport | None = None
         self.buffer = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
         self.transport = transport
+        self._answer()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
+        self._answer()
+
+    def _answer(self) -> None:
+        while self.transport is not None and b"\r\n\r\n" in self.buffer:
             _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            assert isinstance(self.transport, asyncio.WriteTransport)
             self.transport.write(RESPONSE)
 
 
-class _DelayedTls(asyncio.Protocol):
-    """Holds a new connection ``delay`` seconds unread, then does the TLS handshake."""
+class _Dropper(_FixedAnswer):
+    """Drops the connection when the request arrives."""
 
-    def __init__(self, context: ssl.SSLContext, delay: float) -> None:
+    def _answer(self) -> None:
+        if self.transport is not None and b"\r\n\r\n" in self.buffer:
+            self.transport.abort()
+
+
+class _DelayedTls(asyncio.Protocol):
+    """Holds a new connection ``delay`` seconds unread, then does the TLS handshake.
+
+    With ``drop`` set, the connection is dropped when the request arrives instead.
+    """
+
+    def __init__(self, context: ssl.SSLContext, delay: float, *, drop: bool = False) -> None:
         self.context = context
         self.delay = delay
+        self.drop = drop
         self.tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,7 +91,7 @@ class _DelayedTls(asyncio.Protocol):
 
     async def _upgrade(self, transport: asyncio.Transport) -> None:
         await asyncio.sleep(self.delay)
-        answer = _FixedAnswer()
+        answer = _Dropper() if self.drop else _FixedAnswer()
         loop = asyncio.get_running_loop()
         try:
             tls = await loop.start_tls(transport, answer, self.context, server_side=True)
@@ -85,6 +105,20 @@ class _DelayedTls(asyncio.Protocol):
 def tls_after_delay(server_loop: ServerLoop, context: ssl.SSLContext, delay: float) -> int:
     """A server that waits ``delay`` after the TCP accept, then does TLS and answers."""
     return server_loop.protocol(lambda: _DelayedTls(context, delay))
+
+
+def tls_drop_first(server_loop: ServerLoop, context: ssl.SSLContext, delay: float) -> int:
+    """Like :func:`tls_after_delay`, but the first connection is dropped at the request and
+    later ones answer at once."""
+    connections = 0
+
+    def factory() -> _DelayedTls:
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        return _DelayedTls(context, delay if first else 0.0, drop=first)
+
+    return server_loop.protocol(factory)
 
 
 def slow_app(ttfb: float, chunk_gap: float, chunks: int) -> web.Application:

@@ -27,6 +27,7 @@ from tests.delays import (
     silent_server,
     slow_app,
     tls_after_delay,
+    tls_drop_first,
 )
 
 if TYPE_CHECKING:
@@ -196,3 +197,25 @@ async def test_timing_can_be_turned_off(slow_site: str) -> None:
     assert response.body == b"fast"
     assert TIMING_META_KEY not in request.meta
     assert "crawler/handler/connections_created_count" not in stats
+
+
+@coroutine_test
+async def test_phases_describe_the_connection_finally_used(
+    server_loop: ServerLoop, tls_server_cert: trustme.LeafCert
+) -> None:
+    # aiohttp connects again when a fresh connection drops before the response: the TLS
+    # phase must be the second handshake's, not run from the first one's start.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_server_cert.configure_cert(context)
+    port = tls_drop_first(server_loop, context, TLS_DELAY)
+    async with open_handler() as handler:
+        request = Request(f"https://127.0.0.1:{port}/")
+        response = await handler.download_request(request)
+        created = handler.crawler.stats.get_value("crawler/handler/connections_created_count")
+    timing = timing_of(request)
+    assert response.body == b"hello"
+    assert created == 2
+    assert_small(timing.tls)
+    assert_small(timing.connect)
+    assert timing.total is not None
+    assert timing.total >= TLS_DELAY
