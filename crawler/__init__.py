@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crawler._rows import timing_fields
 from crawler._timing import TIMING_META_KEY, DownloadTiming
 from crawler.handler import AiohttpDownloadHandler
 
@@ -12,4 +13,5 @@ __all__ = [
     "DownloadTiming",
     "TIMING_META_KEY",
     "__version__",
+    "timing_fields",
 ]

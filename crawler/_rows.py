@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crawler._timing import TIMING_META_KEY, DownloadTiming
 from crawler.items import UrlResult
@@ -26,20 +26,31 @@ def _iso(unix_time: float | None) -> str | None:
     return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="milliseconds")
 
 
-def _apply_timing(row: UrlResult, timing: DownloadTiming) -> None:
-    row.http_version = timing.http_version
-    row.ip = timing.remote_ip
-    row.tls_version = timing.tls_version
+def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]:
+    """The download timing of ``source`` as flat fields to copy into any item.
+
+    Keys (as in the ``urls`` spider's rows): ``http_version``, ``ip``, ``tls_version``,
+    ``cert_expires``, ``bytes``, ``queue_ms``, ``dns_ms``, ``connect_ms``, ``tls_ms``,
+    ``ttfb_ms``, ``download_ms``, ``connection_reused``; ``{}`` when nothing was recorded.
+    """
+    timing = source if isinstance(source, DownloadTiming) else source.meta.get(TIMING_META_KEY)
+    if not isinstance(timing, DownloadTiming):
+        return {}
     expiry = timing.cert_not_after
-    row.cert_expires = expiry.isoformat() if expiry else None
-    row.bytes = timing.bytes_received
-    row.queue_ms = _ms(timing.queue)
-    row.dns_ms = _ms(timing.dns)
-    row.connect_ms = _ms(timing.connect)
-    row.tls_ms = _ms(timing.tls)
-    row.ttfb_ms = _ms(timing.ttfb)
-    row.download_ms = _ms(timing.download)
-    row.connection_reused = timing.reused
+    return {
+        "http_version": timing.http_version,
+        "ip": timing.remote_ip,
+        "tls_version": timing.tls_version,
+        "cert_expires": expiry.isoformat() if expiry else None,
+        "bytes": timing.bytes_received,
+        "queue_ms": _ms(timing.queue),
+        "dns_ms": _ms(timing.dns),
+        "connect_ms": _ms(timing.connect),
+        "tls_ms": _ms(timing.tls),
+        "ttfb_ms": _ms(timing.ttfb),
+        "download_ms": _ms(timing.download),
+        "connection_reused": timing.reused,
+    }
 
 
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
@@ -67,7 +78,8 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
     row.chain = [hop.as_dict() for hop in hops]
     timing = request.meta.get(TIMING_META_KEY)
     if isinstance(timing, DownloadTiming):
-        _apply_timing(row, timing)
+        for name, value in timing_fields(timing).items():
+            setattr(row, name, value)
         if row.started_at is None:
             row.started_at = _iso(timing.started_at)
     if response is not None:
