@@ -1,0 +1,213 @@
+"""The benchmark: contenders side by side on one loopback server, interleaved, medians.
+
+``python -m bench.run`` runs every scenario and prints a Markdown table; ``--smoke`` runs a
+tiny version of each (used by the test suite so the benchmark never rots). The server runs
+pinned to CPU 0, each contender in a fresh process pinned to CPU 1 (``taskset``).
+
+Scenarios: S1 CPU cost per URL (no latency, 1 KiB bodies, concurrency 64); S2 latency-bound
+(50 ms per response, concurrency 100, against the ideal N x latency / C); S3 memory of the
+product over a long list (peak RSS); S4 the product with timing capture on and off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+# Runs the contender as its only child and reports that child's peak RSS (KiB on Linux).
+MAX_RSS_WRAPPER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(f'max_rss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', "
+    "file=sys.stderr); sys.exit(code)"
+)
+
+
+@dataclass
+class Run:
+    """One contender's run: wall seconds, crawl seconds, peak RSS, URLs answered 200."""
+
+    wall: float
+    elapsed: float
+    max_rss_mb: float
+    ok: int
+
+
+@dataclass
+class Scenario:
+    name: str
+    urls: int
+    concurrency: int
+    latency: float = 0.0
+    contenders: tuple[str, ...] = ()
+    extra: dict[str, list[str]] = field(default_factory=dict)
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(cpu), *command]
+    return command
+
+
+def url_list(directory: Path, port: int, count: int, latency: float) -> Path:
+    path = directory / f"urls-{count}-{latency}.txt"
+    if not path.exists():
+        query = f"?latency={latency}&size=1024" if latency else "?size=1024"
+        with path.open("w") as out:
+            out.writelines(f"http://127.0.0.1:{port}/b/{i}{query}\n" for i in range(count))
+    return path
+
+
+def command(contender: str, urls: Path, concurrency: int, out: Path) -> list[str]:
+    c = str(concurrency)
+    minimal = [PY, "-m", "bench.minimal_spider", str(urls)]
+    if contender in ("scrapy-default", "scrapy-aiohttp", "ours-minimal"):
+        handler = {"scrapy-default": "default", "scrapy-aiohttp": "scrapy-aiohttp"}.get(
+            contender, "ours"
+        )
+        return [*minimal, handler, c]
+    if contender == "raw-aiohttp":
+        return [PY, "-m", "bench.raw_aiohttp", str(urls), c]
+    product = [PY, "-m", "scrapy", "crawl", "urls", "-a", f"urls={urls}", "-O", str(out)]
+    settings = {
+        "CONCURRENT_REQUESTS": c,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c,
+        "LOG_LEVEL": "INFO",
+        "LOGSTATS_INTERVAL": "0",
+    }
+    if contender == "product-notiming":
+        settings["CRAWLER_TIMING_ENABLED"] = "False"
+    return product + [arg for k, v in settings.items() for arg in ("-s", f"{k}={v}")]
+
+
+def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
+    out = work / f"{contender}.csv"
+    started = time.perf_counter()
+    process = subprocess.run(
+        [
+            PY,
+            "-c",
+            MAX_RSS_WRAPPER,
+            *pinned(1, command(contender, urls, scenario.concurrency, out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    stdout, stderr = process.stdout, process.stderr
+    rss = int(re.findall(r"max_rss_kb=(\d+)", stderr)[-1]) / 1024
+    if contender.startswith("product"):
+        if process.returncode != 0:
+            raise RuntimeError(f"{contender} exited {process.returncode}: {stderr[-2000:]}")
+        elapsed = float(re.findall(r"'elapsed_time_seconds': ([\d.]+)", stderr)[-1])
+        ok = int(re.findall(r"'crawler/outcome_count/ok': (\d+)", stderr)[-1])
+    else:
+        match = re.search(r"ok=(\d+) elapsed=([\d.]+)", stdout)
+        if match is None:
+            raise RuntimeError(f"{contender} printed no result: {stderr[-2000:]}")
+        ok, elapsed = int(match[1]), float(match[2])
+    if ok != scenario.urls:
+        raise RuntimeError(f"{contender}: {ok} of {scenario.urls} URLs answered 200")
+    return Run(wall, elapsed, rss, ok)
+
+
+def scenarios(smoke: bool, large: bool) -> list[Scenario]:
+    every = ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+    scale = 50 if smoke else 1
+    found = [
+        Scenario("S1", 5000 // scale, 64, contenders=every),
+        Scenario("S2", 2000 // scale, 100, latency=0.05, contenders=every),
+        Scenario("S4", 5000 // scale, 64, contenders=("product", "product-notiming")),
+        Scenario("S3-100k", 100_000 // (scale * 20 if smoke else 1), 64, contenders=("product",)),
+    ]
+    if large:
+        found.append(Scenario("S3-1M", 1_000_000, 64, contenders=("product",)))
+    return found
+
+
+def measure(scenario: Scenario, rounds: int, port: int, work: Path) -> dict[str, list[Run]]:
+    urls = url_list(work, port, scenario.urls, scenario.latency)
+    runs: dict[str, list[Run]] = {name: [] for name in scenario.contenders}
+    order = list(scenario.contenders)
+    for round_number in range(rounds):
+        shift = round_number % len(order)
+        for contender in order[shift:] + order[:shift]:
+            runs[contender].append(run_one(contender, urls, scenario, work))
+    return runs
+
+
+def report(scenario: Scenario, runs: dict[str, list[Run]]) -> list[str]:
+    base = runs.get("scrapy-default") or runs.get("product-notiming") or next(iter(runs.values()))
+    lines = []
+    ideal = scenario.urls * scenario.latency / scenario.concurrency
+    for name, results in runs.items():
+        wall = statistics.median(r.wall for r in results)
+        elapsed = statistics.median(r.elapsed for r in results)
+        ratios = [b.wall / r.wall for b, r in zip(base, results, strict=True)]
+        rate = scenario.urls / elapsed
+        extra = f"{ideal / elapsed:.2f} of ideal" if scenario.latency else ""
+        rss = statistics.median(r.max_rss_mb for r in results)
+        lines.append(
+            f"| {scenario.name} | {name} | {scenario.urls} | {wall:.2f} | {elapsed:.2f} | "
+            f"{rate:,.0f} | {statistics.median(ratios):.2f}x | {extra} | {rss:.0f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny lists, one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--large", action="store_true", help="also S3 at 1M URLs (slow)")
+    parser.add_argument("--only", help="comma-separated scenario names")
+    args = parser.parse_args()
+    rounds = 1 if args.smoke else args.rounds
+    server = subprocess.Popen(
+        pinned(0, [PY, "-m", "bench.server"]), cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        with tempfile.TemporaryDirectory() as tmp:
+            print(
+                f"Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+                f"Python {sys.version.split()[0]}, {rounds} round(s), medians"
+            )
+            print()
+            print(
+                "| scenario | contender | URLs | wall s | crawl s | URLs/s (crawl) | "
+                "speed vs scrapy-default (wall) | S2 | peak RSS MB |"
+            )
+            print("|---|---|---|---|---|---|---|---|---|")
+            wanted = set(args.only.split(",")) if args.only else None
+            for scenario in scenarios(args.smoke, args.large):
+                if wanted and scenario.name not in wanted:
+                    continue
+                # memory is not noisy: one round of the long lists is enough
+                scenario_rounds = 1 if scenario.name.startswith("S3") else rounds
+                runs = measure(scenario, scenario_rounds, port, Path(tmp))
+                for line in report(scenario, runs):
+                    print(line, flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The benchmark's smoke mode runs end to end, so it never rots (nothing is timed here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_smoke_mode_prints_every_contender() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|")[1:3] for line in result.stdout.splitlines() if line.startswith("| S")]
+    assert [(s.strip(), c.strip()) for s, c in rows] == [
+        *[
+            ("S1", c)
+            for c in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+        ],
+        *[
+            ("S2", c)
+            for c in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+        ],
+        ("S4", "product"),
+        ("S4", "product-notiming"),
+        ("S3-100k", "product"),
+    ]
