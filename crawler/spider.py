@@ -14,6 +14,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import canonicalize_url
 
 from crawler import outcomes
+from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.sources import UrlEntry, open_sources
@@ -77,7 +78,7 @@ class UrlCheckSpider(Spider):
         super().__init__(*args, **kwargs)
         self.urls = urls
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
-        self._seen: set[int] = set()
+        self._seen = FingerprintSet()
         self._max_url_length = 0
 
     @classmethod
