@@ -101,8 +101,8 @@ class BodyReader:
                 raise stop
         return response
 
-    async def read(self) -> tuple[Response, bool]:
-        """The Scrapy response, and whether data loss was seen (and tolerated)."""
+    async def read(self) -> Response:
+        """The Scrapy response (flagged ``dataloss`` when a broken body is tolerated)."""
         length_header = self.headers.get(b"Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
         if self.maxsize and expected and expected > self.maxsize:
@@ -120,7 +120,7 @@ class BodyReader:
             headers=self.headers,
             body_length=expected,
         ):
-            return self._build(b"", stop=stop), False
+            return self._build(b"", stop=stop)
 
         body = bytearray()
         try:
@@ -130,7 +130,7 @@ class BodyReader:
                 if stop := stop_requested(
                     signals.bytes_received, self.crawler, self.request, data=chunk
                 ):
-                    return self._build(bytes(body), stop=stop), False
+                    return self._build(bytes(body), stop=stop)
                 if self.maxsize and len(body) > self.maxsize:
                     size = len(body)
                     body.clear()
@@ -145,5 +145,5 @@ class BodyReader:
                 raise ResponseDataLossError(
                     f"{self.request.url}: received {len(body)} bytes, then: {e}"
                 ) from e
-            return self._build(bytes(body), flags=["dataloss"]), True
-        return self._build(bytes(body)), False
+            return self._build(bytes(body), flags=["dataloss"])
+        return self._build(bytes(body))

@@ -70,7 +70,6 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         self._resolver_cls = self._resolver_class(self.config.dns_resolver)
         self._sessions: dict[BindAddress, aiohttp.ClientSession] = {}
         self._dataloss_warned = False
-        self._closed = False
 
     @staticmethod
     def _resolver_class(name: str) -> type[AbstractResolver] | None:
@@ -199,9 +198,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
                 allow_redirects=False,
                 proxy=self._proxy_url(request),
                 trace_request_ctx=clock,
-            ) as raw:
-                response = raw if isinstance(raw, TimedClientResponse) else None
-                assert response is not None, "session built with TimedClientResponse"
+            ) as response:
+                assert isinstance(response, TimedClientResponse)  # the session's response_class
                 request.meta["download_latency"] = time.perf_counter() - clock.start
                 return await self._read(request, response, timing)
 
@@ -240,13 +238,12 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
             },
         )
         try:
-            scrapy_response, _dataloss = await reader.read()
+            return await reader.read()
         except ResponseDataLossError:
             if not self._dataloss_warned:
                 logger.warning(dataloss_message(request.url))
                 self._dataloss_warned = True
             raise
-        return scrapy_response
 
     async def close(self) -> None:
         """Close every session and its pooled connections."""
