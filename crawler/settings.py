@@ -31,6 +31,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 30
+# A checker reports bad certificates (outcome "tls") instead of trusting everything.
+DOWNLOAD_VERIFY_CERTIFICATES = True
 RETRY_TIMES = 2
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False

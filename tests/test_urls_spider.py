@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from tests._crawl import crawl_urls, read_rows, urls_crawler
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import trustme
 
     from tests.servers import ServerLoop
 
@@ -273,3 +276,25 @@ async def test_gzip_csv_and_jsonl_inputs_together(site: str, tmp_path: Path) -> 
         (str(jsonl), 2): ("invalid_url", None),
     }
     assert rows[(str(jsonl), 2)]["error"] == 'line has no "url" string'
+
+
+@coroutine_test
+async def test_certificates_are_verified_by_default(
+    server_loop: ServerLoop, tls_server_cert: trustme.LeafCert, tmp_path: Path
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_server_cert.configure_cert(context)
+    secure = server_loop.http(checker_app(), context)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{secure}/ok\n")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), RETRY_TIMES=0)
+    (row,) = read_rows(out)
+    assert (row["outcome"], row["ok"], row["status"]) == ("tls", False, None)
+    assert "certificate verify failed" in row["error"]
+    relaxed = tmp_path / "relaxed.jsonl"
+    await crawl_urls(relaxed, str(urls), DOWNLOAD_VERIFY_CERTIFICATES=False)
+    (row,) = read_rows(relaxed)
+    assert (row["outcome"], row["status"], row["tls_version"]) == ("ok", 200, "TLSv1.3")
+    assert row["cert_expires"] is not None
+    assert row["tls_ms"] is not None
