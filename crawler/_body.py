@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 from scrapy import signals
 from scrapy.exceptions import ResponseDataLossError, StopDownload
 from scrapy.responsetypes import responsetypes
@@ -140,7 +141,8 @@ class BodyReader:
                     logger.warning(
                         size_message(len(body), self.warnsize, "warn", self.request, expected=False)
                     )
-        except aiohttp.ClientPayloadError as e:
+        except (aiohttp.ClientPayloadError, HttpProcessingError) as e:
+            # aiohttp's pure-Python parser raises its HttpProcessingError unwrapped
             if self.fail_on_dataloss:
                 raise ResponseDataLossError(
                     f"{self.request.url}: received {len(body)} bytes, then: {e}"

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import aiohttp
+from aiohttp.http_exceptions import PayloadEncodingError
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
+    ResponseDataLossError,
     UnsupportedURLSchemeError,
 )
 
@@ -61,6 +63,11 @@ def scrapy_download_errors(
             raise ConnectionResetError(f"{url}: connection reset: {e}") from e
         raise DownloadFailedError(f"{url}: {e}") from e
     except aiohttp.ClientResponseError as e:
-        raise InvalidResponseError(f"{url}: invalid HTTP response: {e.message}") from e
+        message = " ".join(str(e.message).split())
+        if isinstance(e.__cause__, PayloadEncodingError) or "chunk" in message.lower():
+            # Broken chunked framing parsed together with the headers: the same data loss as
+            # when it arrives later (then aiohttp raises ClientPayloadError from the body).
+            raise ResponseDataLossError(f"{url}: received 0 bytes, then: {message}") from e
+        raise InvalidResponseError(f"{url}: invalid HTTP response: {message}") from e
     except aiohttp.ClientError as e:
         raise DownloadFailedError(f"{url}: {type(e).__name__}: {e}") from e

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler._timing import TIMING_META_KEY, DownloadTiming
@@ -53,6 +55,20 @@ def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]
     }
 
 
+def retry_after_seconds(value: bytes | None) -> float | None:
+    """A ``Retry-After`` header (delay in seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, round(when.timestamp() - time.time(), 3))
+
+
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
     """A row for ``entry`` with nothing measured yet."""
     return UrlResult(
@@ -90,6 +106,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         length = response.headers.get(b"Content-Length")
         if length is not None and length.isdigit():
             row.content_length = int(length)
+        row.retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
         if row.bytes is None:
             row.bytes = len(response.body)
     return row

@@ -42,6 +42,8 @@ class UrlResult:
     content_type: str | None = None
     content_length: int | None = None
     """The ``Content-Length`` header, when sent."""
+    retry_after: float | None = None
+    """Seconds the server asked to wait (``Retry-After``, in seconds or as a date)."""
     bytes: int | None = None
     """Body bytes received (as sent on the wire, before decompression)."""
     started_at: str | None = None

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 OUTCOMES: Final = (
     "ok",
     "http_error",
+    "rate_limited",
     "redirect_loop",
     "too_many_redirects",
     "dns",
@@ -80,6 +81,8 @@ def _ignored_outcome(error: IgnoreRequest, chain: Sequence[str]) -> str:
         return "robots"
     if message.startswith("Filtered offsite request"):
         return "offsite"
+    if "exceeded DOWNLOAD_MAXSIZE" in message:  # HttpCompressionMiddleware's decompression cap
+        return "too_large"
     return "filtered"
 
 

@@ -25,8 +25,15 @@ def judge(row: UrlResult, accept: StatusRanges) -> None:
         row.ok = None
     elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
         row.ok = row.status in accept
-        row.outcome = "ok" if row.ok else "http_error"
-        row.error = None if row.ok else f"HTTP status {row.status} is not accepted ({accept})"
+        if row.ok:
+            row.outcome, row.error = "ok", None
+        elif row.status == 429 or (row.status == 503 and row.retry_after is not None):
+            wait = f", Retry-After {row.retry_after:g} s" if row.retry_after is not None else ""
+            row.outcome = "rate_limited"
+            row.error = f"rate limited (HTTP {row.status}{wait})"
+        else:
+            row.outcome = "http_error"
+            row.error = f"HTTP status {row.status} is not accepted ({accept})"
     else:
         row.ok = False
 

@@ -62,7 +62,12 @@ class ServerLoop:
                 writers.add(writer)
                 try:
                     await handler(reader, writer)
-                except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+                except (
+                    ConnectionError,
+                    ssl.SSLError,
+                    asyncio.CancelledError,
+                    asyncio.IncompleteReadError,
+                ):
                     pass
                 finally:
                     writers.discard(writer)

@@ -1,49 +1,55 @@
 """URL lists to entries: text, CSV and JSON Lines files, gzip-compressed or not, or stdin.
 
-Every input is checked when opened (one clear :class:`UrlSourceError` for a file that cannot
-be read as a whole), then read lazily, line by line.
+Every input is checked when opened (one clear :class:`UrlSourceError` for an input that
+cannot be read as a whole), then read lazily, line by line.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.sources._entry import UrlEntry, UrlSourceError
-from crawler.sources._open import format_of, open_binary
-from crawler.sources.csv_source import CsvSource
+from crawler.sources._open import open_input
+from crawler.sources.csv_source import CsvEntries
 from crawler.sources.jsonl import jsonl_entries
 from crawler.sources.text import text_entries
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
     from types import TracebackType
     from typing import Self
 
+    from crawler.sources._open import Input
+
 __all__ = ["UrlEntry", "UrlSourceError", "UrlSources", "open_sources"]
+
+STDIN = "-"
 
 
 class UrlSources:
-    """Several opened inputs, iterated in order; close them (or use ``with``) when done."""
+    """Opened and checked inputs, iterated lazily in order; close them (or use ``with``)."""
 
-    def __init__(self, names: list[str], stdin: IO[bytes]) -> None:
-        self.names = names
-        self._streams: list[IO[bytes]] = []
+    def __init__(self, names: Sequence[str], *, stdin: BinaryIO | None = None) -> None:
+        self.names = tuple(names)
+        self._inputs: list[Input] = []
         self._readers: list[Iterable[UrlEntry]] = []
         try:
-            for name in names:
-                stream = open_binary(name, stdin)
-                self._streams.append(stream)
-                self._readers.append(_reader(stream, name))
+            for name in self.names:
+                opened = open_input(name, stdin)
+                self._inputs.append(opened)
+                self._readers.append(_entries(opened))
         except BaseException:
             self.close()
             raise
 
     def describe(self) -> str:
-        """E.g. ``2 inputs: a.txt, b.csv``."""
+        """What is read, for the log: ``2 files: a.txt, b.csv``."""
         count = len(self.names)
-        return f"{count} input{'s' if count > 1 else ''}: {', '.join(self.names)}"
+        noun = "input" if STDIN in self.names else "file"
+        shown = ", ".join("standard input" if name == STDIN else name for name in self.names)
+        return f"{count} {noun}{'s' if count > 1 else ''}: {shown}"
 
     def __iter__(self) -> Iterator[UrlEntry]:
         for reader in self._readers:
@@ -51,9 +57,8 @@ class UrlSources:
 
     def close(self) -> None:
         """Close every input (standard input itself stays open)."""
-        for stream in self._streams:
-            stream.close()
-        self._streams.clear()
+        while self._inputs:
+            self._inputs.pop().close()
 
     def __enter__(self) -> Self:
         return self
@@ -67,24 +72,29 @@ class UrlSources:
         self.close()
 
 
-def _reader(stream: IO[bytes], name: str) -> Iterable[UrlEntry]:
-    kind = format_of(name)
-    if kind == "csv":
-        return CsvSource(stream, name)
-    if kind == "jsonl":
-        return jsonl_entries(stream, name)
-    return text_entries(stream, name)
+def _entries(opened: Input) -> Iterable[UrlEntry]:
+    if opened.format == "csv":
+        return CsvEntries(opened)
+    if opened.format == "jsonl":
+        return jsonl_entries(opened)
+    return text_entries(opened)
 
 
 def open_sources(
-    spec: str | None, *, stdin: IO[bytes] | None = None, default: Path | None = None
+    spec: str | None, *, stdin: BinaryIO | None = None, default: Path | None = None
 ) -> UrlSources:
-    """Open the comma-separated inputs of ``spec`` (``-``: standard input; empty: ``default``)."""
+    """Open and check the comma-separated inputs of ``spec``; ``-`` is standard input.
+
+    Without ``spec`` (``None`` or empty), ``default`` is read. ``stdin`` defaults to
+    ``sys.stdin.buffer``. Raises :class:`UrlSourceError` for an input that cannot be read.
+    """
     names = [name.strip() for name in (spec or "").split(",") if name.strip()]
     if not names:
         if default is None:
-            raise UrlSourceError("no URL list given; pass -a urls=FILE (or - for stdin)")
+            raise UrlSourceError("no URL list given; pass -a urls=FILE (or -a urls=- for stdin)")
         names = [str(default)]
-    if names.count("-") > 1:
-        raise UrlSourceError("standard input ('-') can be read only once")
-    return UrlSources(names, stdin if stdin is not None else sys.stdin.buffer)
+    if names.count(STDIN) > 1:
+        raise UrlSourceError("standard input ('-') is named twice in urls; name it once")
+    if stdin is None and STDIN in names and sys.stdin is not None:
+        stdin = sys.stdin.buffer
+    return UrlSources(names, stdin=stdin)

@@ -1,131 +1,236 @@
-"""Open an input as a stream of raw lines: gzip sniffing, size-bounded lines, validation."""
+"""Open one input: file checks, gzip sniffing, the binary check, then memory-bounded lines."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import stat
+import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from crawler.sources._entry import UrlSourceError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE_BYTES = 65536
-_SNIFF_BYTES = 8192
+"""Longer lines yield their first ``MAX_LINE_BYTES`` bytes and an error."""
+SNIFF_BYTES = 8192
+"""How much of every (decompressed) input is checked for NUL bytes when it is opened."""
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_READ_ERRORS = (OSError, EOFError, zlib.error)  # what a broken file or gzip stream raises
+
+Format = Literal["csv", "jsonl", "text"]
 
 
-def format_of(name: str) -> str:
-    """``"csv"``, ``"jsonl"`` or ``"text"``, from the file name (``.gz`` ignored)."""
-    suffixes = [s.lower() for s in Path(name).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+class _Stream(Protocol):
+    """What is read from: a file, standard input, a gzip decompressor."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def format_of(name: str) -> Format:
+    """The format of input ``name``, from its extension once ``.gz`` is stripped."""
+    suffixes = [suffix.lower() for suffix in Path(name).suffixes]
+    if suffixes[-1:] == [".gz"]:
         suffixes.pop()
     last = suffixes[-1] if suffixes else ""
     if last == ".csv":
         return "csv"
-    if last in (".jsonl", ".ndjson"):
+    if last in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
     return "text"
 
 
-def open_binary(name: str, stdin: IO[bytes]) -> io.BufferedReader[Any]:
-    """Open ``name`` (``-``: ``stdin``) for reading, decompressing gzip; check it is text."""
-    if name == "-":
-        raw: io.BufferedReader[Any] = io.BufferedReader(_Unclosable(stdin))
-    else:
-        path = Path(name)
-        if not path.exists():
-            raise UrlSourceError(f"urls file {name!r} does not exist; check the path")
-        if path.is_dir():
-            raise UrlSourceError(f"urls file {name!r} is a directory; name a file inside it")
+class Line(NamedTuple):
+    """One physical line: its 1-based number and bytes without the line end."""
+
+    number: int
+    data: bytes
+    too_long: bool = False
+
+    def decode(self) -> tuple[str, str | None]:
+        """The line as text (a leading BOM stripped) and why it is unreadable, if it is."""
+        data = self.data
+        if self.number == 1 and data.startswith(_UTF8_BOM):
+            data = data[len(_UTF8_BOM) :]
         try:
-            raw = path.open("rb")
-        except OSError as e:
-            raise UrlSourceError(f"cannot read urls file {name!r}: {e.strerror}") from None
-    try:
-        stream = _maybe_gunzip(raw, name)
-        head = _peek(stream)
-    except (OSError, EOFError) as e:
-        raw.close()
-        raise UrlSourceError(f"cannot read urls file {name!r}: {e}") from None
-    if b"\0" in head:
-        stream.close()
-        raise UrlSourceError(
-            f"urls file {name!r} looks binary (it has NUL bytes); give a text file"
-        )
-    return stream
+            text, error = data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            text, error = data.decode("utf-8", errors="replace"), "line is not valid UTF-8"
+        if self.too_long:
+            error = f"line longer than {MAX_LINE_BYTES} bytes"
+        return text, error
 
 
-class _Unclosable(io.RawIOBase):
-    """A raw reader over standard input that never closes it."""
+class Input:
+    """One opened and checked input, read as lines; close it when done."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, name: str, stream: IO[bytes]) -> None:
+        self.name = name
+        self.format = format_of(name)
         self._stream = stream
+
+    def lines(self) -> Iterator[Line]:
+        """Every line in order; a too long line is cut, its rest skipped, never held."""
+        number = 0
+        while True:
+            try:
+                chunk = self._stream.readline(MAX_LINE_BYTES + 2)  # room for "\r\n"
+                too_long = len(chunk) == MAX_LINE_BYTES + 2 and not chunk.endswith(b"\n")
+                if too_long:
+                    self._skip_rest_of_line()
+            except _READ_ERRORS as e:
+                raise UrlSourceError(
+                    f"urls file {self.name!r} is unreadable after line {number} ({e}); "
+                    "check that it is complete"
+                ) from e
+            if not chunk:
+                return
+            number += 1
+            if too_long:
+                yield Line(number, chunk[:MAX_LINE_BYTES], too_long=True)
+                continue
+            data = chunk.removesuffix(b"\n").removesuffix(b"\r")
+            yield Line(number, data[:MAX_LINE_BYTES], too_long=len(data) > MAX_LINE_BYTES)
+
+    def _skip_rest_of_line(self) -> None:
+        while True:
+            rest = self._stream.readline(MAX_LINE_BYTES)
+            if not rest or rest.endswith(b"\n"):
+                return
+
+    def close(self) -> None:
+        """Close the input (standard input itself stays open)."""
+        self._stream.close()
+
+
+def open_input(name: str, stdin: _Stream | None) -> Input:
+    """Open input ``name`` (``-``: ``stdin``), check it and decompress it if it is gzip."""
+    if name == "-":
+        if stdin is None:
+            raise UrlSourceError("urls names '-' but there is no standard input; pass a file")
+        return Input(name, _checked(name, stdin, owned=()))
+    file = _open_file(name)
+    try:
+        return Input(name, _checked(name, file, owned=(file,)))
+    except BaseException:
+        file.close()
+        raise
+
+
+def _open_file(name: str) -> IO[bytes]:
+    try:
+        mode = Path(name).stat().st_mode
+    except FileNotFoundError:
+        raise UrlSourceError(f"urls file {name!r} does not exist; check the path") from None
+    except OSError as e:
+        raise UrlSourceError(
+            f"cannot open urls file {name!r} ({e.strerror}); check the path"
+        ) from e
+    if stat.S_ISDIR(mode):
+        raise UrlSourceError(f"urls file {name!r} is a directory; name a file inside it")
+    if not stat.S_ISREG(mode):
+        raise UrlSourceError(
+            f"urls file {name!r} is not a regular file; pipe it in with -a urls=- instead"
+        )
+    try:
+        return open(name, "rb", buffering=0)
+    except OSError as e:
+        raise UrlSourceError(
+            f"cannot read urls file {name!r} ({e.strerror}); check its permissions"
+        ) from e
+
+
+def _checked(name: str, raw: _Stream, owned: Sequence[_Stream]) -> IO[bytes]:
+    """``raw`` as a buffered, decompressed stream, once its first bytes look like text."""
+    unzipped: gzip.GzipFile | None = None
+    try:
+        magic = _read_up_to(raw, len(GZIP_MAGIC))
+        if magic == GZIP_MAGIC:
+            unzipped = gzip.GzipFile(fileobj=_Replayed(magic, raw), mode="rb")
+            body: _Stream = unzipped
+            head = _read_up_to(unzipped, SNIFF_BYTES)
+        elif magic and name.lower().endswith(".gz"):
+            raise UrlSourceError(
+                f"urls file {name!r} is not gzip-compressed; remove the .gz from its name"
+            )
+        else:
+            body, head = raw, magic + _read_up_to(raw, SNIFF_BYTES - len(magic))
+        if problem := _binary_problem(head):
+            raise UrlSourceError(f"urls file {name!r} {problem}")
+    except BaseException as e:
+        if unzipped is not None:
+            unzipped.close()
+        if isinstance(e, _READ_ERRORS):
+            raise UrlSourceError(f"cannot read urls file {name!r} ({e}); check the file") from e
+        raise
+    if unzipped is not None:
+        owned = (unzipped, *owned)
+    return io.BufferedReader(_Replayed(head, body, owned))
+
+
+def _binary_problem(head: bytes) -> str | None:
+    if head.startswith(_UTF16_BOMS):
+        return "is UTF-16 text; save it as UTF-8"
+    if b"\0" in head:
+        return "looks binary (it has NUL bytes); give a text, CSV or JSON Lines file"
+    return None
+
+
+def _read_up_to(stream: _Stream, size: int) -> bytes:
+    """The next ``size`` bytes of ``stream``, fewer only at its end."""
+    read = _reader(stream)
+    chunks: list[bytes] = []
+    missing = size
+    while missing > 0:
+        chunk = read(missing)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _reader(stream: _Stream) -> Callable[[int], bytes]:
+    """``read1`` when the stream has it (a pipe's bytes as they come), else ``read``."""
+    read1: Callable[[int], bytes] | None = getattr(stream, "read1", None)
+    return read1 or stream.read
+
+
+class _Replayed(io.RawIOBase):
+    """Raw reads of ``head``, then of ``rest``; closing it closes the ``owned`` streams."""
+
+    def __init__(self, head: bytes, rest: _Stream, owned: Sequence[_Stream] = ()) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._read = _reader(rest)
+        self._owned = owned
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-
-def _peek(stream: io.BufferedReader[Any]) -> bytes:
-    return stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-
-
-class _Gunzipped(io.BufferedReader):
-    """Decompressed reading of a gzip stream; closing it closes the compressed stream too."""
-
-    def __init__(self, compressed: io.BufferedReader[Any]) -> None:
-        self._compressed = compressed
-        super().__init__(gzip.GzipFile(fileobj=compressed, mode="rb"))
-
     def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._compressed.close()
-
-
-def _maybe_gunzip(raw: io.BufferedReader[Any], name: str) -> io.BufferedReader[Any]:
-    if raw.peek(2)[:2] == GZIP_MAGIC or name.lower().endswith(".gz"):
-        return _Gunzipped(raw)
-    return raw
-
-
-def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """``(line number, bytes without line end, too long)`` for each line, memory-bounded.
-
-    A line longer than ``MAX_LINE_BYTES`` yields its first ``MAX_LINE_BYTES`` bytes once, with
-    ``too long`` set; the rest of it is skipped without being held in memory.
-    """
-    number = 0
-    while True:
-        chunk = stream.readline(MAX_LINE_BYTES + 1)
-        if not chunk:
+        if self.closed:
             return
-        number += 1
-        too_long = len(chunk) > MAX_LINE_BYTES or (
-            len(chunk) == MAX_LINE_BYTES + 1 and not chunk.endswith(b"\n")
-        )
-        if too_long:
-            rest = chunk
-            while rest and not rest.endswith(b"\n"):
-                rest = stream.readline(MAX_LINE_BYTES)
-            yield number, chunk[:MAX_LINE_BYTES], True
-            continue
-        yield number, chunk.rstrip(b"\r\n"), False
-
-
-def decode(raw: bytes, number: int) -> tuple[str, str | None]:
-    """The line as text (BOM stripped on line 1), and an error if it is not UTF-8."""
-    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", errors="replace"), "line is not valid UTF-8"
+        try:
+            for stream in self._owned:
+                stream.close()
+        finally:
+            super().close()

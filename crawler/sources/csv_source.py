@@ -1,48 +1,73 @@
-"""CSV files with a ``url`` column (other columns ignored)."""
+"""CSV files with a ``url`` column (any case; other columns ignored)."""
 
 from __future__ import annotations
 
 import csv
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from crawler.sources._entry import UrlEntry, UrlSourceError
-from crawler.sources._open import decode, read_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from crawler.sources._open import Input
 
-class CsvSource:
-    """Reads the header at once (to fail early without a ``url`` column), rows lazily."""
+_SHOWN_COLUMNS = 20
 
-    def __init__(self, stream: IO[bytes], source: str) -> None:
-        self.source = source
-        self._lines = read_lines(stream)
-        self._reader = csv.reader(self._text_lines())
-        self._line = 0
-        header = next(self._reader, None)
-        columns = [name.strip().lower() for name in header or []]
-        if "url" not in columns:
-            shown = ", ".join(c for c in columns if c) or "none"
+
+class CsvEntries:
+    """Reads the header when built (no ``url`` column fails early), the rows lazily."""
+
+    def __init__(self, source: Input) -> None:
+        self._source = source
+        self._lines = source.lines()
+        self._last_line = 0  # the last physical line handed to the CSV parser
+        self._line_error: str | None = None  # the first line error of the current row
+        self._rows = csv.reader(self._texts())
+        self._url_column = self._read_header()
+
+    def _texts(self) -> Iterator[str]:
+        for line in self._lines:
+            text, error = line.decode()
+            self._last_line = line.number
+            self._line_error = self._line_error or error
+            yield text + "\n"  # the parser needs it inside multi-line quoted cells
+
+    def _read_header(self) -> int:
+        name = self._source.name
+        try:
+            header = next((row for row in self._rows if row), None)
+        except csv.Error as e:
             raise UrlSourceError(
-                f"urls file {source!r} has no 'url' column (columns: {shown}); "
-                "add a header with a url column or pass a text file"
+                f"urls file {name!r} has a malformed header ({e}); fix it or pass a text file"
+            ) from e
+        if header is None:
+            raise UrlSourceError(f"urls file {name!r} is empty; start it with a url,… header")
+        columns = [column.strip() for column in header]
+        lowered = [column.lower() for column in columns]
+        if "url" not in lowered:
+            shown = ", ".join(columns[:_SHOWN_COLUMNS])
+            if len(columns) > _SHOWN_COLUMNS:
+                shown += ", …"
+            raise UrlSourceError(
+                f"urls file {name!r} has no 'url' column (columns: {shown}); "
+                "add one or pass a text file"
             )
-        self._url_column = columns.index("url")
-
-    def _text_lines(self) -> Iterator[str]:
-        for number, raw, _too_long in self._lines:
-            self._line = number
-            text, _error = decode(raw, number)
-            yield text + "\n"
+        return lowered.index("url")
 
     def __iter__(self) -> Iterator[UrlEntry]:
-        start = self._line + 1
-        for row in self._reader:
-            if not any(cell.strip() for cell in row):
-                start = self._line + 1
+        while True:
+            start = self._last_line + 1
+            self._line_error = None
+            try:
+                row = next(self._rows, None)
+            except csv.Error as e:
+                yield UrlEntry("", self._source.name, start, f"malformed CSV row: {e}")
                 continue
-            cell = row[self._url_column].strip() if len(row) > self._url_column else ""
-            error = None if cell else "empty url cell"
-            yield UrlEntry(cell, self.source, start, error)
-            start = self._line + 1
+            if row is None:
+                return
+            if not any(cell.strip() for cell in row):
+                continue
+            url = row[self._url_column].strip() if len(row) > self._url_column else ""
+            error = self._line_error or (None if url else "empty url cell")
+            yield UrlEntry(url, self._source.name, start, error)

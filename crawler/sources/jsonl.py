@@ -1,36 +1,46 @@
-"""JSON Lines: one object a line with a ``url`` key; blank lines skipped."""
+"""JSON Lines: one object a line with a ``url`` string; blank lines skipped."""
 
 from __future__ import annotations
 
 import json
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from crawler.sources._entry import UrlEntry
-from crawler.sources._open import MAX_LINE_BYTES, decode, read_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from crawler.sources._open import Input
 
-def jsonl_entries(stream: IO[bytes], source: str) -> Iterator[UrlEntry]:
-    """An entry for every non-blank line; broken lines carry their error."""
-    for number, raw, too_long in read_lines(stream):
-        text, error = decode(raw, number)
-        if not text.strip():
+
+def jsonl_entries(source: Input) -> Iterator[UrlEntry]:
+    """An entry for every non-blank line; a line without a readable URL carries its error."""
+    for line in source.lines():
+        text, error = line.decode()
+        text = text.strip()
+        if not text:
             continue
-        if too_long:
-            yield UrlEntry("", source, number, f"line longer than {MAX_LINE_BYTES} bytes")
-            continue
-        if error:
-            yield UrlEntry(text.strip(), source, number, error)
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            yield UrlEntry(text.strip(), source, number, f"line is not valid JSON: {e.msg}")
-            continue
-        url = record.get("url") if isinstance(record, dict) else None
-        if not isinstance(url, str):
-            yield UrlEntry("", source, number, 'line has no "url" string')
-            continue
-        yield UrlEntry(url.strip(), source, number)
+        if error is None:
+            url, error = _url_of(text)
+        else:
+            url = text
+        yield UrlEntry(url, source.name, line.number, error)
+
+
+def _url_of(text: str) -> tuple[str, str | None]:
+    """``(url, None)``, or ``(what to show, error)`` for a line without a usable URL."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        return text, f"line is not valid JSON: {e.msg}"
+    except RecursionError:
+        return text, "line is not valid JSON: nested too deeply"
+    if not isinstance(record, dict):
+        return "", f'line is a JSON {type(record).__name__}, not an object with a "url" key'
+    if "url" not in record:
+        return "", 'line has no "url" key'
+    url = record["url"]
+    if not isinstance(url, str):
+        return "", f'"url" is not a string: {json.dumps(url)[:100]}'
+    url = url.strip()
+    return url, None if url else 'empty "url" value'

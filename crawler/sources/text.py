@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from crawler.sources._entry import UrlEntry
-from crawler.sources._open import MAX_LINE_BYTES, decode, read_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from crawler.sources._open import Input
 
-def text_entries(stream: IO[bytes], source: str) -> Iterator[UrlEntry]:
+
+def text_entries(source: Input) -> Iterator[UrlEntry]:
     """An entry for every line that is neither blank nor a comment."""
-    for number, raw, too_long in read_lines(stream):
-        text, error = decode(raw, number)
+    for line in source.lines():
+        text, error = line.decode()
         url = text.strip()
-        if not url or url.startswith("#"):
-            continue
-        if too_long:
-            error = f"line longer than {MAX_LINE_BYTES} bytes"
-        yield UrlEntry(url, source, number, error)
+        if url and not url.startswith("#"):
+            yield UrlEntry(url, source.name, line.number, error)
