@@ -93,7 +93,8 @@ class UrlCheckSpider(Spider):
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls`` or ``accept``."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
-        if urls != "-":
+        names = [name.strip() for name in (urls or "").split(",")]
+        if "-" not in names:  # standard input can be read only once: by the crawl
             open_sources(urls, default=EXAMPLE_URLS).close()
 
     def url_entries(self) -> Iterable[UrlEntry | str]:

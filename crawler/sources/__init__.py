@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UrlEntry", "UrlSourceError", "UrlSources", "open_sources"]
 
-STDIN = "-"
+_STDIN = "-"
 
 
 class UrlSources:
@@ -47,8 +47,8 @@ class UrlSources:
     def describe(self) -> str:
         """What is read, for the log: ``2 files: a.txt, b.csv``."""
         count = len(self.names)
-        noun = "input" if STDIN in self.names else "file"
-        shown = ", ".join("standard input" if name == STDIN else name for name in self.names)
+        noun = "input" if _STDIN in self.names else "file"
+        shown = ", ".join("standard input" if name == _STDIN else name for name in self.names)
         return f"{count} {noun}{'s' if count > 1 else ''}: {shown}"
 
     def __iter__(self) -> Iterator[UrlEntry]:
@@ -93,8 +93,8 @@ def open_sources(
         if default is None:
             raise UrlSourceError("no URL list given; pass -a urls=FILE (or -a urls=- for stdin)")
         names = [str(default)]
-    if names.count(STDIN) > 1:
+    if names.count(_STDIN) > 1:
         raise UrlSourceError("standard input ('-') is named twice in urls; name it once")
-    if stdin is None and STDIN in names and sys.stdin is not None:
+    if stdin is None and _STDIN in names and sys.stdin is not None:
         stdin = sys.stdin.buffer
     return UrlSources(names, stdin=stdin)

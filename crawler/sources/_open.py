@@ -14,6 +14,8 @@ from crawler.sources._entry import UrlSourceError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
+    from _typeshed import WriteableBuffer
+
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE_BYTES = 65536
 """Longer lines yield their first ``MAX_LINE_BYTES`` bytes and an error."""
@@ -150,29 +152,23 @@ def _open_file(name: str) -> IO[bytes]:
 
 def _checked(name: str, raw: _Stream, owned: Sequence[_Stream]) -> IO[bytes]:
     """``raw`` as a buffered, decompressed stream, once its first bytes look like text."""
-    unzipped: gzip.GzipFile | None = None
+    body: _Stream = raw
     try:
         magic = _read_up_to(raw, len(GZIP_MAGIC))
         if magic == GZIP_MAGIC:
-            unzipped = gzip.GzipFile(fileobj=_Replayed(magic, raw), mode="rb")
-            body: _Stream = unzipped
-            head = _read_up_to(unzipped, SNIFF_BYTES)
+            body = gzip.GzipFile(fileobj=_Replayed(magic, raw), mode="rb")
+            owned = (body, *owned)
+            head = _read_up_to(body, SNIFF_BYTES)
         elif magic and name.lower().endswith(".gz"):
             raise UrlSourceError(
                 f"urls file {name!r} is not gzip-compressed; remove the .gz from its name"
             )
         else:
-            body, head = raw, magic + _read_up_to(raw, SNIFF_BYTES - len(magic))
-        if problem := _binary_problem(head):
-            raise UrlSourceError(f"urls file {name!r} {problem}")
-    except BaseException as e:
-        if unzipped is not None:
-            unzipped.close()
-        if isinstance(e, _READ_ERRORS):
-            raise UrlSourceError(f"cannot read urls file {name!r} ({e}); check the file") from e
-        raise
-    if unzipped is not None:
-        owned = (unzipped, *owned)
+            head = magic + _read_up_to(raw, SNIFF_BYTES - len(magic))
+    except _READ_ERRORS as e:
+        raise UrlSourceError(f"cannot read urls file {name!r} ({e}); check the file") from e
+    if problem := _binary_problem(head):
+        raise UrlSourceError(f"urls file {name!r} {problem}")
     return io.BufferedReader(_Replayed(head, body, owned))
 
 
@@ -216,14 +212,15 @@ class _Replayed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        out = memoryview(buffer).cast("B")
         if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
+            size = min(len(out), len(self._head))
+            out[:size] = self._head[:size]
             self._head = self._head[size:]
             return size
-        data = self._read(len(buffer))
-        buffer[: len(data)] = data
+        data = self._read(len(out))
+        out[: len(data)] = data
         return len(data)
 
     def close(self) -> None:

@@ -36,9 +36,9 @@ def _url_of(text: str) -> tuple[str, str | None]:
     except RecursionError:
         return text, "line is not valid JSON: nested too deeply"
     if not isinstance(record, dict):
-        return "", f'line is a JSON {type(record).__name__}, not an object with a "url" key'
+        return "", f'line is a JSON {type(record).__name__}, not an object with a "url" string'
     if "url" not in record:
-        return "", 'line has no "url" key'
+        return "", 'line has no "url" string'
     url = record["url"]
     if not isinstance(url, str):
         return "", f'"url" is not a string: {json.dumps(url)[:100]}'
