@@ -34,6 +34,18 @@ DOWNLOAD_TIMEOUT = 30
 # A checker reports bad certificates (outcome "tls") instead of trusting everything.
 DOWNLOAD_VERIFY_CERTIFICATES = True
 RETRY_TIMES = 2
+# Retry only what a second try can change: timeouts, resets, truncated bodies, gateway errors.
+# A DNS failure, a refused port, a bad certificate or an invalid response are reported at once;
+# 429 is rate limiting (reported as rate_limited), 500 is usually the page itself.
+RETRY_EXCEPTIONS = [
+    "scrapy.exceptions.DownloadTimeoutError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "crawler.exceptions.ConnectionResetError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectionLost",
+    "twisted.internet.error.TimeoutError",
+]
+RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408]
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -17,6 +17,7 @@ from crawler.outcomes import OUTCOMES
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler
+from tests.faults import fault_server
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,7 +114,7 @@ async def test_every_kind_of_entry_gets_its_row(site: str, tmp_path: Path) -> No
     assert (refused_row["outcome"], refused_row["ok"], refused_row["attempts"]) == (
         "refused",
         False,
-        2,
+        1,  # not worth retrying
     )
     assert refused_row["url"] in refused_row["error"]
 
@@ -298,3 +299,26 @@ async def test_certificates_are_verified_by_default(
     assert (row["outcome"], row["status"], row["tls_version"]) == ("ok", 200, "TLSv1.3")
     assert row["cert_expires"] is not None
     assert row["tls_ms"] is not None
+
+
+@coroutine_test
+async def test_only_outcomes_worth_retrying_are_retried(
+    site: str, server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    faults = fault_server(server_loop)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"http://127.0.0.1:{closed_port()}/\n{site}/status/500\n{faults}/429\n"
+        f"{site}/status/502\n{site}/slow?s=5\n{faults}/reset-before-reply\n"
+    )
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), RETRY_TIMES=2, DOWNLOAD_TIMEOUT=0.3)
+    attempts = {row["line"]: (row["outcome"], row["attempts"]) for row in read_rows(out)}
+    assert attempts == {
+        1: ("refused", 1),
+        2: ("http_error", 1),
+        3: ("rate_limited", 1),
+        4: ("http_error", 3),
+        5: ("timeout", 3),
+        6: ("reset", 3),
+    }
