@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler._timing import TIMING_META_KEY, DownloadTiming
 from crawler.items import UrlResult
+from crawler.redact import redact
 from middlewares.tracking import URL_TRACE_META_KEY, Hop, UrlTrace, download_ms
 
 if TYPE_CHECKING:
@@ -72,7 +73,11 @@ def retry_after_seconds(value: bytes | None) -> float | None:
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
     """A row for ``entry`` with nothing measured yet."""
     return UrlResult(
-        url=entry.url, source=entry.source, line=entry.line, outcome=outcome, error=error
+        url=redact(entry.url),
+        source=entry.source,
+        line=entry.line,
+        outcome=outcome,
+        error=redact(error) if error else error,
     )
 
 
@@ -80,7 +85,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
     """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
     row = entry_row(entry)
     row.method = request.method
-    row.final_url = request.url
+    row.final_url = redact(request.url)
     row.redirects = len(request.meta.get("redirect_urls", ()))
     trace = request.meta.get(URL_TRACE_META_KEY)
     hops: list[Hop] = []
@@ -91,7 +96,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         hops = trace.chain()
     if response is None and (not hops or hops[-1].url != request.url):
         hops.append(Hop(request.url, None, download_ms(request)))
-    row.chain = [hop.as_dict() for hop in hops]
+    row.chain = [{**hop.as_dict(), "url": redact(hop.url)} for hop in hops]
     timing = request.meta.get(TIMING_META_KEY)
     if isinstance(timing, DownloadTiming):
         for name, value in timing_fields(timing).items():
@@ -100,7 +105,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
             row.started_at = _iso(timing.started_at)
     if response is not None:
         row.status = response.status
-        row.final_url = response.url
+        row.final_url = redact(response.url)
         if content_type := response.headers.get(b"Content-Type"):
             row.content_type = content_type.decode("latin-1")
         length = response.headers.get(b"Content-Length")

@@ -19,6 +19,7 @@ DOWNLOAD_HANDLERS = {
 }
 DOWNLOADER_MIDDLEWARES = {"middlewares.tracking.UrlTrackingMiddleware": 950}
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
+EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {
     "csv": "crawler.exporters.FlatCsvItemExporter",
     "jsonlines": "crawler.exporters.FlushingJsonLinesItemExporter",

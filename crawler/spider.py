@@ -17,6 +17,7 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.redact import redact
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -160,5 +161,5 @@ class UrlCheckSpider(Spider):
             return [request_row(entry, request, error.response)]
         row = request_row(entry, request, None)
         row.outcome = outcomes.classify(error, [hop["url"] for hop in row.chain])
-        row.error = outcomes.describe(error)
+        row.error = redact(outcomes.describe(error))
         return [row]

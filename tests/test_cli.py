@@ -89,3 +89,28 @@ def test_bad_input_is_one_line_and_exit_1(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_passwords_in_urls_never_reach_logs_or_rows(site: str, tmp_path: Path) -> None:
+    secret_site = site.replace("http://", "http://alice:s3cret@")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{secret_site}/status/404\n{secret_site}/slow?s=5\n{secret_site}/redirect/1\n")
+    out = tmp_path / "results.csv"
+    result = scrapy_crawl(
+        "-a",
+        f"urls={urls}",
+        "-O",
+        str(out),
+        "-s",
+        "LOG_LEVEL=DEBUG",
+        "-s",
+        "DOWNLOAD_TIMEOUT=0.3",
+        "-s",
+        "RETRY_TIMES=1",
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    exported = out.read_text()
+    assert "s3cret" not in exported
+    assert "s3cret" not in result.stderr
+    assert "alice:***@" in exported
+    assert "alice:***@" in result.stderr  # the Crawled / Gave up retrying lines, redacted
