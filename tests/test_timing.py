@@ -1,7 +1,8 @@
 """Timing accuracy: each phase against a loopback server that injects a known delay into it.
 
-Tolerance: a measured phase is at least its injected delay (minus 1 ms of clock granularity)
-and at most 60 ms above it, which holds on a loaded 2-core machine running tests in parallel.
+Tolerance: a measured phase is within 5 ms below its injected delay (the client may see the
+start of a phase late when its loop is busy, which shortens the phase) and 60 ms above it,
+which holds on a loaded 2-core machine running tests in parallel.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ SLOW_RESOLVER = f"{SlowResolver.__module__}.{SlowResolver.__qualname__}"
 
 def assert_close(measured: float | None, injected: float) -> None:
     assert measured is not None
-    assert injected - 0.001 <= measured <= injected + SLACK, f"{measured=} {injected=}"
+    assert injected - 0.005 <= measured <= injected + SLACK, f"{measured=} {injected=}"
 
 
 def assert_small(measured: float | None) -> None:
