@@ -23,7 +23,16 @@ def flat_chain(chain: list[dict[str, Any]]) -> str:
 
 
 class FlatCsvItemExporter(CsvItemExporter):
-    """Scrapy's CSV exporter, with lists of hops flattened and booleans as true/false."""
+    """Scrapy's CSV exporter, with lists of hops flattened and booleans as true/false.
+
+    Appending to a file that already has rows (``-o`` on a resumed run) writes no second
+    header line.
+    """
+
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        if _appending(file):
+            kwargs["include_headers_line"] = False
+        super().__init__(file, **kwargs)
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         if name == "chain" and isinstance(value, list):
@@ -36,6 +45,13 @@ class FlatCsvItemExporter(CsvItemExporter):
         """Write the row and flush it to the file."""
         super().export_item(item)
         self.stream.flush()
+
+
+def _appending(file: Any) -> bool:
+    try:
+        return bool(file.tell())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 class FlushingJsonLinesItemExporter(JsonLinesItemExporter):

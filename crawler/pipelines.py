@@ -76,7 +76,9 @@ class ResultPipeline:
 
     def close_spider(self) -> None:
         """Log whether every entry got its row."""
-        entries = self.stats.get_value("crawler/entries_count", 0)
+        entries = self.stats.get_value("crawler/entries_count", 0) - self.stats.get_value(
+            "crawler/entries_resumed_count", 0
+        )
         rows = self.stats.get_value("crawler/rows_count", 0)
         not_ok = self.stats.get_value("crawler/rows_not_ok_count", 0)
         if entries == rows:

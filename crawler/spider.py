@@ -18,6 +18,7 @@ from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.redact import redact
+from crawler.resume import done_entries, entry_key
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -67,17 +68,24 @@ def _fingerprint(url: str) -> int:
 class UrlCheckSpider(Spider):
     """Check every URL of :meth:`url_entries`; subclasses override that one method.
 
-    Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list)
-    and ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``).
+    Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
+    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``) and
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped).
     """
 
     name = "urlcheck"
 
     def __init__(
-        self, *args: Any, urls: str | None = None, accept: str | None = None, **kwargs: Any
-    ):
+        self,
+        *args: Any,
+        urls: str | None = None,
+        accept: str | None = None,
+        resume: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.urls = urls
+        self.resume = resume
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
@@ -90,10 +98,18 @@ class UrlCheckSpider(Spider):
         return spider
 
     @classmethod
-    def check_arguments(cls, urls: str | None = None, accept: str | None = None, **_: Any) -> None:
-        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls`` or ``accept``."""
+    def check_arguments(
+        cls,
+        urls: str | None = None,
+        accept: str | None = None,
+        resume: str | None = None,
+        **_: Any,
+    ) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if resume is not None:
+            done_entries(resume)
         names = [name.strip() for name in (urls or "").split(",")]
         if "-" not in names:  # standard input can be read only once: by the crawl
             open_sources(urls, default=EXAMPLE_URLS).close()
@@ -109,14 +125,23 @@ class UrlCheckSpider(Spider):
             yield from sources
 
     async def start(self) -> AsyncIterator[Any]:
-        """One request, or one row straight away, per entry of :meth:`url_entries`."""
+        """One request, or one row straight away, per entry of :meth:`url_entries`.
+
+        With ``resume``, entries that already have a row in those outputs are skipped
+        (counted in ``crawler/entries_resumed_count``).
+        """
+        done = done_entries(self.resume) if self.resume else None
+        stats = self.crawler.stats
         for position, given in enumerate(self.url_entries(), 1):
             entry = (
                 UrlEntry(url=given, source=self.name, line=position)
                 if isinstance(given, str)
                 else given
             )
-            self.crawler.stats.inc_value("crawler/entries_count")
+            stats.inc_value("crawler/entries_count")
+            if done is not None and entry_key(entry.source, entry.line) in done:
+                stats.inc_value("crawler/entries_resumed_count")
+                continue
             yield self._first_step(entry)
 
     def _first_step(self, entry: UrlEntry) -> Request | UrlResult:

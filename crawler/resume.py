@@ -1,0 +1,93 @@
+"""Resume a stopped run: the rows an earlier run already wrote are the journal.
+
+Rows are flushed one by one, so after any stop (Ctrl-C, SIGKILL, a power cut) the earlier
+output holds a complete row for every entry it finished, plus at most one cut-off line.
+:func:`done_entries` reads the ``(source, line)`` of every complete row; the spider skips
+those entries, and the new rows are appended to the same file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawler._fingerprints import FingerprintSet
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+logger = logging.getLogger(__name__)
+
+
+def entry_key(source: str, line: int) -> int:
+    """A 64-bit key for an input entry."""
+    digest = hashlib.blake2b(f"{line}\0{source}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _csv_keys(path: Path) -> Iterator[tuple[str, int]]:
+    with path.open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows):
+            source, line = row.get("source"), row.get("line")
+            if source is not None and line and line.isdigit() and row.get("outcome"):
+                yield source, int(line)
+
+
+def _jsonl_keys(path: Path) -> Iterator[tuple[str, int]]:
+    with path.open(encoding="utf-8") as lines:
+        for text in lines:
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError:
+                continue  # the line a kill cut off
+            if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
+                yield str(row.get("source")), row["line"]
+
+
+def drop_cut_line(path: Path) -> None:
+    """Truncate a last line without its newline (a row a kill or power cut cut off)."""
+    with path.open("rb+") as output:
+        size = output.seek(0, 2)
+        if not size:
+            return
+        output.seek(size - 1)
+        if output.read(1) == b"\n":
+            return
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            position -= step
+            output.seek(position)
+            block = output.read(step)
+            if (newline := block.rfind(b"\n")) != -1:
+                position += newline + 1
+                break
+        output.truncate(position)
+        logger.warning("Dropped a cut-off last line from %s (%d bytes)", path, size - position)
+
+
+def done_entries(spec: str) -> FingerprintSet:
+    """Keys of the entries the outputs named by ``spec`` (comma-separated) already hold."""
+    done = FingerprintSet()
+    for name in (part.strip() for part in spec.split(",") if part.strip()):
+        path = Path(name)
+        if not path.exists():
+            logger.info("Nothing to resume from %s: it does not exist yet", name)
+            continue
+        if path.suffix not in (".csv", ".jsonl", ".jsonlines"):
+            raise ValueError(
+                f"resume={name!r}: resume reads .csv or .jsonl outputs (a cut-off .json array "
+                "cannot be read); export to one of those"
+            )
+        drop_cut_line(path)
+        keys = _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
+        for source, line in keys:
+            key = entry_key(source, line)
+            if key not in done:
+                done.add(key)
+        logger.info("Resuming: %d entries already have a row in %s", len(done), name)
+    return done

@@ -1,0 +1,115 @@
+"""Kills and resume: after any stop, one resumed run gives every entry exactly one row."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.resume import done_entries, drop_cut_line, entry_key
+from tests._apps import checker_app
+from tests._crawl import read_rows
+
+if TYPE_CHECKING:
+    from tests.servers import ServerLoop
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENTRIES = 2000
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+def url_list(site: str, path: Path) -> list[int]:
+    """A list of paced URLs with a few bad lines and duplicates; returns the entry lines."""
+    lines = []
+    for i in range(ENTRIES):
+        if i % 97 == 0:
+            lines.append("not a url")
+        elif i % 89 == 0:
+            lines.append(f"{site}/slow?s=0.01&i={i - 1}")
+        else:
+            lines.append(f"{site}/slow?s=0.01&i={i}")
+    path.write_text("\n".join(lines) + "\n")
+    return list(range(1, ENTRIES + 1))
+
+
+def crawl(urls: Path, out: Path, *, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "scrapy", "crawl", "urls", "-a", f"urls={urls}",
+        "-a", f"resume={out}", "-o", str(out), "-s", "CONCURRENT_REQUESTS=32",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32", "-s", "LOG_LEVEL=WARNING",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def wait_for_rows(out: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait (polling, with a deadline) until ``out`` holds ``count`` lines."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{out} never reached {count} lines")
+
+
+@pytest.mark.parametrize(
+    ("stop", "suffix"),
+    [
+        (signal.SIGKILL, ".jsonl"),
+        (signal.SIGKILL, ".csv"),
+        (signal.SIGTERM, ".jsonl"),
+        (signal.SIGINT, ".csv"),
+    ],
+)
+def test_stop_anywhere_then_resume_gives_one_row_per_entry(
+    site: str, tmp_path: Path, stop: signal.Signals, suffix: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    expected = url_list(site, urls)
+    out = tmp_path / f"results{suffix}"
+    first = crawl(urls, out, stderr=subprocess.DEVNULL)
+    wait_for_rows(out, random.Random(stop * 7 + len(suffix)).randint(100, ENTRIES // 2), first)
+    first.send_signal(stop)
+    first.wait(60)
+    before = len(read_rows(out)) if out.stat().st_size else 0
+    assert before < ENTRIES  # the stop came mid-run
+
+    second = crawl(urls, out)
+    _, stderr = second.communicate(timeout=120)
+    assert second.returncode == 2, stderr.decode()[-2000:]  # the bad lines are not ok
+
+    rows = read_rows(out)
+    lines = sorted(int(row["line"]) for row in rows)
+    assert lines == expected  # every entry exactly once: nothing lost, nothing twice
+    if suffix == ".csv":
+        assert out.read_text().count("url,source,line,") == 1  # one header line
+    assert sum(row["outcome"] == "invalid_url" for row in rows) == len(range(0, ENTRIES, 97))
+
+
+def test_cut_off_last_line_is_dropped(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    complete = json.dumps({"url": "http://a/", "source": "s", "line": 1, "outcome": "ok"})
+    out.write_text(complete + "\n" + '{"url": "http://b/", "sou')
+    drop_cut_line(out)
+    assert out.read_text() == complete + "\n"
+    assert entry_key("s", 1) in done_entries(str(out))
+    assert entry_key("s", 2) not in done_entries(str(out))
+
+
+def test_resume_refuses_json_arrays(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    out.write_text("[")
+    with pytest.raises(ValueError, match=r"resume reads \.csv or \.jsonl outputs"):
+        done_entries(str(out))
+    assert os.path.exists(out)
