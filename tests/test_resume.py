@@ -70,17 +70,22 @@ def wait_for_rows(out: Path, count: int, process: subprocess.Popen[bytes]) -> No
         (signal.SIGKILL, ".csv"),
         (signal.SIGTERM, ".jsonl"),
         (signal.SIGINT, ".csv"),
+        ("second Ctrl-C", ".jsonl"),
     ],
 )
 def test_stop_anywhere_then_resume_gives_one_row_per_entry(
-    site: str, tmp_path: Path, stop: signal.Signals, suffix: str
+    site: str, tmp_path: Path, stop: signal.Signals | str, suffix: str
 ) -> None:
     urls = tmp_path / "urls.txt"
     expected = url_list(site, urls)
     out = tmp_path / f"results{suffix}"
     first = crawl(urls, out, stderr=subprocess.DEVNULL)
-    wait_for_rows(out, random.Random(stop * 7 + len(suffix)).randint(100, ENTRIES // 2), first)
-    first.send_signal(stop)
+    wait_for_rows(out, random.Random(f"{stop}{suffix}").randint(100, ENTRIES // 2), first)
+    if isinstance(stop, str):  # Ctrl-C twice: the second one stops at once
+        first.send_signal(signal.SIGINT)
+        first.send_signal(signal.SIGINT)
+    else:
+        first.send_signal(stop)
     first.wait(60)
     before = len(read_rows(out)) if out.stat().st_size else 0
     assert before < ENTRIES  # the stop came mid-run
