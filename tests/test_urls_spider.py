@@ -322,3 +322,28 @@ async def test_only_outcomes_worth_retrying_are_retried(
         5: ("timeout", 3),
         6: ("reset", 3),
     }
+
+
+@coroutine_test
+async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> None:
+    port = site.rsplit(":", 1)[1]
+    lines = {
+        f"{site}/ok?q=with spaces": "ok",
+        f"http://[::1]:{closed_port()}/": "refused",
+        "http://bücher.invalid/": "dns",
+        "javascript:alert(1)": "unsupported_scheme",
+        "mailto:someone@example.com": "unsupported_scheme",
+        "ftp://example.com/file": "unsupported_scheme",
+        "//example.com/no-scheme": "invalid_url",
+        "/relative/path": "invalid_url",
+        f"http://127.0.0.1:{port}:{port}/": "invalid_url",
+        "http://[::1/": "invalid_url",
+        "http:///no-host": "invalid_url",
+    }
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), RETRY_TIMES=0)
+    rows = {row["url"]: row for row in read_rows(out)}
+    assert {url: row["outcome"] for url, row in rows.items()} == lines
+    assert all(row["error"] for row in rows.values() if row["outcome"] != "ok")
