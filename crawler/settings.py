@@ -17,7 +17,10 @@ DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.AiohttpDownloadHandler",
     "https": "crawler.handler.AiohttpDownloadHandler",
 }
-DOWNLOADER_MIDDLEWARES = {"middlewares.tracking.UrlTrackingMiddleware": 950}
+DOWNLOADER_MIDDLEWARES = {
+    "middlewares.retry_after.RetryAfterMiddleware": 560,
+    "middlewares.tracking.UrlTrackingMiddleware": 950,
+}
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
 EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {
@@ -56,3 +59,4 @@ LOG_LEVEL = "INFO"
 
 CRAWLER_ACCEPT = "200..=299"
 CRAWLER_FAILURE_EXIT_CODE = 2
+CRAWLER_RETRY_AFTER_MAX = 10.0

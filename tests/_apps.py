@@ -51,6 +51,14 @@ def checker_app(release: threading.Event | None = None) -> web.Application:
             return web.Response(status=503, text="try again")
         return web.Response(text="recovered")
 
+    async def retry_after(request: web.Request) -> web.Response:
+        key = request.query.get("key", "")
+        hits[key] += 1
+        if hits[key] == 1:
+            wait = request.query.get("wait", "1")
+            return web.Response(status=429, text="slow down", headers={"Retry-After": wait})
+        return web.Response(text="welcome back")
+
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("s", "3")))
         return web.Response(text="late")
@@ -62,6 +70,7 @@ def checker_app(release: threading.Event | None = None) -> web.Application:
     app.router.add_get("/loop/{side}", loop)
     app.router.add_get("/flaky", flaky)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/retry-after", retry_after)
     app.router.add_get("/hold", hold)
     app.router.add_get("/robots.txt", robots)
     app.router.add_get("/private", ok)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -37,11 +39,7 @@ class SlowResolver(AbstractResolver):
 
 
 class _FixedAnswer(asyncio.Protocol):
-    """Answers every request on the connection with ``RESPONSE``.
-
-    After ``start_tls`` the request may arrive before ``connection_made`` is called with
-    the TLS transport, so data is buffered until there is a transport to answer on.
-    """
+    """Answers every request on the connection with ``RESPONSE``."""
 
     def __init__(self) -> None:
         self.transport: asyncio.WriteTransport | None = None
@@ -70,59 +68,71 @@ class _Dropper(_FixedAnswer):
             self.transport.abort()
 
 
-class _DelayedTls(asyncio.Protocol):
-    """Holds a new connection ``delay`` seconds unread, then does the TLS handshake.
+async def _readable(sock: socket.socket) -> None:
+    """Wait until ``sock`` has bytes to read, without reading them."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(sock, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(sock)
 
-    With ``drop`` set, the connection is dropped when the request arrives instead.
+
+async def _tls_after_hello(
+    conn: socket.socket, context: ssl.SSLContext, delay: float, answer: _FixedAnswer
+) -> None:
+    """Once the ClientHello has arrived (left unread), wait ``delay``, then do the handshake.
+
+    Starting the delay at the ClientHello, which the client sends after it starts timing the
+    handshake, makes the client's TLS phase at least ``delay`` however late either side runs.
     """
-
-    def __init__(self, context: ssl.SSLContext, delay: float, *, drop: bool = False) -> None:
-        self.context = context
-        self.delay = delay
-        self.drop = drop
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()  # the ClientHello waits in the kernel
-        task = asyncio.get_running_loop().create_task(self._upgrade(transport))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _upgrade(self, transport: asyncio.Transport) -> None:
-        await asyncio.sleep(self.delay)
-        answer = _Dropper() if self.drop else _FixedAnswer()
-        loop = asyncio.get_running_loop()
-        try:
-            tls = await loop.start_tls(transport, answer, self.context, server_side=True)
-        except (ConnectionError, ssl.SSLError):
-            transport.close()
-            return
-        if tls is not None:
-            answer.connection_made(tls)
+    loop = asyncio.get_running_loop()
+    try:
+        await _readable(conn)
+        await asyncio.sleep(delay)
+        await loop.connect_accepted_socket(lambda: answer, conn, ssl=context)
+    except (ConnectionError, ssl.SSLError):
+        conn.close()
+    except asyncio.CancelledError:
+        conn.close()
+        raise
 
 
 def tls_after_delay(server_loop: ServerLoop, context: ssl.SSLContext, delay: float) -> int:
-    """A server that waits ``delay`` after the TCP accept, then does TLS and answers."""
-    return server_loop.protocol(lambda: _DelayedTls(context, delay))
+    """A server that starts each TLS handshake ``delay`` seconds after the ClientHello
+    arrives, then answers every request with ``RESPONSE``."""
+
+    async def handle(conn: socket.socket) -> None:
+        await _tls_after_hello(conn, context, delay, _FixedAnswer())
+
+    return server_loop.sockets(handle)
 
 
 def tls_drop_first(server_loop: ServerLoop, context: ssl.SSLContext, delay: float) -> int:
     """Like :func:`tls_after_delay`, but the first connection is dropped at the request and
-    later ones answer at once."""
+    later ones shake hands at once."""
     connections = 0
 
-    def factory() -> _DelayedTls:
+    async def handle(conn: socket.socket) -> None:
         nonlocal connections
         connections += 1
-        first = connections == 1
-        return _DelayedTls(context, delay if first else 0.0, drop=first)
+        if connections == 1:
+            await _tls_after_hello(conn, context, delay, _Dropper())
+        else:
+            await _tls_after_hello(conn, context, 0.0, _FixedAnswer())
 
-    return server_loop.protocol(factory)
+    return server_loop.sockets(handle)
 
 
-def slow_app(ttfb: float, chunk_gap: float, chunks: int) -> web.Application:
-    """``/ttfb`` answers after ``ttfb``; ``/chunks`` sends ``chunks`` chunks ``chunk_gap`` apart."""
+def slow_app(
+    ttfb: float, chunk_gap: float, chunks: int, *, go: asyncio.Event | None = None
+) -> web.Application:
+    """``/ttfb`` answers after ``ttfb``; ``/chunks`` sends ``chunks`` chunks ``chunk_gap`` apart.
+
+    The first chunk goes with the headers. With ``go``, ``/chunks`` waits for it before the
+    first gap: set it once the client has the headers, so every gap falls in its download phase.
+    """
 
     async def first_byte(request: web.Request) -> web.Response:
         await asyncio.sleep(ttfb)
@@ -131,9 +141,11 @@ def slow_app(ttfb: float, chunk_gap: float, chunks: int) -> web.Application:
     async def trickle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         await response.prepare(request)
-        for index in range(chunks):
-            if index:
-                await asyncio.sleep(chunk_gap)
+        await response.write(b"x" * 1000)
+        if go is not None:
+            await go.wait()
+        for _ in range(chunks - 1):
+            await asyncio.sleep(chunk_gap)
             await response.write(b"x" * 1000)
         await response.write_eof()
         return response
@@ -172,6 +184,7 @@ class FullBacklog:
         self.port = int(self.listener.getsockname()[1])
         self.filler = socket.create_connection(("127.0.0.1", self.port))
         self._accepted: list[socket.socket] = []
+        self._server: threading.Thread | None = None
 
     def release(self) -> None:
         """Accept the filler connection, making room for one more."""
@@ -185,12 +198,37 @@ class FullBacklog:
         conn.settimeout(10)
         data = b""
         while b"\r\n\r\n" not in data:
-            data += conn.recv(4096)
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
         conn.sendall(RESPONSE)
 
+    def serve_after(self, delay: float) -> None:
+        """In a thread: after ``delay`` seconds, free the queue, then answer one request.
+
+        Call it just before the download, so that ``delay`` is longer than the client takes
+        to send its first SYN and shorter than its first retransmission (1 s).
+        """
+
+        def serve() -> None:
+            time.sleep(delay)  # the injected delay, on the server's side
+            try:
+                self.release()
+                self.serve_one()
+            except OSError:  # the test closed the sockets early: nothing to serve
+                pass
+
+        self._server = threading.Thread(target=serve, daemon=True)
+        self._server.start()
+
     def close(self) -> None:
+        if self._server is not None:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept()
         for sock in (*self._accepted, self.filler, self.listener):
             sock.close()
+        if self._server is not None:
+            self._server.join(5)
 
     def __enter__(self) -> FullBacklog:
         return self

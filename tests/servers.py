@@ -7,6 +7,7 @@ delay never blocks the code under test, and the code under test never starves th
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
     ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    SocketHandler = Callable[[socket.socket], Awaitable[None]]
 
 
 T = TypeVar("T")
@@ -98,6 +100,41 @@ class ServerLoop:
 
             self._cleanups.append(stop)
             return int(server.sockets[0].getsockname()[1])
+
+        return self.run(start())
+
+    def sockets(self, handler: SocketHandler) -> int:
+        """Hand each accepted connection to ``handler`` as a plain socket; return the port.
+
+        Nothing is read before ``handler`` runs, so it decides when the bytes the kernel holds
+        (a ClientHello, a request) are consumed. ``handler`` owns the socket: it closes it or
+        gives it to a transport.
+        """
+
+        async def start() -> int:
+            listener = socket.socket()
+            listener.setblocking(False)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(100)
+            tasks: set[asyncio.Task[None]] = set()
+
+            async def accept_forever() -> None:
+                while True:
+                    conn, _ = await self.loop.sock_accept(listener)
+                    task = self.loop.create_task(handler(conn))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+
+            acceptor = self.loop.create_task(accept_forever())
+
+            async def stop() -> None:
+                for task in (acceptor, *tasks):
+                    task.cancel()
+                await asyncio.gather(acceptor, *tasks, return_exceptions=True)
+                listener.close()
+
+            self._cleanups.append(stop)
+            return int(listener.getsockname()[1])
 
         return self.run(start())
 

@@ -347,3 +347,22 @@ async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> Non
     rows = {row["url"]: row for row in read_rows(out)}
     assert {url: row["outcome"] for url, row in rows.items()} == lines
     assert all(row["error"] for row in rows.values() if row["outcome"] != "ok")
+
+
+@coroutine_test
+async def test_retry_after_is_honoured_up_to_the_cap(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/retry-after?key=short&wait=1\n{site}/retry-after?key=long&wait=60\n")
+    out = tmp_path / "out.jsonl"
+    crawler = await crawl_urls(out, str(urls), RETRY_TIMES=2, CRAWLER_RETRY_AFTER_MAX=5)
+    rows = {row["line"]: row for row in read_rows(out)}
+    waited = rows[1]
+    assert (waited["outcome"], waited["status"], waited["attempts"]) == ("ok", 200, 2)
+    assert waited["total_ms"] >= 1000
+    too_long = rows[2]
+    assert (too_long["outcome"], too_long["attempts"], too_long["retry_after"]) == (
+        "rate_limited",
+        1,
+        60,
+    )
+    assert crawler.stats.get_value("crawler/retry_after_waits_count") == 1
