@@ -57,7 +57,7 @@ async def measure(rounds: int) -> dict[str, list[float]]:
     """Errors in seconds per phase, one per round."""
     from scrapy import Request
 
-    from tests._handlers import open_handler
+    from tests._handler import open_handler
     from tests.delays import (
         DNS_DELAY,
         FullBacklog,

@@ -17,14 +17,19 @@ if TYPE_CHECKING:
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 
+def build_handler(settings: dict[str, Any] | None = None) -> AiohttpDownloadHandler:
+    """A handler on a fresh crawler (``handler.crawler``); the caller closes it."""
+    crawler = get_crawler(Spider, {"TWISTED_REACTOR": ASYNCIO_REACTOR, **(settings or {})})
+    crawler.spider = crawler._create_spider("test")
+    return build_from_crawler(AiohttpDownloadHandler, crawler)
+
+
 @asynccontextmanager
 async def open_handler(
     settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[AiohttpDownloadHandler]:
-    """A handler on a fresh crawler (``handler.crawler``), closed on exit even on failure."""
-    crawler = get_crawler(Spider, {"TWISTED_REACTOR": ASYNCIO_REACTOR, **(settings or {})})
-    crawler.spider = crawler._create_spider("test")
-    handler = build_from_crawler(AiohttpDownloadHandler, crawler)
+    """A handler from :func:`build_handler`, closed on exit even on failure."""
+    handler = build_handler(settings)
     try:
         yield handler
     finally:

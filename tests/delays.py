@@ -71,8 +71,13 @@ class _Dropper(_FixedAnswer):
 async def _readable(sock: socket.socket) -> None:
     """Wait until ``sock`` has bytes to read, without reading them."""
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_reader(sock, lambda: ready.done() or ready.set_result(None))
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock, on_readable)
     try:
         await ready
     finally:

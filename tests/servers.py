@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
     ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-    SocketHandler = Callable[[socket.socket], Awaitable[None]]
+    SocketHandler = Callable[[socket.socket], Coroutine[Any, Any, None]]
 
 
 T = TypeVar("T")

@@ -1,13 +1,15 @@
 """Timing accuracy: each phase against a loopback server that injects a known delay into it.
 
 Tolerance, the same for every phase: a measured phase is at least its injected delay (less
-1 ms of clock granularity) and less than ``SLACK`` above it. The lower bound is exact because
+1 ms of clock granularity) and less than ``SLACK`` (100 ms) above it; a phase with nothing
+injected is under ``SLACK``. The lower bound holds however late either side runs, because
 each delay starts only after the client has started timing the phase (the TLS server waits
-for the ClientHello, the chunked server for the client's ``headers_received`` signal), so
-no scheduling delay on either side can shorten a phase. ``SLACK`` covers the scheduling
-delays that lengthen it on a loaded 2-core machine (worst seen there: 12 ms).
-The TCP connect phase waits for the kernel's SYN retransmission (1 s), so its bounds are
-wider: 0.9 s to 1.6 s.
+for the ClientHello, the chunked server for the client's ``headers_received`` signal).
+``SLACK`` covers the scheduling delays that lengthen a phase on a loaded 2-core machine:
+errors are 1-3 ms idle and stayed under 18 ms with 2 test workers and 4 busy loops, except
+rare stalls of 40-105 ms (3 in 1,000 checks) under that load. The injected delays are
+200-300 ms, so a phase counted in the wrong bucket still fails.
+The TCP connect phase waits for the kernel's SYN retransmission (1 s): 0.9 s to 1.6 s.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
     from tests.servers import ServerLoop
 
-SLACK = 0.030
+SLACK = 0.100
 TTFB_DELAY = 0.2
 CHUNK_GAP = 0.1
 CHUNKS = 4
@@ -49,14 +51,11 @@ TLS_DELAY = 0.2
 SLOW_RESOLVER = f"{SlowResolver.__module__}.{SlowResolver.__qualname__}"
 
 
-def assert_close(measured: float | None, injected: float) -> None:
-    assert measured is not None
-    assert injected - 0.001 <= measured < injected + SLACK, f"{measured=} {injected=}"
-
-
-def assert_small(measured: float | None) -> None:
-    assert measured is not None
-    assert 0 <= measured < SLACK, measured
+def assert_phase(timing: DownloadTiming, phase: str, injected: float = 0.0) -> None:
+    """``phase`` of ``timing`` took ``injected`` seconds, within the tolerance."""
+    measured = getattr(timing, phase)
+    assert measured is not None, f"{phase} is None"
+    assert injected - 0.001 <= measured < injected + SLACK, f"{phase}={measured}, {injected=}"
 
 
 def timing_of(request: Request) -> DownloadTiming:
@@ -111,11 +110,11 @@ async def test_dns_phase_then_cache_hit(slow_site: str) -> None:
         await handler.download_request(second)
         stats = handler.crawler.stats.get_stats()
     cold, warm = timing_of(first), timing_of(second)
-    assert_close(cold.dns, DNS_DELAY)
+    assert_phase(cold, "dns", DNS_DELAY)
     assert (cold.dns_cache_hit, cold.remote_ip) == (False, "127.0.0.1")
-    assert_small(cold.connect)
+    assert_phase(cold, "connect")
     assert (warm.dns, warm.dns_cache_hit, warm.reused) == (None, True, False)
-    assert_small(warm.connect)
+    assert_phase(warm, "connect")
     assert stats["crawler/handler/dns_lookups_count"] == 1
     assert stats["crawler/handler/dns_cache_hits_count"] == 1
     assert stats["crawler/handler/connections_created_count"] == 2
@@ -132,8 +131,8 @@ async def test_connect_phase_when_the_kernel_drops_the_syn() -> None:
     assert response.body == b"hello"
     assert timing.connect is not None
     assert 0.9 <= timing.connect < 1.6, timing.connect
-    assert_small(timing.dns)
-    assert_small(timing.ttfb)
+    assert_phase(timing, "dns")
+    assert_phase(timing, "ttfb")
     assert timing.tls is None
 
 
@@ -146,9 +145,9 @@ async def test_tls_phase_separate_from_connect(
         response = await handler.download_request(request)
     timing = timing_of(request)
     assert response.body == b"hello"
-    assert_close(timing.tls, TLS_DELAY)
-    assert_small(timing.connect)
-    assert_small(timing.ttfb)
+    assert_phase(timing, "tls", TLS_DELAY)
+    assert_phase(timing, "connect")
+    assert_phase(timing, "ttfb")
     assert timing.dns is None  # an IP literal is not resolved
     assert timing.tls_version == "TLSv1.3"
     expected = x509.load_pem_x509_certificate(tls_server_cert.cert_chain_pems[0].bytes())
@@ -163,10 +162,12 @@ async def test_ttfb_phase(slow_site: str) -> None:
         response = await handler.download_request(request)
     timing = timing_of(request)
     assert response.body == b"late"
-    assert_close(timing.ttfb, TTFB_DELAY)
-    assert_small(timing.download)
-    assert_small(timing.connect)
+    assert_phase(timing, "ttfb", TTFB_DELAY)
+    assert_phase(timing, "download")
+    assert_phase(timing, "connect")
     assert timing.total is not None
+    assert timing.ttfb is not None
+    assert timing.download is not None
     assert timing.total >= timing.ttfb + timing.download
 
 
@@ -183,8 +184,8 @@ async def test_download_phase_and_bytes(server_loop: ServerLoop) -> None:
         request = Request(f"{site}/chunks")
         response = await handler.download_request(request)
     timing = timing_of(request)
-    assert_close(timing.download, CHUNK_GAP * (CHUNKS - 1))
-    assert_small(timing.ttfb)
+    assert_phase(timing, "download", CHUNK_GAP * (CHUNKS - 1))
+    assert_phase(timing, "ttfb")
     assert timing.bytes_received == len(response.body) == CHUNKS * 1000
 
 
@@ -221,7 +222,7 @@ async def test_queue_phase_when_the_pool_is_full(slow_site: str) -> None:
         waited = handler.crawler.stats.get_value("crawler/handler/pool_wait_seconds")
     first, second = sorted((timing_of(r) for r in requests), key=lambda t: t.queue or 0.0)
     assert (first.queue, first.reused, second.reused) == (0.0, False, True)
-    assert_close(second.queue, TTFB_DELAY)
+    assert_phase(second, "queue", TTFB_DELAY)
     assert waited == second.queue
 
 
@@ -234,10 +235,10 @@ async def test_a_failed_download_keeps_the_phases_it_completed(server_loop: Serv
             await handler.download_request(request)
     assert not isinstance(raised.value, ConnectTimeoutError)
     timing = timing_of(request)
-    assert_close(timing.dns, DNS_DELAY)
-    assert_small(timing.connect)
+    assert_phase(timing, "dns", DNS_DELAY)
+    assert_phase(timing, "connect")
     assert (timing.ttfb, timing.download, timing.bytes_received) == (None, None, 0)
-    assert_close(timing.total, 0.5)
+    assert_phase(timing, "total", 0.5)
 
 
 @coroutine_test
@@ -265,7 +266,7 @@ async def test_phases_describe_the_connection_finally_used(
     timing = timing_of(request)
     assert response.body == b"hello"
     assert created == 2
-    assert_small(timing.tls)
-    assert_small(timing.connect)
+    assert_phase(timing, "tls")
+    assert_phase(timing, "connect")
     assert timing.total is not None
     assert timing.total >= TLS_DELAY

@@ -1,11 +1,18 @@
-"""Handler settings, connection errors and bind addresses, beyond Scrapy's own test bases."""
+"""Handler behaviour beyond Scrapy's parity suite: settings, errors, TLS trust, bind addresses,
+stats and the lazily opened session."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import re
 import socket
 import ssl
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from scrapy import Request
@@ -15,13 +22,15 @@ from scrapy.settings import Settings
 from crawler._config import HandlerConfig
 from crawler.exceptions import ConnectTimeoutError, TlsError
 from tests._asyncio import coroutine_test
-from tests._handlers import open_handler
+from tests._handler import build_handler, open_handler
 from tests.delays import FullBacklog
 
 if TYPE_CHECKING:
     import trustme
 
     from tests.servers import ServerLoop
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.mark.parametrize(
@@ -30,11 +39,17 @@ if TYPE_CHECKING:
         ({"CRAWLER_CONNECT_TIMEOUT": -1}, "CRAWLER_CONNECT_TIMEOUT must be >= 0"),
         ({"CRAWLER_KEEPALIVE_TIMEOUT": -2}, "CRAWLER_KEEPALIVE_TIMEOUT must be >= 0"),
         ({"CRAWLER_DNS_CACHE_TTL": -5}, "CRAWLER_DNS_CACHE_TTL must be >= 0"),
-        ({"CRAWLER_DNS_RESOLVER": ""}, "CRAWLER_DNS_RESOLVER must be 'threaded', 'aiodns' or"),
+        ({"CRAWLER_DNS_RESOLVER": ""}, "CRAWLER_DNS_RESOLVER must be a name, got ''; use"),
         ({"DOWNLOAD_TLS_MIN_VERSION": "SSLv3"}, "Unknown DOWNLOAD_TLS_MIN_VERSION value: SSLv3"),
+        ({"DOWNLOAD_TLS_MAX_VERSION": "TLSv9"}, "Unknown DOWNLOAD_TLS_MAX_VERSION value: TLSv9"),
         ({"DOWNLOAD_TIMEOUT": 0}, "DOWNLOAD_TIMEOUT must be > 0"),
         ({"CONCURRENT_REQUESTS": 0}, "CONCURRENT_REQUESTS must be > 0"),
+        ({"CONCURRENT_REQUESTS_PER_DOMAIN": -1}, "CONCURRENT_REQUESTS_PER_DOMAIN must be > 0"),
         ({"DOWNLOAD_BIND_ADDRESS": ["a", "b", "c"]}, "DOWNLOAD_BIND_ADDRESS must be a host"),
+        (
+            {"CRAWLER_DNS_RESOLVER": "collections.OrderedDict"},
+            r"CRAWLER_DNS_RESOLVER='collections\.OrderedDict' is not an aiohttp",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(settings: dict[str, Any], message: str) -> None:
@@ -64,6 +79,16 @@ async def test_resolver_must_be_a_resolver_class() -> None:
 
 
 @coroutine_test
+async def test_unimportable_resolver_names_the_setting() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"CRAWLER_DNS_RESOLVER='tests\.no_such_module\.Resolver' cannot be imported",
+    ):
+        async with open_handler({"CRAWLER_DNS_RESOLVER": "tests.no_such_module.Resolver"}):
+            pass
+
+
+@coroutine_test
 async def test_aiodns_resolver_needs_aiodns() -> None:
     try:
         import aiodns  # noqa: F401
@@ -77,7 +102,7 @@ async def test_aiodns_resolver_needs_aiodns() -> None:
 
 @coroutine_test
 async def test_connect_timeout_is_its_own_error() -> None:
-    with FullBacklog() as backlog:
+    with FullBacklog() as backlog:  # never released: every SYN is dropped
         request = Request(f"http://127.0.0.1:{backlog.port}/")
         async with open_handler({"CRAWLER_CONNECT_TIMEOUT": 0.3}) as handler:
             with pytest.raises(
@@ -85,30 +110,39 @@ async def test_connect_timeout_is_its_own_error() -> None:
             ) as raised:
                 await handler.download_request(request)
     assert isinstance(raised.value, DownloadTimeoutError)
-    assert raised.value.__cause__ is not None
+    assert isinstance(raised.value.__cause__, aiohttp.ConnectionTimeoutError)
     timing = request.meta["download_timing"]
     assert timing.connect is not None
     assert 0.3 <= timing.connect < 0.4
+    assert timing.ttfb is None
 
 
 @coroutine_test
 async def test_refused_is_chained() -> None:
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: the port refuses
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with open_handler() as handler:
-        with pytest.raises(DownloadConnectionRefusedError, match=f"127.0.0.1:{port}") as raised:
-            await handler.download_request(Request(f"http://127.0.0.1:{port}/"))
-    assert isinstance(raised.value.__cause__, OSError)
+        async with open_handler() as handler:
+            with pytest.raises(DownloadConnectionRefusedError, match=f"127.0.0.1:{port}") as raised:
+                await handler.download_request(Request(f"http://127.0.0.1:{port}/"))
+    assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
 
 
 @pytest.fixture(scope="module")
 def tls_site(server_loop: ServerLoop, tls_server_cert: trustme.LeafCert) -> str:
+    """``/`` answers "secure"; ``/close`` answers and closes the connection."""
+
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="secure")
 
+    async def close(request: web.Request) -> web.Response:
+        response = web.Response(text="closing")
+        response.force_close()
+        return response
+
     app = web.Application()
     app.router.add_get("/", hello)
+    app.router.add_get("/close", close)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls_server_cert.configure_cert(context)
     return server_loop.http(app, context).replace("127.0.0.1", "localhost")
@@ -117,13 +151,14 @@ def tls_site(server_loop: ServerLoop, tls_server_cert: trustme.LeafCert) -> str:
 @coroutine_test
 async def test_untrusted_certificate_is_a_tls_error(tls_site: str) -> None:
     async with open_handler({"DOWNLOAD_VERIFY_CERTIFICATES": True}) as handler:
-        with pytest.raises(TlsError, match="certificate verify failed"):
+        with pytest.raises(TlsError, match="certificate verify failed") as raised:
             await handler.download_request(Request(tls_site))
+    assert isinstance(raised.value.__cause__, aiohttp.ClientSSLError)
 
 
 @coroutine_test
 async def test_trusted_certificate_verifies(
-    tls_site: str, tls_ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tls_site: str, tls_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ca_file = tmp_path / "ca.pem"
     tls_ca.cert_pem.write_to_path(str(ca_file))
@@ -147,13 +182,13 @@ def client_ip_site(server_loop: ServerLoop) -> str:
 @coroutine_test
 async def test_bind_address_meta_never_shares_a_pooled_connection(client_ip_site: str) -> None:
     async with open_handler() as handler:
-        bodies = []
+        seen = []
         for address in ("127.0.0.2", "127.0.0.1", "127.0.0.2", None):
             meta = {"bindaddress": address} if address else {}
             request = Request(client_ip_site, meta=meta)
             response = await handler.download_request(request)
-            bodies.append((response.text, request.meta["download_timing"].reused))
-    assert bodies == [
+            seen.append((response.text, request.meta["download_timing"].reused))
+    assert seen == [
         ("127.0.0.2", False),
         ("127.0.0.1", False),
         ("127.0.0.2", True),
@@ -161,7 +196,44 @@ async def test_bind_address_meta_never_shares_a_pooled_connection(client_ip_site
     ]
 
 
+def readme_handler_stats() -> set[str]:
+    return set(re.findall(r"^\| `(crawler/handler/[a-z_]+)` \|", README.read_text(), re.M))
+
+
 @coroutine_test
-async def test_a_handler_that_never_downloads_opens_nothing() -> None:
-    async with open_handler() as handler:
-        assert handler._sessions == {}
+async def test_stats_are_the_readme_keys_with_exact_counts(tls_site: str) -> None:
+    async with open_handler({"CONCURRENT_REQUESTS_PER_DOMAIN": 1}) as handler:
+        # A connects (DNS lookup, TLS); B waits for A's connection, then reuses it.
+        queued = [Request(tls_site), Request(tls_site)]
+        await asyncio.gather(*(handler.download_request(r) for r in queued))
+        # C reuses it too, and the server closes it; D connects again, DNS from the cache.
+        await handler.download_request(Request(f"{tls_site}/close"))
+        await handler.download_request(Request(tls_site))
+        stats = handler.crawler.stats.get_stats()
+    ours = {key: value for key, value in stats.items() if key.startswith("crawler/handler/")}
+    assert set(ours) == readme_handler_stats()
+    assert ours.pop("crawler/handler/pool_wait_seconds") > 0
+    assert ours == {
+        "crawler/handler/connections_created_count": 2,
+        "crawler/handler/connections_reused_count": 2,
+        "crawler/handler/dns_lookups_count": 1,
+        "crawler/handler/dns_cache_hits_count": 1,
+        "crawler/handler/tls_handshakes_count": 2,
+        "crawler/handler/bytes_received_count": 3 * len("secure") + len("closing"),
+    }
+
+
+@coroutine_test
+async def test_a_handler_that_never_downloads_opens_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with open_handler():
+        pass  # built and closed: any warning fails the test (filterwarnings = error)
+    # Dropped without close(): an open session would warn "Unclosed client session" here.
+    handler = build_handler()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del handler
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+    assert "Unclosed" not in caplog.text
