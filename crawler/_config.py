@@ -6,6 +6,11 @@ import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiohttp import AsyncResolver
+from aiohttp.abc import AbstractResolver
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import load_object
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -56,6 +61,37 @@ def _bind_address(value: object) -> tuple[str, int] | None:
     raise ValueError(f"DOWNLOAD_BIND_ADDRESS must be a host or a (host, port) pair, got {value!r}")
 
 
+_RESOLVER_HINT = "use 'threaded', 'aiodns' or the import path of an aiohttp.abc.AbstractResolver"
+
+
+def _resolver_class(name: object) -> type[AbstractResolver] | None:
+    """The resolver class ``CRAWLER_DNS_RESOLVER`` names (imported and checked here)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"CRAWLER_DNS_RESOLVER must be a name, got {name!r}; {_RESOLVER_HINT}")
+    if name == "threaded":
+        return None
+    if name == "aiodns":
+        try:
+            import aiodns  # noqa: F401
+        except ImportError as e:
+            raise NotConfigured(
+                "CRAWLER_DNS_RESOLVER='aiodns' needs the aiodns package: "
+                "pip install aiodns, or set CRAWLER_DNS_RESOLVER='threaded'"
+            ) from e
+        return AsyncResolver
+    try:
+        resolver_cls = load_object(name)
+    except (ImportError, NameError, ValueError) as e:
+        raise ValueError(
+            f"CRAWLER_DNS_RESOLVER={name!r} cannot be imported: {e}; {_RESOLVER_HINT}"
+        ) from e
+    if not (isinstance(resolver_cls, type) and issubclass(resolver_cls, AbstractResolver)):
+        raise ValueError(
+            f"CRAWLER_DNS_RESOLVER={name!r} is not an aiohttp.abc.AbstractResolver subclass"
+        )
+    return resolver_cls
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerConfig:
     """Everything the download handler reads from the settings, checked."""
@@ -65,6 +101,8 @@ class HandlerConfig:
     dns_cache_ttl: int | None
     dns_resolver: str
     """"threaded", "aiodns", or the import path of an ``aiohttp.abc.AbstractResolver``."""
+    resolver_class: type[AbstractResolver] | None
+    """The class ``dns_resolver`` names; ``None`` for aiohttp's default (threaded)."""
     keepalive_timeout: float
     pool_size: int
     pool_size_per_host: int
@@ -84,11 +122,6 @@ class HandlerConfig:
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read and validate the settings; raise ``ValueError`` naming the bad one."""
         resolver = settings.get("CRAWLER_DNS_RESOLVER", "threaded")
-        if not isinstance(resolver, str) or not resolver:
-            raise ValueError(
-                "CRAWLER_DNS_RESOLVER must be 'threaded', 'aiodns' or the import path of an "
-                f"aiohttp.abc.AbstractResolver subclass, got {resolver!r}"
-            )
         connect_timeout = _non_negative(settings, "CRAWLER_CONNECT_TIMEOUT", 10.0)
         dns_cache_ttl = settings.getint("CRAWLER_DNS_CACHE_TTL", 10)
         if dns_cache_ttl < 0:
@@ -104,6 +137,7 @@ class HandlerConfig:
             connect_timeout=connect_timeout or None,
             dns_cache_ttl=dns_cache_ttl or None,
             dns_resolver=resolver,
+            resolver_class=_resolver_class(resolver),
             keepalive_timeout=_non_negative(settings, "CRAWLER_KEEPALIVE_TIMEOUT", 15.0),
             pool_size=_positive_int(settings, "CONCURRENT_REQUESTS"),
             pool_size_per_host=_positive_int(settings, "CONCURRENT_REQUESTS_PER_DOMAIN"),

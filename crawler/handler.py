@@ -11,13 +11,11 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 import yarl
-from aiohttp.abc import AbstractResolver
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.exceptions import NotConfigured, ResponseDataLossError, UnsupportedURLSchemeError
 from scrapy.http import Headers
 from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy.utils.misc import load_object
 from scrapy.utils.url import add_http_if_no_scheme
 
 from crawler._body import BodyReader, dataloss_message
@@ -67,34 +65,13 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.config = HandlerConfig.from_settings(crawler.settings)
         self._ssl_context = make_ssl_context(self.config)
-        self._resolver_cls = self._resolver_class(self.config.dns_resolver)
         self._sessions: dict[BindAddress, aiohttp.ClientSession] = {}
         self._dataloss_warned = False
 
-    @staticmethod
-    def _resolver_class(name: str) -> type[AbstractResolver] | None:
-        """The resolver class ``CRAWLER_DNS_RESOLVER`` names; ``None`` for aiohttp's default."""
-        if name == "threaded":
-            return None
-        if name == "aiodns":
-            try:
-                import aiodns  # noqa: F401
-            except ImportError as e:
-                raise NotConfigured(
-                    "CRAWLER_DNS_RESOLVER='aiodns' needs the aiodns package: "
-                    "pip install aiodns, or set CRAWLER_DNS_RESOLVER='threaded'"
-                ) from e
-            return aiohttp.AsyncResolver
-        resolver_cls = load_object(name)
-        if not (isinstance(resolver_cls, type) and issubclass(resolver_cls, AbstractResolver)):
-            raise ValueError(
-                f"CRAWLER_DNS_RESOLVER={name!r} is not an aiohttp.abc.AbstractResolver subclass"
-            )
-        return resolver_cls
-
     def _new_session(self, bind_address: BindAddress) -> aiohttp.ClientSession:
         cfg = self.config
-        resolver = self._resolver_cls() if self._resolver_cls else None
+        resolver_cls = cfg.resolver_class
+        resolver = resolver_cls() if resolver_cls else None
         keepalive: dict[str, Any] = (
             {"force_close": True}
             if cfg.keepalive_timeout == 0
