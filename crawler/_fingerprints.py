@@ -37,9 +37,7 @@ class FingerprintSet:
         return False
 
     def add(self, fingerprint: int) -> None:
-        """Add ``fingerprint`` (callers check membership first; duplicates are not re-added)."""
-        if fingerprint in self:
-            return
+        """Add a ``fingerprint`` that is not in the set yet (callers test membership first)."""
         self._recent.add(fingerprint)
         self._count += 1
         if len(self._recent) >= self._buffer_size:
