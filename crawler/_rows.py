@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from crawler._retry_after import retry_after_seconds
 from crawler._timing import TIMING_META_KEY, DownloadTiming
 from crawler.items import UrlResult
 from crawler.redact import redact
@@ -54,20 +53,6 @@ def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]
         "download_ms": _ms(timing.download),
         "connection_reused": timing.reused,
     }
-
-
-def retry_after_seconds(value: bytes | None) -> float | None:
-    """A ``Retry-After`` header (delay in seconds, or an HTTP date) as seconds from now."""
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, round(when.timestamp() - time.time(), 3))
 
 
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
 
-from crawler._rows import retry_after_seconds
+from crawler._retry_after import retry_after_seconds
 
 if TYPE_CHECKING:
     from typing import Self
