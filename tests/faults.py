@@ -126,6 +126,17 @@ async def unavailable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await writer.drain()
 
 
+async def head_differs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """405 to HEAD (as many servers do), 200 to GET: the fault server passes the method."""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    await writer.drain()
+
+
+async def head_rejected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+
+
 FAULTS: dict[str, Fault] = {
     "/reset-before-reply": reset_before_reply,
     "/reset-mid-body": reset_mid_body,
@@ -142,6 +153,7 @@ FAULTS: dict[str, Fault] = {
     "/gzip-bomb": gzip_bomb,
     "/429": rate_limited,
     "/503": unavailable,
+    "/head-differs": head_differs,
 }
 
 
@@ -150,7 +162,11 @@ def fault_server(server_loop: ServerLoop) -> str:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        path = head.split(b" ", 2)[1].decode()
+        method, raw_path, _ = head.split(b" ", 2)
+        path = raw_path.decode()
+        if path == "/head-differs" and method == b"HEAD":
+            await head_rejected(reader, writer)
+            return
         await FAULTS[path](reader, writer)
 
     return f"http://127.0.0.1:{server_loop.tcp(handle)}"

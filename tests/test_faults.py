@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import trustme
+from scrapy import Request
 
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
+from tests._handler import open_handler
 from tests.faults import FAULTS, fault_server
 from tests.test_urls_spider import closed_port
 
@@ -41,6 +43,8 @@ EXPECTED = {
     "/gzip-bomb": ("too_large", "exceeded DOWNLOAD_MAXSIZE"),
     "/429": ("rate_limited", "rate limited (HTTP 429, Retry-After 120 s)"),
     "/503": ("rate_limited", "rate limited (HTTP 503, Retry-After 60 s)"),
+    # 405 to HEAD, 200 to GET: the checker sends GET, so it is not fooled (HEAD mode: issue 7)
+    "/head-differs": ("ok", ""),
 }
 
 
@@ -107,3 +111,12 @@ async def test_every_fault_gets_its_outcome_in_time(
     assert crawler.stats.get_value("crawler/rows_count") == len(urls)
     assert peak_growth_mb < 150  # 2 x 512 MiB bodies and a 64 MiB gzip bomb were refused
     assert len(FAULTS) == len(EXPECTED)
+
+
+@coroutine_test
+async def test_the_head_fault_is_real(server_loop: ServerLoop) -> None:
+    url = fault_server(server_loop) + "/head-differs"
+    async with open_handler() as handler:
+        head = await handler.download_request(Request(url, method="HEAD"))
+        get = await handler.download_request(Request(url))
+    assert (head.status, get.status, get.body) == (405, 200, b"hello")
