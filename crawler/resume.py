@@ -70,24 +70,33 @@ def drop_cut_line(path: Path) -> None:
         logger.warning("Dropped a cut-off last line from %s (%d bytes)", path, size - position)
 
 
+RESUMABLE_SUFFIXES = (".csv", ".jsonl", ".jsonlines")
+
+
+def resume_paths(spec: str) -> list[Path]:
+    """The outputs ``spec`` (comma-separated) names, checked to be resumable; nothing is read."""
+    paths = [Path(part.strip()) for part in spec.split(",") if part.strip()]
+    for path in paths:
+        if path.suffix not in RESUMABLE_SUFFIXES:
+            raise ValueError(
+                f"resume={str(path)!r}: resume reads .csv or .jsonl outputs (a cut-off .json "
+                "array cannot be read); export to one of those"
+            )
+    return paths
+
+
 def done_entries(spec: str) -> FingerprintSet:
     """Keys of the entries the outputs named by ``spec`` (comma-separated) already hold."""
     done = FingerprintSet()
-    for name in (part.strip() for part in spec.split(",") if part.strip()):
-        path = Path(name)
+    for path in resume_paths(spec):
         if not path.exists():
-            logger.info("Nothing to resume from %s: it does not exist yet", name)
+            logger.info("Nothing to resume from %s: it does not exist yet", path)
             continue
-        if path.suffix not in (".csv", ".jsonl", ".jsonlines"):
-            raise ValueError(
-                f"resume={name!r}: resume reads .csv or .jsonl outputs (a cut-off .json array "
-                "cannot be read); export to one of those"
-            )
         drop_cut_line(path)
         keys = _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
         for source, line in keys:
             key = entry_key(source, line)
             if key not in done:
                 done.add(key)
-        logger.info("Resuming: %d entries already have a row in %s", len(done), name)
+        logger.info("Resuming: %d entries already have a row in %s", len(done), path)
     return done

@@ -18,7 +18,7 @@ from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.redact import redact
-from crawler.resume import done_entries, entry_key
+from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class UrlCheckSpider(Spider):
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
         if resume is not None:
-            done_entries(resume)
+            resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
         if "-" not in names:  # standard input can be read only once: by the crawl
             open_sources(urls, default=EXAMPLE_URLS).close()
