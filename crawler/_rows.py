@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler._retry_after import retry_after_seconds
-from crawler._timing import TIMING_META_KEY, DownloadTiming
+from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
 from crawler.items import UrlResult
 from crawler.redact import redact
 from middlewares.tracking import URL_TRACE_META_KEY, Hop, UrlTrace, download_ms
@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from crawler.sources import UrlEntry
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
 
 
 def _iso(unix_time: float | None) -> str | None:
@@ -45,12 +41,12 @@ def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]
         "tls_version": timing.tls_version,
         "cert_expires": expiry.isoformat() if expiry else None,
         "bytes": timing.bytes_received,
-        "queue_ms": _ms(timing.queue),
-        "dns_ms": _ms(timing.dns),
-        "connect_ms": _ms(timing.connect),
-        "tls_ms": _ms(timing.tls),
-        "ttfb_ms": _ms(timing.ttfb),
-        "download_ms": _ms(timing.download),
+        "queue_ms": to_ms(timing.queue),
+        "dns_ms": to_ms(timing.dns),
+        "connect_ms": to_ms(timing.connect),
+        "tls_ms": to_ms(timing.tls),
+        "ttfb_ms": to_ms(timing.ttfb),
+        "download_ms": to_ms(timing.download),
         "connection_reused": timing.reused,
     }
 

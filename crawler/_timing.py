@@ -38,6 +38,11 @@ TIMING_META_KEY = "download_timing"
 STATS_PREFIX = "crawler/handler/"
 
 
+def to_ms(seconds: float | None) -> float | None:
+    """Seconds as milliseconds rounded to the microsecond, as rows and chains show them."""
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 @dataclass(slots=True)
 class DownloadTiming:
     """Where the time of one download (one HTTP request, no redirects) went.

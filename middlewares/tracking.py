@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crawler._timing import TIMING_META_KEY, DownloadTiming
+from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
 
 if TYPE_CHECKING:
     from typing import Self
@@ -48,7 +48,7 @@ class UrlTrace:
         """Milliseconds since the first attempt, if there was one."""
         if self.started is None:
             return None
-        return round((time.perf_counter() - self.started) * 1000, 3)
+        return to_ms(time.perf_counter() - self.started)
 
     def chain(self) -> list[Hop]:
         """The responses with retries of the same URL collapsed to their last one."""
@@ -64,9 +64,7 @@ class UrlTrace:
 def download_ms(request: Request) -> float | None:
     """Milliseconds the handler spent on ``request`` (``None`` without timing)."""
     timing = request.meta.get(TIMING_META_KEY)
-    if isinstance(timing, DownloadTiming) and timing.total is not None:
-        return round(timing.total * 1000, 3)
-    return None
+    return to_ms(timing.total) if isinstance(timing, DownloadTiming) else None
 
 
 class UrlTrackingMiddleware:
