@@ -51,6 +51,7 @@ OUTCOMES: Final = (
     "filtered",
     "duplicate",
     "cancelled",
+    "abandoned",
     "failed",
 )
 """Every value the ``outcome`` field can take."""

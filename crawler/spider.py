@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
-from scrapy.exceptions import StopDownload
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import CloseSpider, StopDownload
 from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.url import canonicalize_url
 
@@ -17,6 +18,8 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.distributed.config import RedisJob, RedisUnavailableError
+from crawler.items import UrlResult
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.sources import UrlEntry, open_sources
@@ -27,9 +30,10 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.statscollectors import StatsCollector
     from twisted.python.failure import Failure
 
-    from crawler.items import UrlResult
+    from crawler.distributed.worker import LeasedEntry, WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,18 @@ def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
     return None
 
 
+def _work_queue(job: RedisJob, stats: StatsCollector) -> WorkQueue:
+    """The job's work queue; Redis support is an extra (``pip install ...[redis]``)."""
+    try:
+        from crawler.distributed.worker import WorkQueue
+    except ImportError as e:
+        raise RedisUnavailableError(
+            f"a Redis worker needs redis-py and scrapy-redis ({e}): "
+            "pip install 'scrapy-aiohttp-timing[redis]'"
+        ) from e
+    return WorkQueue(job, stats)
+
+
 def _fingerprint(url: str) -> int:
     digest = hashlib.blake2b(canonicalize_url(url).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
@@ -69,8 +85,9 @@ class UrlCheckSpider(Spider):
     """Check every URL of :meth:`url_entries`; subclasses override that one method.
 
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
-    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``) and
-    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped).
+    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), and ``redis``/``job``
+    (take the entries of a job fed into Redis instead: see :mod:`crawler.distributed`).
     """
 
     name = "urlcheck"
@@ -81,12 +98,18 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        redis: str | None = None,
+        job: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.urls = urls
         self.resume = resume
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
+        self.redis_url = redis
+        self.redis_job_name = job
+        self.redis_job: RedisJob | None = None
+        self._work: WorkQueue | None = None
         self._seen = FingerprintSet()
         self._max_url_length = 0
 
@@ -95,6 +118,9 @@ class UrlCheckSpider(Spider):
         """Build the spider; settings are read here, once."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
+        spider.redis_job = RedisJob.from_settings(
+            crawler.settings, url=spider.redis_url, name=spider.redis_job_name
+        )
         return spider
 
     @classmethod
@@ -103,11 +129,22 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        redis: str | None = None,
+        job: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if redis is not None or job is not None:
+            if urls is not None or resume is not None:
+                raise ValueError(
+                    "a Redis worker takes its entries from the job: drop urls=/resume= "
+                    "(load lists with `scrapy feed -a urls=FILE`)"
+                )
+            if redis is not None:
+                RedisJob.checked(url=redis, name=job or "urls")
+            return
         if resume is not None:
             resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
@@ -130,6 +167,10 @@ class UrlCheckSpider(Spider):
         With ``resume``, entries that already have a row in those outputs are skipped
         (counted in ``crawler/entries_resumed_count``).
         """
+        if self.redis_job is not None:
+            async for step in self._redis_steps(self.redis_job):
+                yield step
+            return
         done = done_entries(self.resume) if self.resume else None
         stats = self.crawler.stats
         for position, given in enumerate(self.url_entries(), 1):
@@ -144,19 +185,62 @@ class UrlCheckSpider(Spider):
                 continue
             yield self._first_step(entry)
 
-    def _first_step(self, entry: UrlEntry) -> Request | UrlResult:
+    async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:
+        """Steps for the entries leased from ``job``, taking no more than the engine can send."""
+        engine, crawler_signals = self.crawler.engine, self.crawler.signals
+        try:
+            work = self._work = _work_queue(job, self.crawler.stats)
+            # Connected now, after the feed exporters: a row is on disk before its ack.
+            crawler_signals.connect(self._row_written, signal=signals.item_scraped)
+            crawler_signals.connect(self._close_work, signal=signals.spider_closed)
+            await work.open()
+            async for leased in work.entries():
+                self.crawler.stats.inc_value("crawler/entries_count")
+                yield self._leased_step(leased)
+                if engine is not None and engine.needs_backout():
+                    await crawler_signals.wait_for(signals.scheduler_empty)
+        except RedisUnavailableError as e:
+            logger.error("%s", e, extra={"spider": self})
+            self.crawler.stats.inc_value("crawler/redis/errors_count")
+            raise CloseSpider("redis_unavailable") from e
+
+    def _leased_step(self, leased: LeasedEntry) -> Request | UrlResult:
+        entry = leased.entry
+        if leased.abandoned_after:
+            return entry_row(
+                entry,
+                "abandoned",
+                f"given up after {leased.abandoned_after} workers took it and stopped "
+                "before writing its row (CRAWLER_REDIS_MAX_DELIVERIES)",
+            )
+        if leased.duplicate:
+            return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
+        return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
+
+    def _row_written(self, item: Any) -> None:
+        if self._work is not None and isinstance(item, UrlResult):
+            self._work.done(item.source, item.line, asdict(item) if self._work.job.rows else None)
+
+    async def _close_work(self) -> None:
+        if self._work is not None:
+            await self._work.close()
+            if self._work.failure is not None:
+                self.crawler.stats.inc_value("crawler/redis/errors_count")
+
+    def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
             return entry_row(entry, "invalid_url", entry.error)
         if problem := _url_problem(entry.url, self._max_url_length):
             return entry_row(entry, *problem)
-        fingerprint = _fingerprint(entry.url)
-        if fingerprint in self._seen:
+        fingerprint = _fingerprint(entry.url) if dedupe else None
+        if fingerprint is not None and fingerprint in self._seen:
             return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
         try:
             request = self.make_request(entry)
         except ValueError as e:
             return entry_row(entry, "invalid_url", outcomes.describe(e))
-        self._seen.add(fingerprint)
+        if fingerprint is not None:
+            self._seen.add(fingerprint)
         return request
 
     def make_request(self, entry: UrlEntry) -> Request:

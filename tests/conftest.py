@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 import trustme
 
+from tests.redis_server import RedisServer
 from tests.servers import ServerLoop
 
 if TYPE_CHECKING:
@@ -31,3 +33,20 @@ def tls_ca() -> trustme.CA:
 def tls_server_cert(tls_ca: trustme.CA) -> trustme.LeafCert:
     """A certificate for ``localhost`` and ``127.0.0.1`` signed by :func:`tls_ca`."""
     return tls_ca.issue_cert("localhost", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the session (one per xdist worker)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url

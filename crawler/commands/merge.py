@@ -1,0 +1,104 @@
+"""``scrapy merge``: the workers' outputs as one export with one row per input entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from crawler.commands.feed import add_job_options, fail, job_from_options
+from crawler.distributed.config import RedisUnavailableError
+from crawler.merge import merge
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+
+    import redis
+
+    from crawler.distributed.config import RedisJob
+
+
+def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int]]:
+    start = "-"
+    while True:
+        messages = cast(
+            "list[tuple[str, dict[str, str]]]",
+            client.xrange(job.entries_key, min=start, count=10_000),
+        )
+        for message_id, fields in messages:
+            yield fields["source"], int(fields["line"])
+            start = f"({message_id}"
+        if len(messages) < 10_000:
+            return
+
+
+class Command(ScrapyCommand):
+    """Merge workers' CSV/JSONL outputs; with a Redis job, check every entry has its row."""
+
+    requires_project = True
+    requires_crawler_process = False
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "-O OUTPUT [--redis URL] [--job NAME] PART [PART ...]"
+
+    def short_desc(self) -> str:
+        return "Merge the outputs of many workers into one export, one row per entry"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-O",
+            dest="output",
+            metavar="FILE",
+            required=True,
+            help="merged output (.csv, .jsonl or .json)",
+        )
+        add_job_options(parser)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args:
+            raise UsageError("name the workers' outputs to merge")
+        parts, output = [Path(arg) for arg in args], Path(opts.output)
+        assert self.settings is not None
+        try:
+            if opts.redis or opts.job or self.settings.get("CRAWLER_REDIS_URL"):
+                self._merge_job(job_from_options(self, opts), parts, output)
+            else:
+                report = merge(parts, output)
+                self._print(report, output)
+        except (ValueError, RedisUnavailableError) as e:
+            fail(self, str(e))
+
+    def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
+        from crawler.distributed.feed import connect
+
+        client = connect(job)
+        try:
+            meta = cast("dict[str, str]", client.hgetall(job.meta_key))
+            if not meta:
+                raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
+            order = meta.get("sources", "").split(",")
+            report = merge(parts, output, source_order=order, entries=_job_entries(client, job))
+        finally:
+            client.close()
+        self._print(report, output)
+        if meta.get("state") != "fed":
+            fail(self, f"job {job.name!r} is still being fed: merge again when it is done")
+        elif report.missing_count:
+            shown = ", ".join(f"{source}:{line}" for source, line in report.missing)
+            fail(
+                self,
+                f"{report.missing_count} entries of job {job.name!r} have no row yet "
+                f"({shown}...): run a worker to finish them, then merge again",
+            )
+
+    def _print(self, report: Any, output: Path) -> None:
+        print(
+            f"Merged {report.parts} parts into {output}: {report.rows_written} rows "
+            f"({report.rows_read} read, {report.duplicates} duplicate rows dropped, "
+            f"{report.cut_lines} cut-off lines dropped)"
+        )

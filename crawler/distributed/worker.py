@@ -1,0 +1,298 @@
+"""A worker's side of a job: lease entries from the stream, renew, acknowledge, take over.
+
+Entries are read through one consumer group, so each is delivered to one worker and stays
+in the group's pending list until that worker acknowledges it, which it does once the
+entry's row is written. A heartbeat renews the worker's leases; entries whose lease ran out
+(the worker was killed, or lost Redis) are claimed by the next worker that looks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from crawler.distributed.config import CONSUMER_GROUP, RedisUnavailableError
+from crawler.redact import redact
+from crawler.sources import UrlEntry
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from scrapy.statscollectors import StatsCollector
+
+    from crawler.distributed.config import RedisJob
+
+logger = logging.getLogger(__name__)
+
+STATS_PREFIX = "crawler/redis/"
+Messages = list[tuple[str, dict[str, str]]]
+"""Stream messages as the client returns them (``decode_responses=True``)."""
+_IDLE_POLL_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedEntry:
+    """An entry this worker holds, and what the feeder or the lease history says of it."""
+
+    entry: UrlEntry
+    duplicate: bool = False
+    """An earlier entry of the list has the same URL (decided once, by the feeder)."""
+    abandoned_after: int = 0
+    """When not 0: deliveries after which the entry is given up (workers died on it)."""
+
+
+def _consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _entry(fields: dict[str, str]) -> UrlEntry:
+    return UrlEntry(
+        url=fields.get("url", ""),
+        source=fields.get("source", "?"),
+        line=int(fields.get("line", 0)),
+        error=fields.get("error"),
+    )
+
+
+class WorkQueue:
+    """The entries of ``job`` this worker takes, renews and acknowledges."""
+
+    def __init__(self, job: RedisJob, stats: StatsCollector) -> None:
+        self.job = job
+        self.consumer = _consumer_name()
+        self._stats = stats
+        self._client: aioredis.Redis = aioredis.from_url(
+            job.url,
+            decode_responses=True,
+            socket_timeout=max(10.0, _IDLE_POLL_MS / 1000 * 3),
+            socket_connect_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=4),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
+        self._held: dict[tuple[str, int], str] = {}
+        self._to_ack: list[tuple[str, str | None]] = []
+        self._ack_wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.failure: RedisUnavailableError | None = None
+
+    def _unavailable(self, error: redis.RedisError) -> RedisUnavailableError:
+        return RedisUnavailableError(
+            f"Redis at {redact(self.job.url)} stopped answering ({error}); entries this "
+            f"worker held go to the other workers after CRAWLER_REDIS_LEASE={self.job.lease:g} s"
+        )
+
+    async def open(self) -> None:
+        """Check the server and the job, and start the heartbeat and acknowledgement tasks."""
+        try:
+            await self._client.ping()
+            state = await self._client.hget(self.job.meta_key, "state")
+            if state is None and not self.job.wait:
+                raise RedisUnavailableError(
+                    f"job {self.job.name!r} has no entries in Redis at {redact(self.job.url)}: "
+                    "load the list first with `scrapy feed -a urls=FILE`"
+                )
+            try:
+                await self._client.xgroup_create(
+                    self.job.entries_key, CONSUMER_GROUP, id="0", mkstream=True
+                )
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+        except redis.RedisError as e:
+            raise RedisUnavailableError(
+                f"Redis at {redact(self.job.url)} is unreachable: {e}"
+            ) from e
+        self._tasks = [
+            asyncio.create_task(self._heartbeat(), name="crawler-redis-heartbeat"),
+            asyncio.create_task(self._acknowledge(), name="crawler-redis-ack"),
+        ]
+        logger.info(
+            "Worker %s takes entries of job %r from %s (lease %g s)",
+            self.consumer,
+            self.job.name,
+            redact(self.job.url),
+            self.job.lease,
+        )
+
+    async def entries(self) -> AsyncIterator[LeasedEntry]:
+        """Leased entries, until the job is drained (or forever with ``wait``).
+
+        Raises :class:`RedisUnavailableError` when Redis stops answering.
+        """
+        idle = False
+        while True:
+            if self.failure is not None:
+                raise self.failure
+            try:
+                leased = await self._take_over() or await self._take_new(block=idle)
+                if not leased and await self._drained():
+                    return
+            except redis.RedisError as e:
+                raise self._unavailable(e) from e
+            idle = not leased
+            for item in leased:
+                yield item
+
+    async def _take_new(self, *, block: bool) -> list[LeasedEntry]:
+        response = cast(
+            "list[tuple[str, Messages]] | None",
+            await self._client.xreadgroup(
+                CONSUMER_GROUP,
+                self.consumer,
+                {self.job.entries_key: ">"},
+                count=self.job.batch,
+                block=_IDLE_POLL_MS if block else None,
+            ),
+        )
+        leased = []
+        for _stream, messages in response or ():
+            for message_id, fields in messages:
+                leased.append(self._hold(message_id, fields, dup=fields.get("dup") == "1"))
+        self._stats.inc_value(f"{STATS_PREFIX}entries_leased_count", len(leased))
+        return leased
+
+    async def _take_over(self) -> list[LeasedEntry]:
+        """Entries whose lease ran out (their worker died), claimed for this worker."""
+        lease_ms = int(self.job.lease * 1000)
+        expired: list[dict[str, Any]] = await self._client.xpending_range(
+            self.job.entries_key,
+            CONSUMER_GROUP,
+            min="-",
+            max="+",
+            count=self.job.batch,
+            idle=lease_ms,
+        )
+        deliveries = {
+            p["message_id"]: p["times_delivered"] for p in expired if p["consumer"] != self.consumer
+        }
+        if not deliveries:
+            return []
+        claimed = cast(
+            "Messages",
+            await self._client.xclaim(
+                self.job.entries_key,
+                CONSUMER_GROUP,
+                self.consumer,
+                lease_ms,
+                list(deliveries),
+            ),
+        )
+        leased = []
+        for message_id, fields in claimed:
+            if not fields:  # deleted from the stream meanwhile
+                await self._client.xack(self.job.entries_key, CONSUMER_GROUP, message_id)
+                continue
+            delivered = int(deliveries.get(message_id, 1))
+            given_up = delivered if delivered >= self.job.max_deliveries else 0
+            leased.append(
+                self._hold(message_id, fields, dup=fields.get("dup") == "1", given_up=given_up)
+            )
+            logger.info(
+                "Took over %s line %s (%s) from a worker whose lease ran out",
+                fields.get("source"),
+                fields.get("line"),
+                redact(fields.get("url", "")),
+            )
+        self._stats.inc_value(f"{STATS_PREFIX}entries_taken_over_count", len(leased))
+        return leased
+
+    def _hold(
+        self, message_id: str, fields: dict[str, str], *, dup: bool, given_up: int = 0
+    ) -> LeasedEntry:
+        entry = _entry(fields)
+        self._held[entry.source, entry.line] = message_id
+        return LeasedEntry(entry, duplicate=dup, abandoned_after=given_up)
+
+    async def _drained(self) -> bool:
+        """No entry left to take, none held elsewhere, and the feeder has finished."""
+        if self.job.wait:
+            return False
+        state = await self._client.hget(self.job.meta_key, "state")
+        if state != "fed":
+            return False
+        pending = await self._client.xpending(self.job.entries_key, CONSUMER_GROUP)
+        held_elsewhere = int(pending["pending"]) - len(self._held)
+        return held_elsewhere <= 0
+
+    def done(self, source: str, line: int, row: dict[str, Any] | None = None) -> None:
+        """The row of entry ``(source, line)`` is written: acknowledge it (in the background)."""
+        message_id = self._held.pop((source, line), None)
+        if message_id is None:
+            return
+        self._to_ack.append((message_id, json.dumps(row) if self.job.rows and row else None))
+        self._ack_wanted.set()
+
+    async def _acknowledge(self) -> None:
+        while True:
+            await self._ack_wanted.wait()
+            self._ack_wanted.clear()
+            await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        batch, self._to_ack = self._to_ack, []
+        if not batch:
+            return
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            for _message_id, row in batch:
+                if row is not None:
+                    pipe.xadd(self.job.rows_key, {"row": row})
+            pipe.xack(self.job.entries_key, CONSUMER_GROUP, *(m for m, _ in batch))
+            await pipe.execute()
+        except redis.RedisError as e:
+            self._fail(e)
+            return
+        self._stats.inc_value(f"{STATS_PREFIX}entries_acked_count", len(batch))
+
+    async def _heartbeat(self) -> None:
+        lease_ms = int(self.job.lease * 1000)
+        while True:
+            await asyncio.sleep(self.job.lease / 3)
+            held = list(self._held.values())
+            try:
+                for start in range(0, len(held), 1000):
+                    await self._client.xclaim(
+                        self.job.entries_key,
+                        CONSUMER_GROUP,
+                        self.consumer,
+                        0,
+                        cast("list[Any]", held[start : start + 1000]),
+                        justid=True,
+                    )
+            except redis.RedisError as e:
+                self._fail(e)
+                return
+            if held:
+                logger.debug("Renewed %d leases (%d ms)", len(held), lease_ms)
+
+    def _fail(self, error: redis.RedisError) -> None:
+        if self.failure is None:
+            self.failure = self._unavailable(error)
+            logger.error("%s", self.failure)
+
+    async def close(self) -> None:
+        """Acknowledge what is written, stop the tasks and leave the group."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.failure is None:
+            await self._flush_acks()
+        if self.failure is None and not self._held:
+            try:
+                await self._client.xgroup_delconsumer(
+                    self.job.entries_key, CONSUMER_GROUP, self.consumer
+                )
+            except redis.RedisError as e:
+                logger.debug("Could not leave the consumer group: %s", e)
+        await self._client.aclose()

@@ -1,0 +1,194 @@
+"""Merge the outputs of several workers into one export with one row per input entry.
+
+Each worker writes its own CSV or JSON Lines file; a worker that was killed may have left a
+cut-off last line, and an entry a dead worker had finished but not acknowledged may have a
+row in two files. Rows are keyed by ``(source, line)``: the first row of an entry is kept,
+later ones are counted as duplicates. Rows go through an on-disk SQLite table, so memory does
+not grow with the number of rows, and come out sorted by input and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
+
+from crawler.exporters import FlatCsvItemExporter
+from crawler.items import FIELDS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from scrapy.exporters import BaseItemExporter
+
+JSONL_SUFFIXES = (".jsonl", ".jsonlines")
+PART_SUFFIXES = (".csv", *JSONL_SUFFIXES)
+OUTPUT_SUFFIXES = (".csv", ".json", *JSONL_SUFFIXES)
+
+csv.field_size_limit(1 << 24)
+
+
+@dataclass(slots=True)
+class MergeReport:
+    """What a merge read and wrote."""
+
+    parts: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    duplicates: int = 0
+    """Rows of an entry that already had one (a worker died between row and acknowledgement)."""
+    cut_lines: int = 0
+    """Cut-off last lines dropped (a worker killed while writing)."""
+    missing: list[tuple[str, int]] = field(default_factory=list)
+    """Entries of the job without a row (only when the job's entries were given)."""
+    missing_count: int = 0
+
+
+def _complete_lines(path: Path, report: MergeReport) -> Iterator[str]:
+    """The lines of ``path`` that end with a newline (a killed writer leaves one that doesn't)."""
+    with path.open(encoding="utf-8", newline="") as lines:
+        for line in lines:
+            if line.endswith("\n"):
+                yield line
+            elif line.strip():
+                report.cut_lines += 1
+
+
+def _part_rows(path: Path, report: MergeReport) -> Iterator[dict[str, Any]]:
+    if path.suffix == ".csv":
+        for row in csv.DictReader(_complete_lines(path, report)):
+            line = row.get("line") or ""
+            if line.isdigit() and row.get("outcome") and row.get("source") is not None:
+                yield row
+        return
+    for text in _complete_lines(path, report):
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError:
+            report.cut_lines += 1
+            continue
+        if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
+            yield row
+
+
+def check_paths(parts: Sequence[Path], output: Path) -> None:
+    """Raise ``ValueError`` (one line, naming the fix) for parts or an output merge can't use."""
+    if not parts:
+        raise ValueError("name the workers' outputs to merge: scrapy merge part1.csv part2.csv")
+    if output.suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"-O {output}: the merged output must be one of {OUTPUT_SUFFIXES}")
+    for part in parts:
+        if part.suffix not in PART_SUFFIXES:
+            raise ValueError(f"{part}: merge reads .csv or .jsonl outputs (export workers so)")
+        if not part.is_file():
+            raise ValueError(f"{part}: no such file")
+        if part.resolve() == output.resolve():
+            raise ValueError(f"{part} is both a part and the output: write the merge elsewhere")
+        if part.suffix == ".csv" and output.suffix != ".csv":
+            raise ValueError(
+                f"{part}: a CSV part can only be merged into a CSV output (its chain column is "
+                "flattened text); export the workers to .jsonl to merge into JSON"
+            )
+
+
+class _RowStore:
+    """An on-disk table of rows keyed by entry, first row wins."""
+
+    def __init__(self, directory: str, source_order: Sequence[str]) -> None:
+        self._db = sqlite3.connect(Path(directory) / "rows.sqlite3")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE rows (rank INTEGER, source TEXT, line INTEGER, row TEXT,"
+            " PRIMARY KEY (source, line))"
+        )
+        self._ranks = {source: rank for rank, source in enumerate(source_order)}
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        """Store ``rows``; ``(read, added)``."""
+        read = added = 0
+        batch = []
+        for row in rows:
+            source, line = str(row["source"]), int(row["line"])
+            batch.append((self._ranks.get(source, len(self._ranks)), source, line, json.dumps(row)))
+            if len(batch) == 10_000:
+                added += self._insert(batch)
+                read += len(batch)
+                batch = []
+        added += self._insert(batch)
+        return read + len(batch), added
+
+    def _insert(self, batch: list[tuple[int, str, int, str]]) -> int:
+        before = self._db.total_changes
+        self._db.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?)", batch)
+        return self._db.total_changes - before
+
+    def has(self, source: str, line: int) -> bool:
+        """Whether entry ``(source, line)`` has a row."""
+        query = "SELECT 1 FROM rows WHERE source = ? AND line = ?"
+        return self._db.execute(query, (source, line)).fetchone() is not None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, by input and line."""
+        for (text,) in self._db.execute("SELECT row FROM rows ORDER BY rank, source, line"):
+            yield json.loads(text)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _exporter(output: Path, stream: Any) -> BaseItemExporter:
+    options: dict[str, Any] = {"fields_to_export": list(FIELDS), "encoding": "utf-8"}
+    if output.suffix == ".csv":
+        return FlatCsvItemExporter(stream, **options)
+    if output.suffix == ".json":
+        return JsonItemExporter(stream, **options)
+    return JsonLinesItemExporter(stream, **options)
+
+
+def merge(
+    parts: Sequence[Path],
+    output: Path,
+    *,
+    source_order: Sequence[str] = (),
+    entries: Iterable[tuple[str, int]] | None = None,
+) -> MergeReport:
+    """Merge ``parts`` into ``output`` (format by suffix), one row per ``(source, line)``.
+
+    ``source_order`` ranks inputs (others follow by name). With ``entries`` (every entry of
+    the job), entries without a row are listed in the report. The output is written to a
+    temporary file beside it and renamed into place, so a failed merge leaves no half file.
+    """
+    check_paths(parts, output)
+    report = MergeReport(parts=len(parts))
+    with tempfile.TemporaryDirectory(prefix="crawler-merge-") as directory:
+        store = _RowStore(directory, source_order)
+        try:
+            for part in parts:
+                read, added = store.add(_part_rows(part, report))
+                report.rows_read += read
+                report.duplicates += read - added
+            for source, line in entries or ():
+                if not store.has(source, line):
+                    report.missing_count += 1
+                    if len(report.missing) < 20:
+                        report.missing.append((source, line))
+            temporary = output.with_name(f".{output.name}.merging")
+            with temporary.open("wb") as stream:
+                exporter = _exporter(output, stream)
+                exporter.start_exporting()
+                for row in store.rows():
+                    exporter.export_item(row)
+                    report.rows_written += 1
+                exporter.finish_exporting()
+            os.replace(temporary, output)
+        finally:
+            store.close()
+    return report

@@ -1,0 +1,189 @@
+"""Workers sharing one list through a real Redis: feeding, leases, take-over, merge, faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+
+from crawler.distributed.config import CONSUMER_GROUP, RedisJob
+from crawler.distributed.feed import feed
+from crawler.sources import UrlEntry
+from crawler.spider import UrlCheckSpider
+from tests._apps import checker_app
+from tests._asyncio import coroutine_test
+from tests._crawl import read_rows, urls_crawler
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from scrapy.crawler import Crawler
+
+    from tests.servers import ServerLoop
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+def client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def feed_lines(url: str, lines: list[str], *, job: str = "urls") -> RedisJob:
+    """Feed ``lines`` (as lines of ``list.txt``) into ``job``."""
+    redis_job = RedisJob.checked(url=url, name=job)
+    entries = [UrlEntry(url=line, source="list.txt", line=n) for n, line in enumerate(lines, 1)]
+    with client_for(url) as client:
+        feed(client, redis_job, entries, ["list.txt"])
+    return redis_job
+
+
+async def run_worker(url: str, out: Path, **settings: Any) -> Crawler:
+    crawler = urls_crawler(out, CRAWLER_REDIS_URL=url, **settings)
+    await crawler.crawl_async()
+    return crawler
+
+
+def test_feed_keeps_order_and_marks_later_duplicates(redis_url: str) -> None:
+    job = feed_lines(redis_url, ["http://a.test/", "http://b.test/x", "http://A.test/", "oops"])
+    with client_for(redis_url) as client:
+        messages = client.xrange(job.entries_key)
+        meta = client.hgetall(job.meta_key)
+    fields = [message for _, message in messages]
+    assert [f["line"] for f in fields] == ["1", "2", "3", "4"]
+    assert [f.get("dup") for f in fields] == [None, None, "1", None]  # a.test == A.test
+    assert float(meta.pop("fed_at")) > 0
+    assert meta == {"state": "fed", "entries": "4", "duplicates": "1", "sources": "list.txt"}
+
+
+def test_feed_refuses_a_job_that_exists(redis_url: str) -> None:
+    job = feed_lines(redis_url, ["http://a.test/"])
+    with client_for(redis_url) as client, pytest.raises(ValueError, match="--reset"):
+        feed(client, job, [UrlEntry("http://b.test/", "b.txt", 1)], ["b.txt"])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"url": "http://127.0.0.1:6379"}, "must start with redis://"),
+        ({"url": "redis://h", "name": "a b"}, "CRAWLER_REDIS_JOB"),
+        ({"url": "redis://h", "lease": 0.5}, "CRAWLER_REDIS_LEASE must be >= 1"),
+        ({"url": "redis://h", "batch": 0}, "CRAWLER_REDIS_BATCH"),
+        ({"url": "redis://h", "max_deliveries": 0}, "CRAWLER_REDIS_MAX_DELIVERIES"),
+    ],
+)
+def test_bad_settings_name_the_setting(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RedisJob.checked(**values)
+
+
+def test_a_worker_takes_no_list_of_its_own() -> None:
+    with pytest.raises(ValueError, match="drop urls="):
+        UrlCheckSpider.check_arguments(urls="links.txt", redis="redis://127.0.0.1:6379/0")
+
+
+@coroutine_test
+async def test_one_worker_checks_the_job_and_acknowledges_every_row(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    lines = [f"{site}/ok", f"{site}/status/404", f"{site}/ok", "not a url", f"{site}/redirect/1"]
+    job = feed_lines(redis_url, lines)
+    out = tmp_path / "worker.jsonl"
+    crawler = await run_worker(redis_url, out, CRAWLER_REDIS_ROWS=True)
+
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert sorted(rows) == [1, 2, 3, 4, 5]
+    assert [rows[n]["outcome"] for n in range(1, 6)] == [
+        "ok", "http_error", "duplicate", "invalid_url", "ok",
+    ]  # fmt: skip
+    stats = crawler.stats.get_stats()
+    assert stats["finish_reason"] == "finished"
+    assert stats["crawler/redis/entries_acked_count"] == 5
+    with client_for(redis_url) as client:
+        assert client.xpending(job.entries_key, CONSUMER_GROUP)["pending"] == 0
+        streamed = [json.loads(f["row"]) for _, f in client.xrange(job.rows_key)]
+    assert sorted(row["line"] for row in streamed) == [1, 2, 3, 4, 5]
+    assert {row["line"]: row["status"] for row in streamed}[2] == 404
+
+
+@coroutine_test
+async def test_leases_of_a_dead_worker_are_taken_over(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    job = feed_lines(redis_url, [f"{site}/ok?i={i}" for i in range(20)])
+    with client_for(redis_url) as client:  # a worker that takes 5 entries and dies
+        taken = client.xreadgroup(CONSUMER_GROUP, "dead", {job.entries_key: ">"}, count=5)
+    assert len(taken[0][1]) == 5
+
+    out = tmp_path / "survivor.jsonl"
+    crawler = await run_worker(redis_url, out, CRAWLER_REDIS_LEASE=1)
+
+    assert sorted(row["line"] for row in read_rows(out)) == list(range(1, 21))
+    assert {row["outcome"] for row in read_rows(out)} == {"ok"}
+    assert crawler.stats.get_value("crawler/redis/entries_taken_over_count") == 5
+    with client_for(redis_url) as client:
+        assert client.xpending(job.entries_key, CONSUMER_GROUP)["pending"] == 0
+
+
+@coroutine_test
+async def test_an_entry_that_outlives_its_workers_is_abandoned(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    job = feed_lines(redis_url, [f"{site}/ok?poison", f"{site}/ok?fine"])
+    with client_for(redis_url) as client:
+        taken = client.xreadgroup(CONSUMER_GROUP, "dead-1", {job.entries_key: ">"}, count=1)
+        poison = taken[0][1][0][0]
+        for dead in ("dead-2", "dead-3"):  # two more workers take it over and die
+            client.xclaim(job.entries_key, CONSUMER_GROUP, dead, 0, [poison])
+
+    out = tmp_path / "survivor.jsonl"
+    crawler = await run_worker(redis_url, out, CRAWLER_REDIS_LEASE=1)
+
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert rows[1]["outcome"] == "abandoned"
+    assert "3 workers" in rows[1]["error"]
+    assert rows[1]["ok"] is False
+    assert rows[2]["outcome"] == "ok"
+    assert crawler.stats.get_value("crawler/rows_not_ok_count") == 1
+
+
+@coroutine_test
+async def test_a_worker_waits_while_the_list_is_still_being_fed(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    job = RedisJob.checked(url=redis_url)
+    release = threading.Event()
+    lines = [f"{site}/ok?i={i}" for i in range(30)]
+
+    def entries() -> Any:
+        yield from (UrlEntry(url, "list.txt", n) for n, url in enumerate(lines[:10], 1))
+        release.wait(30)  # the feeder stalls until the worker has checked the first ten
+        yield from (UrlEntry(url, "list.txt", n) for n, url in enumerate(lines[10:], 11))
+
+    def feeder() -> None:
+        with client_for(redis_url) as client:
+            feed(client, job, entries(), ["list.txt"], batch_size=10)
+
+    out = tmp_path / "worker.jsonl"
+    crawler = urls_crawler(out, CRAWLER_REDIS_URL=redis_url, CRAWLER_REDIS_BATCH=10)
+    seen: list[int] = []
+
+    def row_written(item: Any) -> None:
+        seen.append(item.line)
+        if len(seen) == 10:
+            release.set()
+
+    from scrapy import signals
+
+    crawler.signals.connect(row_written, signal=signals.item_scraped)
+    thread = threading.Thread(target=feeder)
+    thread.start()
+    await crawler.crawl_async()
+    thread.join(30)
+    assert release.is_set()  # the worker checked the first ten while the feed was stalled
+    assert sorted(row["line"] for row in read_rows(out)) == list(range(1, 31))
