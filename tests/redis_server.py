@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 READY = b"Ready to accept connections"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on (taken and released)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -33,7 +34,7 @@ class RedisServer:
                 pytest.fail("redis-server is not installed (apt-get install redis-server)")
             pytest.skip("redis-server is not installed (apt-get install redis-server)")
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._command = [
             executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),

@@ -1,0 +1,49 @@
+"""Run project commands (``scrapy crawl``, ``feed``, ``merge``) as subprocesses, as users do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def scrapy_command(*args: str) -> list[str]:
+    """The command line of ``scrapy ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "scrapy", *args]
+
+
+def run_scrapy(
+    *args: str, stdin: str | None = None, cwd: Path = PROJECT_ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy ARGS`` in the project to the end; output captured as text."""
+    return subprocess.run(
+        scrapy_command(*args),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_scrapy(*args: str, stderr: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """Start ``scrapy ARGS`` in the project; the caller waits for it."""
+    return subprocess.Popen(
+        scrapy_command(*args), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+    )
+
+
+def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait (polling the file, with a deadline) until ``path`` holds ``count`` lines."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{path} never reached {count} lines")

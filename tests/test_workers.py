@@ -1,0 +1,155 @@
+"""Real worker processes sharing a list through a real Redis, killed, merged, cut off."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+import redis
+
+from tests._apps import checker_app
+from tests._crawl import read_rows
+from tests._scrapy import run_scrapy, start_scrapy, wait_for_lines
+from tests.redis_server import RedisServer, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+ENTRIES = 3000
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of this test's own, which the test may stop."""
+    server = RedisServer(tmp_path_factory.mktemp("own-redis"))
+    yield server
+    server.stop()
+
+
+def url_list(site: str, path: Path, entries: int = ENTRIES) -> None:
+    """Paced URLs, with a bad line every 97 and a duplicate every 89."""
+    lines = []
+    for i in range(entries):
+        if i % 97 == 0:
+            lines.append("not a url")
+        elif i % 89 == 0:
+            lines.append(f"{site}/slow?s=0.01&i={i - 1}")
+        else:
+            lines.append(f"{site}/slow?s=0.01&i={i}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def worker(redis_url: str, out: Path, *settings: str) -> list[str]:
+    return [
+        "crawl", "urls", "-a", f"redis={redis_url}", "-O", str(out),
+        "-s", "CONCURRENT_REQUESTS=32", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+        "-s", "CRAWLER_REDIS_LEASE=2", *settings,
+    ]  # fmt: skip
+
+
+def stat(stderr: str, name: str) -> int:
+    match = re.search(rf"'{re.escape(name)}': (\d+)", stderr)
+    return int(match.group(1)) if match else 0
+
+
+def test_feed_then_merge_one_worker(site: str, redis_url: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    url_list(site, urls, 300)
+    fed = run_scrapy("feed", "--redis", redis_url, str(urls))
+    assert fed.returncode == 0, fed.stderr
+    assert "Fed 300 entries (3 duplicates)" in fed.stdout
+
+    part = tmp_path / "part.csv"
+    crawled = run_scrapy(*worker(redis_url, part))
+    assert crawled.returncode == 2, crawled.stderr[-2000:]  # the bad lines are not ok
+
+    merged = tmp_path / "merged.jsonl"
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(merged), str(part))
+    assert result.returncode == 1  # a CSV part cannot become JSON: one line, exit 1
+    assert result.stderr.count("\n") == 1
+    assert "export the workers to .jsonl" in result.stderr
+
+    merged = tmp_path / "merged.csv"
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(merged), str(part))
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(merged)
+    assert [int(row["line"]) for row in rows] == list(range(1, 301))
+
+
+def test_a_killed_worker_loses_nothing_and_no_entry_gets_two_rows(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    url_list(site, urls)
+    assert run_scrapy("feed", "--redis", redis_url, str(urls)).returncode == 0
+
+    parts = [tmp_path / "worker-1.jsonl", tmp_path / "worker-2.jsonl"]
+    victim = start_scrapy(*worker(redis_url, parts[0]), stderr=subprocess.DEVNULL)
+    survivor = start_scrapy(*worker(redis_url, parts[1]))
+    wait_for_lines(parts[0], 300, victim)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(30)
+    _, stderr_bytes = survivor.communicate(timeout=180)
+    stderr = stderr_bytes.decode()
+    assert survivor.returncode == 2, stderr[-3000:]  # finished; the bad lines are not ok
+    with redis.Redis.from_url(redis_url) as client:  # the victim had entries in hand
+        assert client.xpending("crawler:urls:entries", "workers")["pending"] == 0
+    assert stat(stderr, "crawler/redis/entries_taken_over_count") > 0
+
+    victim_rows = len(read_rows(parts[0]))
+    survivor_rows = len(read_rows(parts[1]))
+    assert victim_rows >= 300
+    assert victim_rows + survivor_rows >= ENTRIES
+
+    merged = tmp_path / "merged.jsonl"
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(merged), *map(str, parts))
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(merged)
+    assert [row["line"] for row in rows] == list(range(1, ENTRIES + 1))  # one row each
+    assert sum(row["outcome"] == "invalid_url" for row in rows) == len(range(0, ENTRIES, 97))
+    lines = urls.read_text().splitlines()
+    repeated = sum(line in lines[:n] for n, line in enumerate(lines) if line != "not a url")
+    assert sum(row["outcome"] == "duplicate" for row in rows) == repeated > 0
+    assert {row["outcome"] for row in rows} == {"ok", "invalid_url", "duplicate"}
+
+
+def test_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_scrapy(*worker(nothing_listens, tmp_path / "w.csv"))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert "is unreachable" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_redis_going_away_mid_run_stops_the_worker_cleanly(
+    site: str, own_redis: RedisServer, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    url_list(site, urls)
+    assert run_scrapy("feed", "--redis", own_redis.url, str(urls)).returncode == 0
+    out = tmp_path / "worker.jsonl"
+    process = start_scrapy(*worker(own_redis.url, out))
+    wait_for_lines(out, 200, process)
+    own_redis.stop()
+    _, stderr_bytes = process.communicate(timeout=120)  # a hang would time out here
+    stderr = stderr_bytes.decode()
+    assert process.returncode == 1, stderr[-3000:]
+    assert "stopped answering" in stderr
+    assert "'finish_reason': 'redis_unavailable'" in stderr
+    rows = read_rows(out)
+    assert len({row["line"] for row in rows}) == len(rows) < ENTRIES
+    assert all(json.dumps(row) for row in rows)
