@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,3 +35,19 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
         ("S4", "product-notiming"),
         ("S3-100k", "product"),
     ]
+
+
+def test_scale_out_smoke_mode_runs_one_and_two_workers() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.scale_out", "--smoke"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if "redis-server is not installed" in result.stderr + result.stdout:
+        pytest.skip("redis-server is not installed")
+    assert result.returncode == 0, result.stderr[-3000:]
+    workers = [line.split("|")[1].strip() for line in result.stdout.splitlines()[4:]]
+    assert workers == ["1", "2"]

@@ -82,6 +82,8 @@ class WorkQueue:
         )
         self._held: dict[tuple[str, int], str] = {}
         self._to_ack: list[tuple[str, str | None]] = []
+        self._acking = 0
+        """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: RedisUnavailableError | None = None
@@ -222,7 +224,7 @@ class WorkQueue:
         if state != "fed":
             return False
         pending = await self._client.xpending(self.job.entries_key, CONSUMER_GROUP)
-        held_elsewhere = int(pending["pending"]) - len(self._held)
+        held_elsewhere = int(pending["pending"]) - len(self._held) - self._acking
         return held_elsewhere <= 0
 
     def done(self, source: str, line: int, row: dict[str, Any] | None = None) -> None:
@@ -231,6 +233,7 @@ class WorkQueue:
         if message_id is None:
             return
         self._to_ack.append((message_id, json.dumps(row) if self.job.rows and row else None))
+        self._acking += 1
         self._ack_wanted.set()
 
     async def _acknowledge(self) -> None:
@@ -253,6 +256,8 @@ class WorkQueue:
         except redis.RedisError as e:
             self._fail(e)
             return
+        finally:
+            self._acking -= len(batch)
         self._stats.inc_value(f"{STATS_PREFIX}entries_acked_count", len(batch))
 
     async def _heartbeat(self) -> None:
