@@ -52,6 +52,7 @@ OUTCOMES: Final = (
     "duplicate",
     "cancelled",
     "failed",
+    "excluded",
 )
 """Every value the ``outcome`` field can take."""
 

@@ -19,6 +19,7 @@ from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
+from crawler.rules import UrlFilter, compile_patterns
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
     from crawler.items import UrlResult
@@ -70,7 +72,8 @@ class UrlCheckSpider(Spider):
 
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
     ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``) and
-    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped).
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
+    ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``).
     """
 
     name = "urlcheck"
@@ -81,11 +84,16 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.urls = urls
         self.resume = resume
+        self.include = include
+        self.exclude = exclude
+        self.url_filter = UrlFilter()
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
@@ -95,7 +103,15 @@ class UrlCheckSpider(Spider):
         """Build the spider; settings are read here, once."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
+        spider.url_filter = UrlFilter.from_settings(
+            crawler.settings, spider.include, spider.exclude
+        )
         return spider
+
+    @classmethod
+    def check_settings(cls, settings: BaseSettings) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
+        UrlFilter.from_settings(settings)
 
     @classmethod
     def check_arguments(
@@ -103,11 +119,15 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        compile_patterns(include, "include")
+        compile_patterns(exclude, "exclude")
         if resume is not None:
             resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
@@ -149,6 +169,8 @@ class UrlCheckSpider(Spider):
             return entry_row(entry, "invalid_url", entry.error)
         if problem := _url_problem(entry.url, self._max_url_length):
             return entry_row(entry, *problem)
+        if reason := self.url_filter.reason(entry.url):
+            return entry_row(entry, "excluded", reason)
         fingerprint = _fingerprint(entry.url)
         if fingerprint in self._seen:
             return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
