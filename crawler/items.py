@@ -61,6 +61,8 @@ class UrlResult:
     """The URL as given answered with a permanent redirect (301 or 308): update the source."""
     moved_to: str | None = None
     """Where the permanent redirects at the start of the chain lead: the URL to write instead."""
+    cached: bool = False
+    """The row was served from the result cache (``CRAWLER_CACHE``), not checked in this run."""
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UrlResult))

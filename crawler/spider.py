@@ -17,6 +17,7 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.cache import CacheConfig, CacheReader, ResultCache
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
@@ -97,6 +98,8 @@ class UrlCheckSpider(Spider):
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
+        self._cache: CacheReader | None = None
+        self._default_accept = StatusRanges.parse("200..=299")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -106,12 +109,18 @@ class UrlCheckSpider(Spider):
         spider.url_filter = UrlFilter.from_settings(
             crawler.settings, spider.include, spider.exclude
         )
+        spider._default_accept = StatusRanges.parse(
+            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+        )
+        spider._cache = CacheReader.from_crawler(crawler)
         return spider
 
     @classmethod
     def check_settings(cls, settings: BaseSettings) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
         UrlFilter.from_settings(settings)
+        if cache := CacheConfig.from_settings(settings):
+            ResultCache.open(cache.path).close()
 
     @classmethod
     def check_arguments(
@@ -174,6 +183,11 @@ class UrlCheckSpider(Spider):
         fingerprint = _fingerprint(entry.url)
         if fingerprint in self._seen:
             return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
+        if self._cache and (
+            cached := self._cache.row_for(entry, self.accept or self._default_accept)
+        ):
+            self._seen.add(fingerprint)
+            return cached
         try:
             request = self.make_request(entry)
         except ValueError as e:
