@@ -117,6 +117,8 @@ class HandlerConfig:
     tls_ciphers: str | None
     tls_verbose_logging: bool
     proxy_auth_encoding: str
+    exclude_private: bool = False
+    """Connect only to public addresses (``CRAWLER_EXCLUDE_PRIVATE``)."""
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
@@ -152,6 +154,7 @@ class HandlerConfig:
             tls_ciphers=settings.get("DOWNLOADER_CLIENT_TLS_CIPHERS") or None,
             tls_verbose_logging=settings.getbool("DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING"),
             proxy_auth_encoding=settings.get("HTTPPROXY_AUTH_ENCODING", "latin-1"),
+            exclude_private=settings.getbool("CRAWLER_EXCLUDE_PRIVATE", False),
         )
 
 

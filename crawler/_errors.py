@@ -17,10 +17,12 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 
+from crawler._addresses import NonPublicAddressesError
 from crawler.exceptions import (
     ConnectionResetError,
     ConnectTimeoutError,
     InvalidResponseError,
+    PrivateAddressError,
     TlsError,
 )
 
@@ -51,6 +53,10 @@ def scrapy_download_errors(
     except (aiohttp.InvalidUrlClientError, aiohttp.NonHttpUrlClientError) as e:
         raise UnsupportedURLSchemeError(f"Cannot download {url}: {e}") from e
     except aiohttp.ClientConnectorDNSError as e:
+        if isinstance(e.os_error, NonPublicAddressesError):
+            raise PrivateAddressError(
+                f"excluded: {e.os_error} (CRAWLER_EXCLUDE_PRIVATE) for {url}"
+            ) from e
         raise CannotResolveHostError(f"DNS lookup failed for {url}: {e.os_error}") from e
     except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as e:
         raise TlsError(f"TLS handshake with {url} failed: {e}") from e

@@ -51,6 +51,20 @@ def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]
     }
 
 
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+def permanent_move(chain: list[dict[str, Any]]) -> tuple[bool, str | None]:
+    """Whether the first hop of ``chain`` is a permanent redirect, and where the permanent
+    redirects the chain starts with lead (``None`` when they never reach another hop)."""
+    moves = 0
+    while moves < len(chain) and chain[moves]["status"] in PERMANENT_REDIRECTS:
+        moves += 1
+    if not moves:
+        return False, None
+    return True, chain[moves]["url"] if moves < len(chain) else None
+
+
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
     """A row for ``entry`` with nothing measured yet."""
     return UrlResult(
@@ -78,6 +92,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
     if response is None and (not hops or hops[-1].url != request.url):
         hops.append(Hop(request.url, None, download_ms(request)))
     row.chain = [{**hop.as_dict(), "url": redact(hop.url)} for hop in hops]
+    row.permanent_redirect, row.moved_to = permanent_move(row.chain)
     timing = request.meta.get(TIMING_META_KEY)
     if isinstance(timing, DownloadTiming):
         for name, value in timing_fields(timing).items():

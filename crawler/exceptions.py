@@ -11,12 +11,14 @@ from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadFailedError,
     DownloadTimeoutError,
+    IgnoreRequest,
 )
 
 __all__ = [
     "ConnectTimeoutError",
     "ConnectionResetError",
     "InvalidResponseError",
+    "PrivateAddressError",
     "ResponseTooLargeError",
     "TlsError",
 ]
@@ -40,3 +42,8 @@ class InvalidResponseError(DownloadFailedError):
 
 class ResponseTooLargeError(DownloadCancelledError):
     """The response is larger than ``DOWNLOAD_MAXSIZE`` (or the ``download_maxsize`` meta)."""
+
+
+class PrivateAddressError(IgnoreRequest):
+    """Not requested: the host is, or resolves only to, non-public addresses (private,
+    loopback, link-local, reserved...) and ``CRAWLER_EXCLUDE_PRIVATE`` is on."""

@@ -18,6 +18,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.url import add_http_if_no_scheme
 
+from crawler._addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler._body import BodyReader, dataloss_message
 from crawler._config import HandlerConfig, normalize_bind_address
 from crawler._errors import scrapy_download_errors
@@ -33,6 +34,7 @@ from crawler._timing import (
 from crawler._tls import log_tls_details, make_ssl_context
 
 if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -71,7 +73,9 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
     def _new_session(self, bind_address: BindAddress) -> aiohttp.ClientSession:
         cfg = self.config
         resolver_cls = cfg.resolver_class
-        resolver = resolver_cls() if resolver_cls else None
+        resolver: AbstractResolver | None = resolver_cls() if resolver_cls else None
+        if cfg.exclude_private:
+            resolver = PublicOnlyResolver(resolver or aiohttp.ThreadedResolver())
         keepalive: dict[str, Any] = (
             {"force_close": True}
             if cfg.keepalive_timeout == 0
@@ -164,6 +168,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         client_timeout = aiohttp.ClientTimeout(
             total=timeout, sock_connect=self.config.connect_timeout
         )
+        if self.config.exclude_private:
+            refuse_non_public_literal(request.url, urlparse_cached(request).hostname)
         with scrapy_download_errors(request.url, timeout, self.config.connect_timeout):
             session = self._session(request)
             async with session.request(

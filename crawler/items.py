@@ -57,6 +57,12 @@ class UrlResult:
     total_ms: float | None = None
     """The whole life of the URL, across redirects and retries."""
     connection_reused: bool | None = None
+    permanent_redirect: bool | None = None
+    """The URL as given answered with a permanent redirect (301 or 308): update the source."""
+    moved_to: str | None = None
+    """Where the permanent redirects at the start of the chain lead: the URL to write instead."""
+    cached: bool = False
+    """The row was served from the result cache (``CRAWLER_CACHE``), not checked in this run."""
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UrlResult))

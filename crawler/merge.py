@@ -32,7 +32,6 @@ JSONL_SUFFIXES = (".jsonl", ".jsonlines")
 PART_SUFFIXES = (".csv", *JSONL_SUFFIXES)
 OUTPUT_SUFFIXES = (".csv", ".json", *JSONL_SUFFIXES)
 
-csv.field_size_limit(1 << 24)
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from crawler.exceptions import (
     ConnectionResetError,
     ConnectTimeoutError,
     InvalidResponseError,
+    PrivateAddressError,
     ResponseTooLargeError,
     TlsError,
 )
@@ -53,12 +54,14 @@ OUTCOMES: Final = (
     "cancelled",
     "abandoned",
     "failed",
+    "excluded",
 )
 """Every value the ``outcome`` field can take."""
 
 # Most specific first: our subclasses before the Scrapy classes they refine.
 _BY_TYPE: Final[tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...]] = (
     (HttpError, "http_error"),
+    (PrivateAddressError, "excluded"),
     (ConnectTimeoutError, "connect_timeout"),
     ((DownloadTimeoutError, tx_error.TimeoutError), "timeout"),
     ((CannotResolveHostError, tx_error.DNSLookupError), "dns"),

@@ -15,14 +15,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NOT_JUDGED = frozenset({"duplicate"})
+NOT_JUDGED = frozenset({"duplicate", "excluded"})
 """Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
 
+TIMEOUTS = frozenset({"timeout", "connect_timeout"})
+"""Outcomes ``CRAWLER_ACCEPT_TIMEOUTS`` accepts."""
 
-def judge(row: UrlResult, accept: StatusRanges) -> None:
-    """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``."""
+
+def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False) -> None:
+    """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``.
+
+    With ``accept_timeouts``, a timeout row is ok (its outcome and error stay).
+    """
     if row.outcome in NOT_JUDGED:
         row.ok = None
+    elif row.outcome in TIMEOUTS:
+        row.ok = accept_timeouts
     elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
         row.ok = row.status in accept
         if row.ok:
@@ -39,7 +47,8 @@ def judge(row: UrlResult, accept: StatusRanges) -> None:
 
 
 class ResultPipeline:
-    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and counts.
+    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and
+    ``CRAWLER_ACCEPT_TIMEOUTS``, and counts.
 
     Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
     ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
@@ -51,6 +60,7 @@ class ResultPipeline:
         self.default_accept = StatusRanges.parse(
             crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
         )
+        self.accept_timeouts = crawler.settings.getbool("CRAWLER_ACCEPT_TIMEOUTS", False)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -65,7 +75,7 @@ class ResultPipeline:
         """Judge and count a :class:`UrlResult`; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
-        judge(item, self._accept())
+        judge(item, self._accept(), accept_timeouts=self.accept_timeouts)
         self.stats.inc_value("crawler/rows_count")
         self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
         if item.status is not None:

@@ -21,7 +21,7 @@ DOWNLOADER_MIDDLEWARES = {
     "middlewares.retry_after.RetryAfterMiddleware": 560,
     "middlewares.tracking.UrlTrackingMiddleware": 950,
 }
-ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
+ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300, "crawler.cache.CachePipeline": 310}
 EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {
     "csv": "crawler.exporters.FlatCsvItemExporter",
@@ -60,3 +60,10 @@ LOG_LEVEL = "INFO"
 CRAWLER_ACCEPT = "200..=299"
 CRAWLER_FAILURE_EXIT_CODE = 2
 CRAWLER_RETRY_AFTER_MAX = 10.0
+CRAWLER_ACCEPT_TIMEOUTS = False
+CRAWLER_INCLUDE: list[str] = []
+CRAWLER_EXCLUDE: list[str] = []
+CRAWLER_EXCLUDE_PRIVATE = False
+CRAWLER_CACHE = None
+CRAWLER_CACHE_MAX_AGE = 86400
+CRAWLER_CACHE_SKIP_STATUSES = [429]

@@ -18,10 +18,12 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.cache import CacheConfig, CacheReader, ResultCache
 from crawler.distributed.config import RedisJob, RedisUnavailableError
 from crawler.items import UrlResult
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
+from crawler.rules import UrlFilter, compile_patterns
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
     from twisted.python.failure import Failure
 
@@ -86,8 +89,10 @@ class UrlCheckSpider(Spider):
 
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
     ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
-    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), and ``redis``/``job``
-    (take the entries of a job fed into Redis instead: see :mod:`crawler.distributed`).
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
+    ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``)
+    and ``redis``/``job`` (take the entries of a job fed into Redis instead: see
+    :mod:`crawler.distributed`).
     """
 
     name = "urlcheck"
@@ -100,11 +105,16 @@ class UrlCheckSpider(Spider):
         resume: str | None = None,
         redis: str | None = None,
         job: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.urls = urls
         self.resume = resume
+        self.include = include
+        self.exclude = exclude
+        self.url_filter = UrlFilter()
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self.redis_url = redis
         self.redis_job_name = job
@@ -112,6 +122,8 @@ class UrlCheckSpider(Spider):
         self._work: WorkQueue | None = None
         self._seen = FingerprintSet()
         self._max_url_length = 0
+        self._cache: CacheReader | None = None
+        self._default_accept = StatusRanges.parse("200..=299")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -121,26 +133,45 @@ class UrlCheckSpider(Spider):
         spider.redis_job = RedisJob.from_settings(
             crawler.settings, url=spider.redis_url, name=spider.redis_job_name
         )
+        spider.url_filter = UrlFilter.from_settings(
+            crawler.settings, spider.include, spider.exclude
+        )
+        spider._default_accept = StatusRanges.parse(
+            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+        )
+        spider._cache = CacheReader.from_crawler(crawler)
         return spider
+
+    @classmethod
+    def check_settings(cls, settings: BaseSettings) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
+        UrlFilter.from_settings(settings)
+        if cache := CacheConfig.from_settings(settings):
+            ResultCache.open(cache.path).close()
 
     @classmethod
     def check_arguments(
         cls,
+        *,
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
         redis: str | None = None,
         job: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        compile_patterns(include, "include")
+        compile_patterns(exclude, "exclude")
         if redis is not None or job is not None:
             if urls is not None or resume is not None:
                 raise ValueError(
                     "a Redis worker takes its entries from the job: drop urls=/resume= "
-                    "(load lists with `scrapy feed -a urls=FILE`)"
+                    "(load lists with `scrapy feed FILE`)"
                 )
             if redis is not None:
                 RedisJob.checked(url=redis, name=job or "urls")
@@ -232,9 +263,17 @@ class UrlCheckSpider(Spider):
             return entry_row(entry, "invalid_url", entry.error)
         if problem := _url_problem(entry.url, self._max_url_length):
             return entry_row(entry, *problem)
+        if reason := self.url_filter.reason(entry.url):
+            return entry_row(entry, "excluded", reason)
         fingerprint = _fingerprint(entry.url) if dedupe else None
         if fingerprint is not None and fingerprint in self._seen:
             return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
+        if self._cache and (
+            cached := self._cache.row_for(entry, self.accept or self._default_accept)
+        ):
+            if fingerprint is not None:
+                self._seen.add(fingerprint)
+            return cached
         try:
             request = self.make_request(entry)
         except ValueError as e:

@@ -43,6 +43,7 @@ class Command(ScrapyCrawlCommand):
         if issubclass(spidercls, UrlCheckSpider):
             try:
                 spidercls.check_arguments(**opts.spargs)
+                spidercls.check_settings(self.crawler_process.settings)
             except ValueError as e:
                 logger.error("%s", e)
                 self.exitcode = 1

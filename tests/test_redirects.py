@@ -1,0 +1,96 @@
+"""Redirect chains: every hop's status and time, and permanent moves to update in the source."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+from aiohttp import web
+
+from crawler._rows import permanent_move
+from tests._asyncio import coroutine_test
+from tests._crawl import crawl_urls, read_rows
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+SLOW_HOP_S = 0.3
+
+
+def redirect_app() -> web.Application:
+    """``/to/<status>/<path>`` redirects with that status; ``/slow/...`` after a delay."""
+
+    async def to(request: web.Request) -> web.Response:
+        status = int(request.match_info["status"])
+        return web.Response(status=status, headers={"Location": "/" + request.match_info["rest"]})
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(SLOW_HOP_S)
+        return await to(request)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="here")
+
+    app = web.Application()
+    app.router.add_get("/to/{status}/{rest:.*}", to)
+    app.router.add_get("/slow/{status}/{rest:.*}", slow)
+    app.router.add_get("/ok", ok)
+    return app
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(redirect_app())
+
+
+@coroutine_test
+async def test_each_hop_has_its_own_status_and_time(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/to/307/slow/308/to/303/ok\n")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls))
+    (row,) = read_rows(out)
+    assert [(hop["url"], hop["status"]) for hop in row["chain"]] == [
+        (f"{site}/to/307/slow/308/to/303/ok", 307),
+        (f"{site}/slow/308/to/303/ok", 308),
+        (f"{site}/to/303/ok", 303),
+        (f"{site}/ok", 200),
+    ]
+    times = [hop["ms"] for hop in row["chain"]]
+    assert times[1] >= SLOW_HOP_S * 1000  # the slow hop carries its own delay...
+    assert max(times[0], times[2], times[3]) < times[1]  # ...and no other hop does
+    assert row["total_ms"] >= sum(times)
+
+
+@coroutine_test
+async def test_permanent_redirects_say_where_the_url_moved(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site}/ok\n"
+        f"{site}/to/301/ok\n"
+        f"{site}/to/308/to/301/to/302/ok\n"
+        f"{site}/to/302/to/301/ok\n"  # the given URL moved only temporarily
+        f"{site}/to/307/ok\n"
+        f"{site}/to/301/to/301/to/301/ok\n"
+    )
+    out = tmp_path / "out.csv"
+    await crawl_urls(out, str(urls), REDIRECT_MAX_TIMES=2)
+    rows = {int(row["line"]): row for row in read_rows(out)}
+    assert {line: (row["permanent_redirect"], row["moved_to"]) for line, row in rows.items()} == {
+        1: ("false", ""),
+        2: ("true", f"{site}/ok"),
+        3: ("true", f"{site}/to/302/ok"),
+        4: ("false", ""),
+        5: ("false", ""),
+        6: ("true", ""),  # too many redirects: where they end is not known
+    }
+    assert rows[6]["outcome"] == "too_many_redirects"
+
+
+def test_permanent_move_of_a_loop_has_no_target() -> None:
+    chain = [{"url": "http://a/", "status": 301}, {"url": "http://b/", "status": 308}]
+    assert permanent_move(chain) == (True, None)
+    assert permanent_move([]) == (False, None)
