@@ -52,6 +52,7 @@ OUTCOMES: Final = (
     "duplicate",
     "cancelled",
     "failed",
+    "slow",
 )
 """Every value the ``outcome`` field can take."""
 

@@ -19,6 +19,7 @@ from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
+from crawler.slo import Slo
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ class UrlCheckSpider(Spider):
 
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
     ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``) and
-    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped).
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped); ``slo`` (thresholds
+    like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``).
     """
 
     name = "urlcheck"
@@ -81,12 +83,14 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        slo: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.urls = urls
         self.resume = resume
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
+        self.slo = Slo.parse(slo, name="slo") if slo is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
 
@@ -103,11 +107,14 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        slo: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if slo is not None:
+            Slo.parse(slo, name="slo")
         if resume is not None:
             resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
