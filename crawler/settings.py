@@ -60,3 +60,10 @@ LOG_LEVEL = "INFO"
 CRAWLER_ACCEPT = "200..=299"
 CRAWLER_FAILURE_EXIT_CODE = 2
 CRAWLER_RETRY_AFTER_MAX = 10.0
+
+# A summary when the run ends (logged; files on request) and progress while it runs.
+EXTENSIONS["crawler.run_summary.RunSummaryExtension"] = 500
+CRAWLER_SUMMARY_FILE = None
+CRAWLER_REPORT_FILES: list[str] = []
+CRAWLER_SLO = ""
+CRAWLER_SLO_HOSTS: dict[str, str] = {}
