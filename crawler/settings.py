@@ -67,3 +67,6 @@ CRAWLER_SUMMARY_FILE = None
 CRAWLER_REPORT_FILES: list[str] = []
 CRAWLER_SLO = ""
 CRAWLER_SLO_HOSTS: dict[str, str] = {}
+EXTENSIONS["crawler.progress.ProgressExtension"] = 500
+CRAWLER_PROGRESS = "auto"
+CRAWLER_PROGRESS_INTERVAL = 10.0
