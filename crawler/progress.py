@@ -128,7 +128,7 @@ class ProgressExtension:
             raise ValueError(f"CRAWLER_PROGRESS_INTERVAL must be > 0 seconds, got {interval!r}")
         mode = _resolve_mode(mode, crawler)
         if mode == "off":
-            raise NotConfigured("progress is off (CRAWLER_PROGRESS, --nolog or LOG_LEVEL)")
+            raise NotConfigured  # no message: Scrapy would log one line saying so
         extension = cls(crawler, mode, interval)
         connect = crawler.signals.connect
         connect(extension.spider_opened, signal=signals.spider_opened)

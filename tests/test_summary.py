@@ -172,7 +172,7 @@ async def test_crawl_logs_and_writes_the_summary(
     assert summary["run"]["finish_reason"] == "finished"
     assert summary["run"]["source"] == str(urls)
     assert all(path.stat().st_size > 0 for path in reports)
-    messages = [record.getMessage() for record in caplog.records]
+    messages = [r.getMessage() for r in caplog.records if r.name == "crawler.run_summary"]
     assert "Summary: 5 rows, 2 ok, 2 not ok (50.0% ok); " in messages[0]
     assert f"Wrote {summary_file}" in messages
 
