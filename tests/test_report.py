@@ -134,9 +134,25 @@ def test_html_escapes_urls_and_embeds_the_data(summary: dict[str, Any]) -> None:
     assert "<script>alert(1)</script>" not in text
     assert "&lt;b&gt;bad&lt;/b&gt;" in text
     page = parse_html(text)
-    assert json.loads(page.data_json) == summary
+    assert json.loads(page.data_json) == {k: summary[k] for k in ("phases", "slowest")}
     failures = page.tables["failures"]
     assert [HOSTILE_URL, "500", "<b>bad</b>"] in failures
+
+
+@pytest.mark.parametrize(
+    "rows", [[], [{"url": "not a url", "outcome": "invalid_url", "ok": False}]]
+)
+def test_reports_without_timings(rows: list[dict[str, Any]]) -> None:
+    run = RunSummary()
+    for row in rows:
+        run.add(row)
+    summary = run.as_dict()
+    page = parse_html(render_html(summary))
+    assert page.figures == []
+    assert page.tables["timing"] == [["phase", "count", "min", "p50", "p90", "p99", "max", "mean"]]
+    assert "## Outcomes" in render_markdown(summary)
+    root = ET.fromstring(render_junit(summary))
+    assert root.get("failures") == str(len(rows))
 
 
 def markdown_tables(text: str) -> dict[str, list[list[str]]]:
@@ -268,11 +284,11 @@ def site(server_loop: ServerLoop) -> str:
 async def test_report_command_reads_csv_and_jsonl_exports(site: str, tmp_path: Path) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{site}/ok\n{site}/slow?s=0.6\n{site}/status/404\n")
-    for suffix in (".csv", ".jsonl"):
+    for suffix in (".csv", ".jsonl", ".json"):
         await crawl_urls(tmp_path / f"results{suffix}", str(urls))
     assert len(read_rows(tmp_path / "results.csv")) == 3
     outputs = [tmp_path / name for name in ("r.html", "r.md", "junit.xml", "summary.json")]
-    for export in ("results.csv", "results.jsonl"):
+    for export in ("results.csv", "results.jsonl", "results.json"):
         args = [str(tmp_path / export)]
         for path in outputs:
             args += ["-o", str(path)]

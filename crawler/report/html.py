@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _TEMPLATES = files("crawler.report") / "templates"
+CHART_DATA = ("phases", "slowest")
+"""The parts of the summary the page's script draws (embedded as JSON)."""
 
 
 def _environment() -> Environment:
@@ -49,5 +51,5 @@ def render_html(summary: Mapping[str, Any]) -> str:
         more_hosts=max(len(hosts) - TOP_HOSTS, 0),
         css=Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
         js=Markup((_TEMPLATES / "report.js").read_text(encoding="utf-8")),
-        data_json=_script_json(summary),
+        data_json=_script_json({key: summary[key] for key in CHART_DATA}),
     )
