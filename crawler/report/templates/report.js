@@ -36,12 +36,13 @@
       "aria-label": phase + " latency distribution", "class": "histogram" }, figure);
     var most = Math.max.apply(null, bins.map(function (b) { return b.count; })) || 1;
     var step = (width - 2 * pad) / bins.length;
+    var labelEvery = Math.max(1, Math.ceil(30 / step));  // edge labels ~30 px apart at least
     bins.forEach(function (bin, i) {
       var h = (height - pad - top) * bin.count / most;
       var bar = el("rect", { x: pad + i * step + 1, y: height - pad - h, width: Math.max(step - 2, 1),
         height: h, fill: color(phase), rx: 2, "class": "bin" }, svg);
       el("title", {}, bar).textContent = edge(bin.lo) + "–" + edge(bin.hi) + " ms: " + bin.count;
-      if (bins.length <= 12 || i % Math.ceil(bins.length / 12) === 0) {
+      if (i % labelEvery === 0) {
         el("text", { x: pad + i * step, y: height - 8 }, svg).textContent = edge(bin.lo);
       }
     });
