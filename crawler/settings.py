@@ -61,12 +61,13 @@ CRAWLER_ACCEPT = "200..=299"
 CRAWLER_FAILURE_EXIT_CODE = 2
 CRAWLER_RETRY_AFTER_MAX = 10.0
 
-# A summary when the run ends (logged; files on request) and progress while it runs.
-EXTENSIONS["crawler.run_summary.RunSummaryExtension"] = 500
-CRAWLER_SUMMARY_FILE = None
-CRAWLER_REPORT_FILES: list[str] = []
-CRAWLER_SLO = ""
-CRAWLER_SLO_HOSTS: dict[str, str] = {}
+# Progress while it runs; a summary when it ends (logged; written to files on request).
 EXTENSIONS["crawler.progress.ProgressExtension"] = 500
+EXTENSIONS["crawler.run_summary.RunSummaryExtension"] = 500
 CRAWLER_PROGRESS = "auto"
 CRAWLER_PROGRESS_INTERVAL = 10.0
+CRAWLER_SUMMARY_FILE = None
+CRAWLER_REPORT_FILES: list[str] = []
+# SLO gates: accepted rows over these thresholds become "slow" (not ok).
+CRAWLER_SLO = ""
+CRAWLER_SLO_HOSTS: dict[str, str] = {}
