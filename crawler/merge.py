@@ -33,7 +33,6 @@ PART_SUFFIXES = (".csv", *JSONL_SUFFIXES)
 OUTPUT_SUFFIXES = (".csv", ".json", *JSONL_SUFFIXES)
 
 
-
 @dataclass(slots=True)
 class MergeReport:
     """What a merge read and wrote."""

@@ -55,6 +55,7 @@ OUTCOMES: Final = (
     "abandoned",
     "failed",
     "excluded",
+    "slow",
 )
 """Every value the ``outcome`` field can take."""
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.accept import StatusRanges
 from crawler.items import UrlResult
+from crawler.slo import Slo, SloPolicy
 
 if TYPE_CHECKING:
     from typing import Self
@@ -50,6 +51,9 @@ class ResultPipeline:
     """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and
     ``CRAWLER_ACCEPT_TIMEOUTS``, and counts.
 
+    Accepted rows that miss their SLO (``CRAWLER_SLO``, ``CRAWLER_SLO_HOSTS``, the spider's
+    ``slo``) become ``slow``, not ok.
+
     Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
     ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
     """
@@ -61,6 +65,7 @@ class ResultPipeline:
             crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
         )
         self.accept_timeouts = crawler.settings.getbool("CRAWLER_ACCEPT_TIMEOUTS", False)
+        self.slo = SloPolicy.from_settings(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -71,11 +76,16 @@ class ResultPipeline:
         accept = getattr(self.crawler.spider, "accept", None)
         return accept if isinstance(accept, StatusRanges) else self.default_accept
 
+    def _slo(self) -> SloPolicy:
+        slo = getattr(self.crawler.spider, "slo", None)
+        return self.slo.with_default(slo if isinstance(slo, Slo) else None)
+
     def process_item(self, item: Any) -> Any:
         """Judge and count a :class:`UrlResult`; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
         judge(item, self._accept(), accept_timeouts=self.accept_timeouts)
+        self._slo().apply(item)
         self.stats.inc_value("crawler/rows_count")
         self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
         if item.status is not None:

@@ -67,3 +67,14 @@ CRAWLER_EXCLUDE_PRIVATE = False
 CRAWLER_CACHE = None
 CRAWLER_CACHE_MAX_AGE = 86400
 CRAWLER_CACHE_SKIP_STATUSES = [429]
+
+# Progress while it runs; a summary when it ends (logged; written to files on request).
+EXTENSIONS["crawler.progress.ProgressExtension"] = 500
+EXTENSIONS["crawler.run_summary.RunSummaryExtension"] = 500
+CRAWLER_PROGRESS = "auto"
+CRAWLER_PROGRESS_INTERVAL = 10.0
+CRAWLER_SUMMARY_FILE = None
+CRAWLER_REPORT_FILES: list[str] = []
+# SLO gates: accepted rows over these thresholds become "slow" (not ok).
+CRAWLER_SLO = ""
+CRAWLER_SLO_HOSTS: dict[str, str] = {}

@@ -24,6 +24,7 @@ from crawler.items import UrlResult
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
+from crawler.slo import Slo
 from crawler.sources import UrlEntry, open_sources
 
 if TYPE_CHECKING:
@@ -90,8 +91,9 @@ class UrlCheckSpider(Spider):
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
     ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
     ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
-    ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``)
-    and ``redis``/``job`` (take the entries of a job fed into Redis instead: see
+    ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``),
+    ``slo`` (thresholds like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``) and
+    ``redis``/``job`` (take the entries of a job fed into Redis instead: see
     :mod:`crawler.distributed`).
     """
 
@@ -107,6 +109,7 @@ class UrlCheckSpider(Spider):
         job: str | None = None,
         include: str | None = None,
         exclude: str | None = None,
+        slo: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -120,6 +123,7 @@ class UrlCheckSpider(Spider):
         self.redis_job_name = job
         self.redis_job: RedisJob | None = None
         self._work: WorkQueue | None = None
+        self.slo = Slo.parse(slo, name="slo") if slo is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
         self._cache: CacheReader | None = None
@@ -160,11 +164,14 @@ class UrlCheckSpider(Spider):
         job: str | None = None,
         include: str | None = None,
         exclude: str | None = None,
+        slo: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if slo is not None:
+            Slo.parse(slo, name="slo")
         compile_patterns(include, "include")
         compile_patterns(exclude, "exclude")
         if redis is not None or job is not None:

@@ -114,3 +114,15 @@ def test_passwords_in_urls_never_reach_logs_or_rows(site: str, tmp_path: Path) -
     assert "s3cret" not in result.stderr
     assert "alice:***@" in exported
     assert "alice:***@" in result.stderr  # the Crawled / Gave up retrying lines, redacted
+
+
+def scrapy_command(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy ARGS`` (any project command) in the project, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )

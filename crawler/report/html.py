@@ -1,0 +1,55 @@
+"""The summary as one self-contained HTML page: inline CSS, SVG charts drawn by inline JS.
+
+Nothing is loaded from the network. The page's script sets ``data-rendered="ok"`` (and
+``data-charts``) on ``<html>`` once every chart is drawn; errors land in ``data-errors``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from crawler.report._format import PHASE_LABELS, TOP_HOSTS, ms, percent, share
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_TEMPLATES = files("crawler.report") / "templates"
+CHART_DATA = ("phases", "slowest")
+"""The parts of the summary the page's script draws (embedded as JSON)."""
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("crawler.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.update(ms=ms, percent=percent, share=share, labels=PHASE_LABELS)
+    return environment
+
+
+def _script_json(data: Mapping[str, Any]) -> Markup:
+    """``data`` as JSON that cannot close the ``<script>`` element holding it."""
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def render_html(summary: Mapping[str, Any]) -> str:
+    """The report page for ``summary`` (see :meth:`crawler.summary.RunSummary.as_dict`)."""
+    hosts = list(summary["hosts"].items())
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        s=summary,
+        run=summary.get("run", {}),
+        hosts=hosts[:TOP_HOSTS],
+        more_hosts=max(len(hosts) - TOP_HOSTS, 0),
+        css=Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
+        js=Markup((_TEMPLATES / "report.js").read_text(encoding="utf-8")),
+        data_json=_script_json({key: summary[key] for key in CHART_DATA}),
+    )

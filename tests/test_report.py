@@ -1,0 +1,343 @@
+"""Reports: HTML, Markdown and JUnit content parsed back, the HTML drawn in headless Chromium,
+and ``scrapy report`` on a real export."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crawler.report import render_html, render_junit, render_markdown, write_report
+from crawler.summary import RunSummary
+from tests._apps import checker_app
+from tests._asyncio import coroutine_test
+from tests._crawl import crawl_urls, read_rows
+from tests._known_rows import known_rows
+from tests.test_cli import scrapy_command
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+HOSTILE_URL = "https://a.example/</script><script>alert(1)</script>?q=<b>&x=1"
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict[str, Any]:
+    rows = known_rows(200)
+    rows[5].update(url=HOSTILE_URL, outcome="http_error", ok=False, status=500, error="<b>bad</b>")
+    run = RunSummary(slowest=10, examples=5)
+    for row in rows:
+        run.add(row)
+    data = run.as_dict()
+    data["run"] = {"source": "results.jsonl", "slo": "ttfb_ms<500"}
+    return data
+
+
+class Page(HTMLParser):
+    """Tables by section id (rows of cell texts), resources, scripts, the embedded JSON."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.sections: list[str] = []
+        self.external: list[str] = []
+        self.scripts: list[dict[str, str | None]] = []
+        self.data_json = ""
+        self.figures: list[str] = []
+        self.details: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_data = False
+        self._section = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        for name in ("src", "href"):
+            if attributes.get(name):
+                self.external.append(f"{tag} {name}={attributes[name]}")
+        if tag == "link":
+            self.external.append("link")
+        if tag == "section" and attributes.get("id"):
+            self._section = str(attributes["id"])
+            self.sections.append(self._section)
+        elif tag == "table":
+            self._table_key = str(attributes.get("id") or self._section)
+            self.tables.setdefault(self._table_key, [])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "script":
+            self.scripts.append(attributes)
+            self._in_data = attributes.get("id") == "report-data"
+        elif tag == "figure":
+            self.figures.append(str(attributes.get("data-phase")))
+        elif tag == "details":
+            self.details.append(str(attributes.get("data-outcome")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table_key].append(self._row)
+            self._row = None
+        elif tag == "script":
+            self._in_data = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_data:
+            self.data_json += data
+
+
+def parse_html(text: str) -> Page:
+    page = Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def test_html_tables_hold_the_summary(summary: dict[str, Any]) -> None:
+    page = parse_html(render_html(summary))
+    assert page.external == []  # self-contained: nothing to fetch
+    assert all(script.get("src") is None for script in page.scripts)
+    assert page.sections[:3] == ["tiles", "outcomes", "status-classes"]
+    outcomes = page.tables["outcomes"]
+    assert outcomes[0] == ["outcome", "rows", "share"]
+    assert {row[0]: int(row[1]) for row in outcomes[1:]} == summary["outcomes"]
+    timing = {row[0]: row for row in page.tables["timing"][1:]}
+    total = summary["phases"]["total_ms"]
+    assert timing["total"][1] == str(total["count"])
+    assert float(timing["total"][3].replace(",", "")) == pytest.approx(total["p50"], rel=0.01)
+    assert float(timing["total"][5].replace(",", "")) == pytest.approx(total["p99"], rel=0.01)
+    assert "DNS" in timing
+    assert "TLS" not in timing
+    hosts = {row[0]: int(row[1]) for row in page.tables["hosts"][1:]}
+    assert hosts == {host: c["rows"] for host, c in summary["hosts"].items()}
+    assert page.figures == [p for p, f in summary["phases"].items() if f["count"]]
+    assert page.details == list(summary["failures"])
+    slowest = page.tables["slowest"][1:]
+    assert [row[0] for row in slowest] == [s["url"] for s in summary["slowest"]]
+
+
+def test_html_escapes_urls_and_embeds_the_data(summary: dict[str, Any]) -> None:
+    text = render_html(summary)
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;b&gt;bad&lt;/b&gt;" in text
+    page = parse_html(text)
+    assert json.loads(page.data_json) == {k: summary[k] for k in ("phases", "slowest")}
+    failures = page.tables["failures"]
+    assert [HOSTILE_URL, "500", "<b>bad</b>"] in failures
+
+
+@pytest.mark.parametrize(
+    "rows", [[], [{"url": "not a url", "outcome": "invalid_url", "ok": False}]]
+)
+def test_reports_without_timings(rows: list[dict[str, Any]]) -> None:
+    run = RunSummary()
+    for row in rows:
+        run.add(row)
+    summary = run.as_dict()
+    page = parse_html(render_html(summary))
+    assert page.figures == []
+    assert page.tables["timing"] == [["phase", "count", "min", "p50", "p90", "p99", "max", "mean"]]
+    assert "## Outcomes" in render_markdown(summary)
+    root = ET.fromstring(render_junit(summary))
+    assert root.get("failures") == str(len(rows))
+
+
+def markdown_tables(text: str) -> dict[str, list[list[str]]]:
+    """Tables under each ``##``/``###`` heading, as rows of cells (separator rows dropped)."""
+    tables: dict[str, list[list[str]]] = {}
+    heading = ""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("|") and not line.startswith("|---"):
+            cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+            tables.setdefault(heading, []).append(cells)
+    return tables
+
+
+def test_markdown_tables(summary: dict[str, Any]) -> None:
+    text = render_markdown(summary)
+    assert text.startswith("# URL check report\n\n**200** rows: **171** ok, **29** not ok")
+    tables = markdown_tables(text)
+    assert tables["Outcomes"][0] == ["outcome", "rows", "share"]
+    assert {row[0].strip("`"): int(row[1]) for row in tables["Outcomes"][1:]} == summary["outcomes"]
+    timing = {row[0]: row for row in tables["Timing (ms)"][1:]}
+    assert list(timing) == ["queue", "DNS", "TTFB", "download", "total"]
+    assert float(timing["TTFB"][2]) == pytest.approx(summary["phases"]["ttfb_ms"]["p50"], rel=0.01)
+    timeouts = tables[f"`timeout` ({summary['outcomes']['timeout']})"]
+    assert len(timeouts) == 1 + 5  # header + the examples kept
+    assert f"… and {summary['outcomes']['timeout'] - 5} more." in text
+    assert all(len(row) == len(tables["Slowest URLs"][0]) for row in tables["Slowest URLs"])
+
+
+def test_junit_cases(summary: dict[str, Any]) -> None:
+    root = ET.fromstring(render_junit(summary))
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests", "")) == len(cases)
+    failed = [case for case in cases if case.find("failure") is not None]
+    assert int(suite.get("failures", "")) == len(failed) == int(root.get("failures", ""))
+    assert cases[0].get("name") == "171 URLs ok"
+    by_type = {}
+    for case in failed:
+        failure = case.find("failure")
+        assert failure is not None
+        by_type.setdefault(failure.get("type"), []).append(case)
+    assert len(by_type["timeout"]) == 5 + 1  # five examples, then one case for the rest
+    assert (
+        by_type["timeout"][-1].get("name")
+        == f"{summary['outcomes']['timeout'] - 5} more timeout rows"
+    )
+    hostile = next(case for case in failed if case.get("name") == HOSTILE_URL)
+    assert hostile.get("classname") == "a.example"
+    assert hostile.find("failure").get("message") == "<b>bad</b>"  # type: ignore[union-attr]
+
+
+CHROMIUM = shutil.which("chromium")
+# CI installs chromium and sets CRAWLER_TESTS_REQUIRE_CHROMIUM: there a missing browser fails.
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CRAWLER_TESTS_REQUIRE_CHROMIUM"),
+    reason="chromium is not installed (apt-get install chromium)",
+)
+
+
+def chromium_dom(page: Path, profile: Path) -> str:
+    """The DOM of ``page`` after its scripts ran, from headless Chromium."""
+    assert CHROMIUM is not None
+    result = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@needs_chromium
+def test_html_renders_in_headless_chromium(summary: dict[str, Any], tmp_path: Path) -> None:
+    page = write_report(summary, tmp_path / "report.html")
+    dom = chromium_dom(page, tmp_path / "profile")
+    root = parse_root_attributes(dom)
+    assert "data-errors" not in root, root.get("data-errors")
+    assert root.get("data-rendered") == "ok"
+    drawn = sum(1 for f in summary["phases"].values() if f["count"]) + len(summary["slowest"])
+    assert root.get("data-charts") == str(drawn)
+    assert dom.count('class="histogram"') == drawn - len(summary["slowest"])
+    assert dom.count('class="segment"') >= len(summary["slowest"])
+    assert dom.count('class="bin"') == sum(
+        len(f["histogram"]) for f in summary["phases"].values() if f["count"]
+    )
+
+
+@needs_chromium
+def test_chromium_check_catches_a_broken_script(summary: dict[str, Any], tmp_path: Path) -> None:
+    ttfb = dict(summary["phases"]["ttfb_ms"], histogram=[])  # the script cannot place p50
+    broken = dict(summary, phases={**summary["phases"], "ttfb_ms": ttfb})
+    page = write_report(broken, tmp_path / "broken.html")
+    root = parse_root_attributes(chromium_dom(page, tmp_path / "profile"))
+    assert root.get("data-rendered") == "failed"
+    assert "TypeError" in root.get("data-errors", "")
+
+
+def parse_root_attributes(dom: str) -> dict[str, str]:
+    class Root(HTMLParser):
+        attributes: dict[str, str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "html" and self.attributes is None:
+                self.attributes = {k: v or "" for k, v in attrs}
+
+    parser = Root()
+    parser.feed(dom)
+    assert parser.attributes is not None
+    return parser.attributes
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+@coroutine_test
+async def test_report_command_reads_csv_and_jsonl_exports(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/slow?s=0.6\n{site}/status/404\n")
+    for suffix in (".csv", ".jsonl", ".json"):
+        await crawl_urls(tmp_path / f"results{suffix}", str(urls))
+    assert len(read_rows(tmp_path / "results.csv")) == 3
+    outputs = [tmp_path / name for name in ("r.html", "r.md", "junit.xml", "summary.json")]
+    for export in ("results.csv", "results.jsonl", "results.json"):
+        args = [str(tmp_path / export)]
+        for path in outputs:
+            args += ["-o", str(path)]
+        result = scrapy_command("report", *args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert summary["outcomes"] == {"ok": 2, "http_error": 1}
+        assert summary["run"]["source"] == str(tmp_path / export)
+        assert parse_html((tmp_path / "r.html").read_text()).tables["outcomes"][1:] == [
+            ["ok", "2", "66.7 %"],
+            ["http_error", "1", "33.3 %"],
+        ]
+        assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "1"
+    gated = scrapy_command(
+        "report", str(tmp_path / "results.jsonl"), "--slo", "ttfb_ms<300", "--check"
+    )
+    assert gated.returncode == 2, gated.stderr[-2000:]
+    assert gated.stdout.startswith("Summary: 3 rows, 1 ok, 2 not ok (33.3% ok); ")
+    assert "slow 1" in gated.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("{d}/missing.jsonl", "-o", "r.html"),
+            "'{d}/missing.jsonl' does not exist or is not a file",
+        ),
+        (("{d}/results.txt",), "'{d}/results.txt': reports read .csv, .jsonl or .json exports"),
+        (
+            ("{d}/missing.jsonl", "-o", "r.pdf"),
+            "cannot tell the report format of 'r.pdf': name it .html, .md, .xml (JUnit) or .json (summary)",
+        ),
+        (
+            ("{d}/missing.jsonl", "--slo", "fast"),
+            "--slo: cannot read 'fast'; write METRIC<MS pairs like 'ttfb_ms<500,total_ms<2000' (metrics: queue_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, download_ms, total_ms)",
+        ),
+    ],
+)
+def test_report_command_bad_input_is_one_line(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "results.txt").write_text("x\n")
+    result = scrapy_command("report", *(arg.format(d=tmp_path) for arg in args))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"scrapy report: {message.format(d=tmp_path)}"

@@ -1,0 +1,197 @@
+"""The run summary against a known data set, and as a real crawl logs and writes it."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import logging
+import math
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.summary import PERCENTILES, RELATIVE_ACCURACY, RunSummary, log_lines
+from tests._apps import checker_app
+from tests._asyncio import coroutine_test
+from tests._crawl import crawl_urls, read_rows
+from tests._known_rows import known_rows
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+EDGES = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5)]
+
+
+def exact_percentile(values: list[float], p: int) -> float:
+    """The value at rank floor(p/100 * (n - 1)) of the sorted values (what a sketch targets)."""
+    ordered = sorted(values)
+    return ordered[math.floor(p / 100 * (len(ordered) - 1))]
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return known_rows()
+
+
+@pytest.fixture(scope="module")
+def summary(rows: list[dict]) -> dict:
+    run = RunSummary(slowest=10, examples=5)
+    for row in rows:
+        run.add(row)
+    return run.as_dict()
+
+
+def test_counts(rows: list[dict], summary: dict) -> None:
+    assert summary["rows"] == 1000
+    assert summary["outcomes"] == dict(Counter(r["outcome"] for r in rows).most_common())
+    assert summary["outcomes"] == {"ok": 860, "timeout": 100, "http_error": 40}
+    assert (summary["ok"], summary["not_ok"]) == (860, 140)
+    assert summary["success_rate"] == 0.86
+    assert summary["status_classes"] == {"2xx": 860, "4xx": 40, "none": 100}
+    expected_hosts = Counter(r["url"].split("/")[2] for r in rows)
+    assert {h: c["rows"] for h, c in summary["hosts"].items()} == expected_hosts
+    not_ok = Counter(r["url"].split("/")[2] for r in rows if r["ok"] is False)
+    assert {h: c["not_ok"] for h, c in summary["hosts"].items()} == not_ok
+
+
+@pytest.mark.parametrize("phase", ["dns_ms", "ttfb_ms", "download_ms", "total_ms"])
+def test_phase_figures_within_the_sketchs_accuracy(
+    rows: list[dict], summary: dict, phase: str
+) -> None:
+    values = [r[phase] for r in rows if r[phase] is not None]
+    figures = summary["phases"][phase]
+    assert figures["count"] == len(values)
+    assert figures["min"] == pytest.approx(min(values), abs=1e-3)
+    assert figures["max"] == pytest.approx(max(values), abs=1e-3)
+    assert figures["mean"] == pytest.approx(sum(values) / len(values), abs=1e-3)
+    for p in PERCENTILES:
+        expected = exact_percentile(values, p)
+        assert figures[f"p{p}"] == pytest.approx(expected, rel=RELATIVE_ACCURACY, abs=1e-3), p
+
+
+@pytest.mark.parametrize("phase", ["dns_ms", "total_ms", "queue_ms"])
+def test_histogram_counts_every_value_in_its_bin(
+    rows: list[dict], summary: dict, phase: str
+) -> None:
+    values = [r[phase] for r in rows if r[phase] is not None]
+    histogram = summary["phases"][phase]["histogram"]
+    assert sum(b["count"] for b in histogram) == len(values)
+    for previous, following in itertools.pairwise(histogram):
+        assert previous["hi"] == following["lo"]
+    for bin_ in histogram:
+        inside = [v for v in values if bin_["lo"] <= v < bin_["hi"]]
+        if bin_["lo"] == 0.0:
+            inside = [v for v in values if v < bin_["hi"]]
+        assert bin_["count"] == len(inside), bin_
+        assert bin_["hi"] in EDGES
+        assert bin_["lo"] == 0.0 or EDGES[bisect.bisect_left(EDGES, bin_["lo"])] == bin_["lo"]
+
+
+def test_slowest_retries_and_failure_examples(rows: list[dict], summary: dict) -> None:
+    slowest = sorted(rows, key=lambda r: -r["total_ms"])[:10]
+    assert [s["url"] for s in summary["slowest"]] == [r["url"] for r in slowest]
+    assert summary["slowest"][0]["ttfb_ms"] == slowest[0]["ttfb_ms"]
+    assert summary["retries"]["redirects"] == sum(r["redirects"] for r in rows)
+    assert summary["retries"]["retried_urls"] == 20
+    assert summary["retries"]["retries"] == 20
+    timeouts = summary["failures"]["timeout"]
+    assert timeouts["count"] == 100
+    assert [e["url"] for e in timeouts["examples"]] == [
+        r["url"] for r in rows if r["outcome"] == "timeout"
+    ][:5]
+    assert list(summary["failures"]) == ["timeout", "http_error"]  # the largest group first
+
+
+def test_csv_strings_give_the_same_summary(rows: list[dict], summary: dict) -> None:
+    as_csv = [
+        {
+            k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in r.items()
+        }
+        for r in rows
+    ]
+    run = RunSummary(slowest=10, examples=5)
+    for row in as_csv:
+        run.add(row)
+    again = run.as_dict()
+    for key in ("rows", "ok", "not_ok", "outcomes", "status_classes", "hosts", "phases", "retries"):
+        assert again[key] == summary[key], key
+
+
+def test_memory_is_bounded_by_hosts_not_rows() -> None:
+    run = RunSummary(slowest=3, examples=2)
+    for i in range(20000):
+        run.add({"url": f"http://h{i % 4}/{i}", "outcome": "timeout", "ok": False, "total_ms": i})
+    assert len(run.slowest()) == 3
+    assert [s["total_ms"] for s in run.slowest()] == [19999, 19998, 19997]
+    assert len(run.as_dict()["failures"]["timeout"]["examples"]) == 2
+    assert len(run.hosts) == 4
+
+
+def test_log_lines_are_terse(summary: dict) -> None:
+    lines = log_lines(summary)
+    assert lines[0] == (
+        "Summary: 1000 rows, 860 ok, 140 not ok (86.0% ok); ok 860, timeout 100, http_error 40"
+    )
+    assert lines[1] == "Status classes: 2xx 860, 4xx 40, none 100"
+    assert lines[2].startswith("Timing p50/p90/p99 ms: queue 0.00/0.00/0.00, dns ")
+    assert len(lines) <= 6
+
+
+@pytest.fixture(scope="module")
+def site(server_loop: ServerLoop) -> str:
+    return server_loop.http(checker_app())
+
+
+@coroutine_test
+async def test_crawl_logs_and_writes_the_summary(
+    site: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/redirect/2\n{site}/status/404\n{site}/ok\nnot a url\n")
+    out = tmp_path / "results.jsonl"
+    summary_file = tmp_path / "results.summary.json"
+    reports = [tmp_path / "report.html", tmp_path / "report.md", tmp_path / "junit.xml"]
+    caplog.set_level(logging.INFO, logger="crawler.run_summary")
+    await crawl_urls(
+        out,
+        str(urls),
+        CRAWLER_SUMMARY_FILE=str(summary_file),
+        CRAWLER_REPORT_FILES=",".join(map(str, reports)),
+    )
+    rows = read_rows(out)
+    summary = json.loads(summary_file.read_text())
+    assert summary["rows"] == len(rows) == 5
+    assert summary["outcomes"] == dict(Counter(r["outcome"] for r in rows).most_common())
+    assert summary["retries"]["redirects"] == 2
+    assert summary["phases"]["total_ms"]["count"] == 3
+    assert summary["run"]["finish_reason"] == "finished"
+    assert summary["run"]["source"] == str(urls)
+    assert all(path.stat().st_size > 0 for path in reports)
+    messages = [r.getMessage() for r in caplog.records if r.name == "crawler.run_summary"]
+    assert "Summary: 5 rows, 2 ok, 2 not ok (50.0% ok); " in messages[0]
+    assert f"Wrote {summary_file}" in messages
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("CRAWLER_REPORT_FILES", "report.pdf", "cannot tell the report format of 'report.pdf'"),
+        (
+            "CRAWLER_SUMMARY_FILE",
+            "summary.md",
+            "CRAWLER_SUMMARY_FILE='summary.md' must name a .json",
+        ),
+    ],
+)
+def test_bad_report_settings_name_the_fix(setting: str, value: str, message: str) -> None:
+    from scrapy.utils.test import get_crawler
+
+    from crawler.run_summary import RunSummaryExtension
+
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        RunSummaryExtension.from_crawler(get_crawler(settings_dict={setting: value}))
