@@ -52,6 +52,7 @@ OUTCOMES: Final = (
     "duplicate",
     "cancelled",
     "failed",
+    "blocked",
 )
 """Every value the ``outcome`` field can take."""
 

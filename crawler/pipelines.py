@@ -23,6 +23,10 @@ def judge(row: UrlResult, accept: StatusRanges) -> None:
     """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``."""
     if row.outcome in NOT_JUDGED:
         row.ok = None
+    elif row.outcome == "blocked":
+        row.ok = row.status in accept
+        if row.ok:
+            row.outcome, row.error = "ok", None
     elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
         row.ok = row.status in accept
         if row.ok:

@@ -18,7 +18,8 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.handler.AiohttpDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
-    "middlewares.retry_after.RetryAfterMiddleware": 560,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "middlewares.politeness.PoliteRetryMiddleware": 550,
     "middlewares.tracking.UrlTrackingMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
@@ -60,3 +61,5 @@ LOG_LEVEL = "INFO"
 CRAWLER_ACCEPT = "200..=299"
 CRAWLER_FAILURE_EXIT_CODE = 2
 CRAWLER_RETRY_AFTER_MAX = 10.0
+CRAWLER_BACKOFF_BASE = 1.0
+CRAWLER_HOST_RETRY_BUDGET = 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -74,4 +76,54 @@ def checker_app(release: threading.Event | None = None) -> web.Application:
     app.router.add_get("/hold", hold)
     app.router.add_get("/robots.txt", robots)
     app.router.add_get("/private", ok)
+    return app
+
+
+def politeness_app() -> web.Application:
+    """Rate limiting and bot walls.
+
+    ``/limited?key=K&wait=W`` answers 429 with ``Retry-After: W`` (``W=date:S`` sends an HTTP
+    date S seconds ahead) the first time for each key, then 200; ``/unavailable?key=K&n=N``
+    answers 503 without ``Retry-After`` N times, then 200; ``/wall/{kind}`` is a bot wall.
+    """
+    hits: Counter[str] = Counter()
+
+    async def limited(request: web.Request) -> web.Response:
+        key = request.query["key"]
+        hits[key] += 1
+        if hits[key] > 1:
+            return web.Response(text="welcome back")
+        wait = request.query.get("wait", "1")
+        if wait.startswith("date:"):
+            wait = formatdate(time.time() + float(wait[5:]), usegmt=True)
+        return web.Response(status=429, text="slow down", headers={"Retry-After": wait})
+
+    async def unavailable(request: web.Request) -> web.Response:
+        key = request.query["key"]
+        hits[key] += 1
+        if hits[key] > int(request.query.get("n", "1")):
+            return web.Response(text="back")
+        return web.Response(status=503, text="unavailable")
+
+    walls = {
+        "cloudflare": (403, {"cf-mitigated": "challenge", "Server": "cloudflare"}, "<html>"),
+        "aws": (429, {"x-amzn-waf-action": "captcha"}, ""),
+        "captcha": (403, {}, '<html><div class="g-recaptcha" data-sitekey="x"></div>'),
+        "plain": (403, {}, "<html><h1>Forbidden</h1>" + " " * 2000 + "captcha"),
+    }
+
+    async def wall(request: web.Request) -> web.Response:
+        key = request.query.get("key", request.match_info["kind"])
+        hits[key] += 1
+        status, headers, body = walls[request.match_info["kind"]]
+        return web.Response(status=status, headers=headers, text=body, content_type="text/html")
+
+    async def hits_of(request: web.Request) -> web.Response:
+        return web.Response(text=str(hits[request.match_info["key"]]))
+
+    app = web.Application()
+    app.router.add_get("/limited", limited)
+    app.router.add_get("/unavailable", unavailable)
+    app.router.add_get("/wall/{kind}", wall)
+    app.router.add_get("/hits/{key}", hits_of)
     return app
