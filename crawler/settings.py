@@ -20,6 +20,7 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "middlewares.politeness.PoliteRetryMiddleware": 550,
+    "middlewares.methods.CheckMethodMiddleware": 540,
     "middlewares.tracking.UrlTrackingMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300}
@@ -63,3 +64,4 @@ CRAWLER_FAILURE_EXIT_CODE = 2
 CRAWLER_RETRY_AFTER_MAX = 10.0
 CRAWLER_BACKOFF_BASE = 1.0
 CRAWLER_HOST_RETRY_BUDGET = 0
+CRAWLER_METHOD = "get"

@@ -17,6 +17,7 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.sources import UrlEntry, open_sources
@@ -69,8 +70,9 @@ class UrlCheckSpider(Spider):
     """Check every URL of :meth:`url_entries`; subclasses override that one method.
 
     Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
-    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``) and
-    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped).
+    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped) and ``method``
+    (``get``, ``head`` or ``headers``; default ``CRAWLER_METHOD``).
     """
 
     name = "urlcheck"
@@ -81,9 +83,13 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        method: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.method: CheckMethod | None = (
+            check_method(method, name="method") if method is not None else None
+        )
         self.urls = urls
         self.resume = resume
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
@@ -95,6 +101,8 @@ class UrlCheckSpider(Spider):
         """Build the spider; settings are read here, once."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
+        if spider.method is None:
+            spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         return spider
 
     @classmethod
@@ -103,11 +111,14 @@ class UrlCheckSpider(Spider):
         urls: str | None = None,
         accept: str | None = None,
         resume: str | None = None,
+        method: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if method is not None:
+            check_method(method, name="method")
         if resume is not None:
             resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
@@ -161,12 +172,14 @@ class UrlCheckSpider(Spider):
 
     def make_request(self, entry: UrlEntry) -> Request:
         """The request that checks ``entry`` (override to change method, headers...)."""
+        method = self.method or "get"
         return Request(
             entry.url,
+            method=HTTP_METHODS[method],
             callback=self.parse_result,
             errback=self.failed_result,
             dont_filter=True,
-            meta={ENTRY_META_KEY: entry},
+            meta={ENTRY_META_KEY: entry, CHECK_METHOD_META_KEY: method},
         )
 
     # Callbacks return lists, not generators: Scrapy inspects the source of generator

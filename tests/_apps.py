@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -126,4 +126,41 @@ def politeness_app() -> web.Application:
     app.router.add_get("/unavailable", unavailable)
     app.router.add_get("/wall/{kind}", wall)
     app.router.add_get("/hits/{key}", hits_of)
+    return app
+
+
+def methods_app() -> web.Application:
+    """HEAD handled well and badly: ``/both`` 200 to both, ``/head-405`` and ``/head-404``
+    reject HEAD but answer GET, ``/gone`` is 410 to both; ``/hits/{method}/{path}`` counts."""
+    hits: Counter[str] = Counter()
+
+    def answer(status: int, text: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(status=status, text=text)
+
+        return handler
+
+    app = web.Application()
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        hits[f"{request.method} {request.path}"] += 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def hits_of(request: web.Request) -> web.Response:
+        key = f"{request.match_info['method']} /{request.match_info['path']}"
+        return web.Response(text=str(hits[key]))
+
+    routes = {
+        "/both": (200, 200),
+        "/head-405": (405, 200),
+        "/head-404": (404, 200),
+        "/gone": (410, 410),
+    }
+    for path, (head_status, get_status) in routes.items():
+        app.router.add_get(path, answer(get_status, "page body"), allow_head=False)
+        app.router.add_route("HEAD", path, answer(head_status, ""))
+    app.router.add_get("/hits/{method}/{path}", hits_of)
+    app.middlewares.append(count)
     return app
