@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crawler.accept import StatusRanges
+from crawler.hosts import HostTable
 from crawler.items import UrlResult
 
 if TYPE_CHECKING:
@@ -42,8 +44,16 @@ def judge(row: UrlResult, accept: StatusRanges) -> None:
         row.ok = False
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 class ResultPipeline:
-    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and counts.
+    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the
+    ``accept`` of the URL's host in ``CRAWLER_HOSTS``) and counts.
 
     Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
     ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
@@ -55,13 +65,16 @@ class ResultPipeline:
         self.default_accept = StatusRanges.parse(
             crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
         )
+        self.hosts = HostTable.from_settings(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Build the pipeline (Scrapy's component factory)."""
         return cls(crawler)
 
-    def _accept(self) -> StatusRanges:
+    def _accept(self, row: UrlResult) -> StatusRanges:
+        if self.hosts and (rule := self.hosts.match(_host(row.url))) and rule.accept:
+            return rule.accept
         accept = getattr(self.crawler.spider, "accept", None)
         return accept if isinstance(accept, StatusRanges) else self.default_accept
 
@@ -69,7 +82,7 @@ class ResultPipeline:
         """Judge and count a :class:`UrlResult`; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
-        judge(item, self._accept())
+        judge(item, self._accept(item))
         self.stats.inc_value("crawler/rows_count")
         self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
         if item.status is not None:

@@ -17,6 +17,7 @@ from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
+from crawler.hosts import HostTable, add_download_slots
 from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
     from crawler.items import UrlResult
@@ -95,6 +97,7 @@ class UrlCheckSpider(Spider):
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
+        self._hosts = HostTable()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -103,7 +106,14 @@ class UrlCheckSpider(Spider):
         spider._max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
         if spider.method is None:
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
+        spider._hosts = HostTable.from_settings(crawler.settings)
         return spider
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Apply ``custom_settings``, then add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS``."""
+        super().update_settings(settings)
+        add_download_slots(settings)
 
     @classmethod
     def check_arguments(
@@ -171,15 +181,30 @@ class UrlCheckSpider(Spider):
         return request
 
     def make_request(self, entry: UrlEntry) -> Request:
-        """The request that checks ``entry`` (override to change method, headers...)."""
+        """The request that checks ``entry`` (override to change method, headers...).
+
+        The ``CRAWLER_HOSTS`` entry of the URL's host, if any, sets its method, headers,
+        ``download_timeout`` and ``download_slot``.
+        """
         method = self.method or "get"
+        meta: dict[str, Any] = {ENTRY_META_KEY: entry}
+        headers: tuple[tuple[str, str], ...] = ()
+        if rule := self._hosts.match(urlsplit(entry.url).hostname):
+            method = rule.method or method
+            headers = rule.headers
+            if rule.timeout is not None:
+                meta["download_timeout"] = rule.timeout
+            if rule.slot is not None:
+                meta["download_slot"] = rule.slot
+        meta[CHECK_METHOD_META_KEY] = method
         return Request(
             entry.url,
             method=HTTP_METHODS[method],
+            headers=dict(headers),
             callback=self.parse_result,
             errback=self.failed_result,
             dont_filter=True,
-            meta={ENTRY_META_KEY: entry, CHECK_METHOD_META_KEY: method},
+            meta=meta,
         )
 
     # Callbacks return lists, not generators: Scrapy inspects the source of generator

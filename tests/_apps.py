@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -163,4 +164,40 @@ def methods_app() -> web.Application:
         app.router.add_route("HEAD", path, answer(head_status, ""))
     app.router.add_get("/hits/{method}/{path}", hits_of)
     app.middlewares.append(count)
+    return app
+
+
+@dataclass
+class Arrivals:
+    """What :func:`recording_app` saw: arrival times, request headers, peak concurrency."""
+
+    times: dict[str, float] = field(default_factory=dict)
+    """``time.monotonic()`` at each request's arrival, by ``key``."""
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    inflight: int = 0
+    max_inflight: int = 0
+
+
+def recording_app(arrivals: Arrivals) -> web.Application:
+    """``/page?key=K&s=S`` records its arrival and headers, takes S seconds, answers 200;
+    ``/status/{code}`` answers that status."""
+
+    async def page(request: web.Request) -> web.Response:
+        key = request.query["key"]
+        arrivals.times[key] = time.monotonic()
+        arrivals.headers[key] = dict(request.headers)
+        arrivals.inflight += 1
+        arrivals.max_inflight = max(arrivals.max_inflight, arrivals.inflight)
+        try:
+            await asyncio.sleep(float(request.query.get("s", "0")))
+        finally:
+            arrivals.inflight -= 1
+        return web.Response(text="recorded")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    app = web.Application()
+    app.router.add_get("/page", page)
+    app.router.add_get("/status/{code}", status)
     return app
