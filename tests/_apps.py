@@ -131,8 +131,8 @@ def politeness_app() -> web.Application:
 
 
 def methods_app() -> web.Application:
-    """HEAD handled well and badly: ``/both`` 200 to both, ``/head-405`` and ``/head-404``
-    reject HEAD but answer GET, ``/gone`` is 410 to both; ``/hits/{method}/{path}`` counts."""
+    """HEAD handled well and badly: ``/both`` 200 to both, ``/head-405``, ``/head-404`` and
+    ``/head-501`` reject HEAD but answer GET, ``/gone`` is 410 to both; ``/hits/{method}/{path}`` counts."""
     hits: Counter[str] = Counter()
 
     def answer(status: int, text: str) -> Any:
@@ -157,6 +157,7 @@ def methods_app() -> web.Application:
         "/both": (200, 200),
         "/head-405": (405, 200),
         "/head-404": (404, 200),
+        "/head-501": (501, 200),
         "/gone": (410, 410),
     }
     for path, (head_status, get_status) in routes.items():

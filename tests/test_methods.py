@@ -59,6 +59,7 @@ async def test_head_falls_back_to_get_when_the_server_mishandles_it(
     urls = tmp_path / "urls.txt"
     urls.write_text(
         f"{site}/both\n{site}/head-405\n{site}/head-404\n{site}/gone\n{resetting}/page\n"
+        f"{site}/head-501\n"
     )
     out = tmp_path / "out.jsonl"
     crawler = await crawl_urls(out, str(urls), CRAWLER_METHOD="head", RETRY_TIMES=0)
@@ -73,9 +74,10 @@ async def test_head_falls_back_to_get_when_the_server_mishandles_it(
         3: ("ok", 200, "GET", 2),
         4: ("http_error", 410, "GET", 2),
         5: ("ok", 200, "GET", 2),
+        6: ("ok", 200, "GET", 2),
     }
     assert rows[1]["bytes"] == 0
-    assert crawler.stats.get_value("crawler/methods/head_fallback_count") == 4
+    assert crawler.stats.get_value("crawler/methods/head_fallback_count") == 5
     assert hits(server_loop, site, "GET", "/both") == 0
 
 
