@@ -89,14 +89,14 @@ class UrlCheckSpider(Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.method: CheckMethod | None = (
-            check_method(method, name="method") if method is not None else None
-        )
         self.urls = urls
         self.resume = resume
         self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
         self._seen = FingerprintSet()
         self._max_url_length = 0
+        self.method: CheckMethod | None = (
+            check_method(method, name="method") if method is not None else None
+        )
         self._hosts = HostTable()
 
     @classmethod
@@ -111,8 +111,10 @@ class UrlCheckSpider(Spider):
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Apply ``custom_settings``, then add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS``."""
+        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and add the ``CRAWLER_HOSTS``
+        slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before it starts)."""
         super().update_settings(settings)
+        check_method(settings.get("CRAWLER_METHOD", "get"))
         add_download_slots(settings)
 
     @classmethod
@@ -189,7 +191,7 @@ class UrlCheckSpider(Spider):
         method = self.method or "get"
         meta: dict[str, Any] = {ENTRY_META_KEY: entry}
         headers: tuple[tuple[str, str], ...] = ()
-        if rule := self._hosts.match(urlsplit(entry.url).hostname):
+        if self._hosts and (rule := self._hosts.match(urlsplit(entry.url).hostname)):
             method = rule.method or method
             headers = rule.headers
             if rule.timeout is not None:

@@ -79,6 +79,7 @@ def test_standard_input(site: str, tmp_path: Path) -> None:
         (("-a", "urls=/nonexistent/urls.txt"), "/nonexistent/urls.txt"),
         (("-a", "accept=2xx"), "accept: cannot read '2xx'"),
         (("-a", "method=post"), "method='post' is not a check method; use one of"),
+        (("-s", "CRAWLER_METHOD=options"), "CRAWLER_METHOD='options' is not a check method"),
         (
             ("-s", 'CRAWLER_HOSTS={"example.com": {"concurency": 2}}'),
             "CRAWLER_HOSTS['example.com']: unknown key 'concurency'; use concurrency",
