@@ -20,7 +20,10 @@ MIN_DELAY = 0.001
 
 def hold_slot(crawler: Crawler, key: str, seconds: float) -> bool:
     """Start no download from slot ``key`` for ``seconds``; ``False`` when there is no such slot."""
-    engine = crawler.engine
+    try:
+        engine = crawler.engine
+    except RuntimeError:  # no crawl running: no downloader, no slots
+        return False
     slots = getattr(getattr(engine, "downloader", None), "slots", None)
     slot = slots.get(key) if isinstance(slots, dict) else None
     if slot is None or not hasattr(slot, "lastseen") or not hasattr(slot, "delay"):

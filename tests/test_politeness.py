@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
+from crawler._slots import hold_slot
 from middlewares.politeness import PolitenessConfig
 from tests._apps import checker_app, politeness_app
 from tests._asyncio import coroutine_test
@@ -146,3 +148,7 @@ def test_bad_settings_name_the_setting(name: str, value: float, message: str) ->
 def test_defaults() -> None:
     config = PolitenessConfig.from_settings(Settings())
     assert (config.max_wait, config.backoff_base, config.host_retry_budget) == (10.0, 1.0, 0)
+
+
+def test_no_slot_to_hold_without_a_running_downloader() -> None:
+    assert hold_slot(get_crawler(), "example.com", 1.0) is False
