@@ -22,6 +22,7 @@ from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, ch
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.sources import UrlEntry, open_sources
+from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -111,10 +112,12 @@ class UrlCheckSpider(Spider):
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and add the ``CRAWLER_HOSTS``
-        slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before it starts)."""
+        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings, and
+        add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
+        it starts, with one line)."""
         super().update_settings(settings)
         check_method(settings.get("CRAWLER_METHOD", "get"))
+        PolitenessConfig.from_settings(settings)
         add_download_slots(settings)
 
     @classmethod

@@ -80,6 +80,7 @@ def test_standard_input(site: str, tmp_path: Path) -> None:
         (("-a", "accept=2xx"), "accept: cannot read '2xx'"),
         (("-a", "method=post"), "method='post' is not a check method; use one of"),
         (("-s", "CRAWLER_METHOD=options"), "CRAWLER_METHOD='options' is not a check method"),
+        (("-s", "CRAWLER_HOST_RETRY_BUDGET=-1"), "CRAWLER_HOST_RETRY_BUDGET must be >= 0"),
         (
             ("-s", 'CRAWLER_HOSTS={"example.com": {"concurency": 2}}'),
             "CRAWLER_HOSTS['example.com']: unknown key 'concurency'; use concurrency",
