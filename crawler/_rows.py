@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler._retry_after import retry_after_seconds
 from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
+from crawler.botwall import bot_wall_sign
 from crawler.items import UrlResult
 from crawler.redact import redact
 from middlewares.tracking import URL_TRACE_META_KEY, Hop, UrlTrace, download_ms
@@ -110,4 +111,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         row.retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
         if row.bytes is None:
             row.bytes = len(response.body)
+        if sign := bot_wall_sign(response):
+            row.outcome = "blocked"  # the pipeline keeps it unless the status is accepted
+            row.error = f"blocked by a bot wall (HTTP {response.status}, {sign})"
     return row

@@ -56,6 +56,7 @@ OUTCOMES: Final = (
     "failed",
     "excluded",
     "slow",
+    "blocked",
 )
 """Every value the ``outcome`` field can take."""
 

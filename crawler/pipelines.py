@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crawler.accept import StatusRanges
+from crawler.hosts import HostTable
 from crawler.items import UrlResult
 from crawler.slo import Slo, SloPolicy
 
@@ -32,6 +34,10 @@ def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False
         row.ok = None
     elif row.outcome in TIMEOUTS:
         row.ok = accept_timeouts
+    elif row.outcome == "blocked":
+        row.ok = row.status in accept
+        if row.ok:
+            row.outcome, row.error = "ok", None
     elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
         row.ok = row.status in accept
         if row.ok:
@@ -47,9 +53,17 @@ def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False
         row.ok = False
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 class ResultPipeline:
-    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``) and
-    ``CRAWLER_ACCEPT_TIMEOUTS``, and counts.
+    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the
+    ``accept`` of the URL's host in ``CRAWLER_HOSTS``) and ``CRAWLER_ACCEPT_TIMEOUTS``, and
+    counts.
 
     Accepted rows that miss their SLO (``CRAWLER_SLO``, ``CRAWLER_SLO_HOSTS``, the spider's
     ``slo``) become ``slow``, not ok.
@@ -66,13 +80,16 @@ class ResultPipeline:
         )
         self.accept_timeouts = crawler.settings.getbool("CRAWLER_ACCEPT_TIMEOUTS", False)
         self.slo = SloPolicy.from_settings(crawler.settings)
+        self.hosts = HostTable.from_settings(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Build the pipeline (Scrapy's component factory)."""
         return cls(crawler)
 
-    def _accept(self) -> StatusRanges:
+    def _accept(self, row: UrlResult) -> StatusRanges:
+        if self.hosts and (rule := self.hosts.match(_host(row.url))) and rule.accept:
+            return rule.accept
         accept = getattr(self.crawler.spider, "accept", None)
         return accept if isinstance(accept, StatusRanges) else self.default_accept
 
@@ -84,7 +101,7 @@ class ResultPipeline:
         """Judge and count a :class:`UrlResult`; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
-        judge(item, self._accept(), accept_timeouts=self.accept_timeouts)
+        judge(item, self._accept(item), accept_timeouts=self.accept_timeouts)
         self._slo().apply(item)
         self.stats.inc_value("crawler/rows_count")
         self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")

@@ -18,7 +18,9 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.handler.AiohttpDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
-    "middlewares.retry_after.RetryAfterMiddleware": 560,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "middlewares.politeness.PoliteRetryMiddleware": 550,
+    "middlewares.methods.CheckMethodMiddleware": 540,
     "middlewares.tracking.UrlTrackingMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300, "crawler.cache.CachePipeline": 310}
@@ -78,3 +80,6 @@ CRAWLER_REPORT_FILES: list[str] = []
 # SLO gates: accepted rows over these thresholds become "slow" (not ok).
 CRAWLER_SLO = ""
 CRAWLER_SLO_HOSTS: dict[str, str] = {}
+CRAWLER_BACKOFF_BASE = 1.0
+CRAWLER_HOST_RETRY_BUDGET = 0
+CRAWLER_METHOD = "get"

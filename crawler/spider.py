@@ -20,12 +20,15 @@ from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
 from crawler.distributed.config import RedisJob, RedisUnavailableError
+from crawler.hosts import HostTable, add_download_slots
 from crawler.items import UrlResult
+from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
 from crawler.slo import Slo
 from crawler.sources import UrlEntry, open_sources
+from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -92,7 +95,8 @@ class UrlCheckSpider(Spider):
     ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
     ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
     ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``),
-    ``slo`` (thresholds like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``) and
+    ``slo`` (thresholds like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``),
+    ``method`` (``get``, ``head`` or ``headers``; default ``CRAWLER_METHOD``) and
     ``redis``/``job`` (take the entries of a job fed into Redis instead: see
     :mod:`crawler.distributed`).
     """
@@ -110,6 +114,7 @@ class UrlCheckSpider(Spider):
         include: str | None = None,
         exclude: str | None = None,
         slo: str | None = None,
+        method: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -128,6 +133,10 @@ class UrlCheckSpider(Spider):
         self._max_url_length = 0
         self._cache: CacheReader | None = None
         self._default_accept = StatusRanges.parse("200..=299")
+        self.method: CheckMethod | None = (
+            check_method(method, name="method") if method is not None else None
+        )
+        self._hosts = HostTable()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -144,6 +153,9 @@ class UrlCheckSpider(Spider):
             crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
         )
         spider._cache = CacheReader.from_crawler(crawler)
+        if spider.method is None:
+            spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
+        spider._hosts = HostTable.from_settings(crawler.settings)
         return spider
 
     @classmethod
@@ -152,6 +164,16 @@ class UrlCheckSpider(Spider):
         UrlFilter.from_settings(settings)
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings, and
+        add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
+        it starts, with one line)."""
+        super().update_settings(settings)
+        check_method(settings.get("CRAWLER_METHOD", "get"))
+        PolitenessConfig.from_settings(settings)
+        add_download_slots(settings)
 
     @classmethod
     def check_arguments(
@@ -165,11 +187,14 @@ class UrlCheckSpider(Spider):
         include: str | None = None,
         exclude: str | None = None,
         slo: str | None = None,
+        method: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
+        if method is not None:
+            check_method(method, name="method")
         if slo is not None:
             Slo.parse(slo, name="slo")
         compile_patterns(include, "include")
@@ -290,13 +315,30 @@ class UrlCheckSpider(Spider):
         return request
 
     def make_request(self, entry: UrlEntry) -> Request:
-        """The request that checks ``entry`` (override to change method, headers...)."""
+        """The request that checks ``entry`` (override to change method, headers...).
+
+        The ``CRAWLER_HOSTS`` entry of the URL's host, if any, sets its method, headers,
+        ``download_timeout`` and ``download_slot``.
+        """
+        method = self.method or "get"
+        meta: dict[str, Any] = {ENTRY_META_KEY: entry}
+        headers: tuple[tuple[str, str], ...] = ()
+        if self._hosts and (rule := self._hosts.match(urlsplit(entry.url).hostname)):
+            method = rule.method or method
+            headers = rule.headers
+            if rule.timeout is not None:
+                meta["download_timeout"] = rule.timeout
+            if rule.slot is not None:
+                meta["download_slot"] = rule.slot
+        meta[CHECK_METHOD_META_KEY] = method
         return Request(
             entry.url,
+            method=HTTP_METHODS[method],
+            headers=dict(headers),
             callback=self.parse_result,
             errback=self.failed_result,
             dont_filter=True,
-            meta={ENTRY_META_KEY: entry},
+            meta=meta,
         )
 
     # Callbacks return lists, not generators: Scrapy inspects the source of generator

@@ -251,7 +251,7 @@ class RunSummary:
                 "retries": self.retries,
                 "redirects": self.redirects,
                 "retry_after_rows": self.retry_after_rows,
-                "retry_after_waits": stats.get("crawler/retry_after_waits_count"),
+                "backoffs": stats.get("crawler/politeness/backoff_count"),
                 "gave_up": stats.get("retry/max_reached"),
             },
             "failures": failures,
@@ -288,13 +288,9 @@ def log_lines(summary: Mapping[str, Any], *, hosts: int = 5) -> list[str]:
         slowest = summary["slowest"][0]
         lines.append(f"Slowest: {format_ms(slowest['total_ms'])} ms {slowest['url']}")
     retries = summary["retries"]
-    if retries["retries"] or retries["retry_after_waits"]:
+    if retries["retries"] or retries["backoffs"]:
         lines.append(
             f"Retries: {retries['retries']} on {retries['retried_urls']} URLs"
-            + (
-                f", {retries['retry_after_waits']} after Retry-After"
-                if retries["retry_after_waits"]
-                else ""
-            )
+            + (f", {retries['backoffs']} host backoffs" if retries["backoffs"] else "")
         )
     return lines

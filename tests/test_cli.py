@@ -78,6 +78,13 @@ def test_standard_input(site: str, tmp_path: Path) -> None:
     [
         (("-a", "urls=/nonexistent/urls.txt"), "/nonexistent/urls.txt"),
         (("-a", "accept=2xx"), "accept: cannot read '2xx'"),
+        (("-a", "method=post"), "method='post' is not a check method; use one of"),
+        (("-s", "CRAWLER_METHOD=options"), "CRAWLER_METHOD='options' is not a check method"),
+        (("-s", "CRAWLER_HOST_RETRY_BUDGET=-1"), "CRAWLER_HOST_RETRY_BUDGET must be >= 0"),
+        (
+            ("-s", 'CRAWLER_HOSTS={"example.com": {"concurency": 2}}'),
+            "CRAWLER_HOSTS['example.com']: unknown key 'concurency'; use concurrency",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(

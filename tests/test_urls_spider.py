@@ -365,4 +365,4 @@ async def test_retry_after_is_honoured_up_to_the_cap(site: str, tmp_path: Path) 
         1,
         60,
     )
-    assert crawler.stats.get_value("crawler/retry_after_waits_count") == 1
+    assert crawler.stats.get_value("crawler/politeness/backoff_count/127.0.0.1") == 1

@@ -48,7 +48,12 @@ class Command(ScrapyCrawlCommand):
                 logger.error("%s", e)
                 self.exitcode = 1
                 return
-        crawler = self.crawler_process.create_crawler(spidercls)
+        try:
+            crawler = self.crawler_process.create_crawler(spidercls)
+        except ValueError as e:  # a bad setting, e.g. CRAWLER_HOSTS, read by update_settings
+            logger.error("%s", e)
+            self.exitcode = 1
+            return
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:

@@ -92,11 +92,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         f"{retries['retries']} retries on {retries['retried_urls']} URLs, "
         f"{retries['redirects']} redirects followed"
-        + (
-            f", {retries['retry_after_waits']} waits for Retry-After"
-            if retries.get("retry_after_waits")
-            else ""
-        )
+        + (f", {retries['backoffs']} host backoffs" if retries.get("backoffs") else "")
         + ".",
         "",
     ]
