@@ -25,9 +25,12 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """``redis-server`` started in ``directory``; ``url`` addresses it, ``stop()`` ends it."""
+    """``redis-server`` started in ``directory``; ``url`` addresses it, ``stop()`` ends it.
 
-    def __init__(self, directory: Path) -> None:
+    With ``persist``, its data survives ``stop()`` and ``start()`` (an fsynced append-only file).
+    """
+
+    def __init__(self, directory: Path, *, persist: bool = False) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             if os.environ.get("CRAWLER_TESTS_REQUIRE_REDIS"):
@@ -38,7 +41,9 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._command = [
             executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice",
+            "--save", "", "--daemonize", "no", "--loglevel", "notice",
+            # persist: every write reaches the append-only file before the client hears back
+            "--appendonly", "yes" if persist else "no", "--appendfsync", "always",
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
         self._drain: threading.Thread | None = None

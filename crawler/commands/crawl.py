@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ class Command(ScrapyCrawlCommand):
             try:
                 spidercls.check_arguments(**opts.spargs)
                 spidercls.check_settings(self.crawler_process.settings)
+                if opts.spargs.get("redis") or self.crawler_process.settings.get(
+                    "CRAWLER_REDIS_URL"
+                ):
+                    check_worker_outputs(self.crawler_process.settings)
             except ValueError as e:
                 logger.error("%s", e)
                 self.exitcode = 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from typing import Self
@@ -116,3 +118,23 @@ class RedisJob:
                 f"CRAWLER_REDIS_MAX_DELIVERIES must be >= 1, got {job.max_deliveries!r}"
             )
         return job
+
+
+def check_worker_outputs(settings: BaseSettings) -> None:
+    """Refuse to let a worker overwrite (``-O``) an output that already holds rows.
+
+    Rows a worker wrote were acknowledged in Redis: overwriting the file would lose them for
+    good. Raises ``ValueError`` (one line, naming the fix).
+    """
+    for uri, options in settings.getdict("FEEDS").items():
+        if not (options or {}).get("overwrite"):
+            continue
+        text = str(uri)
+        if "://" in text and not text.startswith("file://"):
+            continue
+        path = Path(urlsplit(text).path if text.startswith("file://") else text)
+        if path.is_file() and path.stat().st_size > 0:
+            raise ValueError(
+                f"-O {text} would overwrite rows a Redis worker already wrote and acknowledged; "
+                "give each worker run a new output file, or append with -o"
+            )
