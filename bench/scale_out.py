@@ -42,6 +42,8 @@ def feed(redis_url: str, urls: Path) -> None:
 def crawl(redis_url: str, workers: int, work: Path, concurrency: int) -> tuple[float, list[Path]]:
     """Wall seconds for ``workers`` processes to drain the job, and their outputs."""
     parts = [work / f"part-{workers}-{n}.csv" for n in range(workers)]
+    for part in parts:  # a worker refuses to overwrite rows of an earlier round
+        part.unlink(missing_ok=True)
     settings = {
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATS_PREFIX = "crawler/redis/"
+ACK_DELAY = 0.05
+"""Seconds acknowledgements wait to go in one batch (a kill within it costs a re-check)."""
 Messages = list[tuple[str, dict[str, str]]]
 """Stream messages as the client returns them (``decode_responses=True``)."""
 _IDLE_POLL_MS = 1000
@@ -83,6 +86,7 @@ class WorkQueue:
         self._held: dict[tuple[str, int], str] = {}
         self._to_ack: list[tuple[str, str | None]] = []
         self._acking = 0
+        self._next_take_over = 0.0
         """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,7 +141,7 @@ class WorkQueue:
             if self.failure is not None:
                 raise self.failure
             try:
-                leased = await self._take_over() or await self._take_new(block=idle)
+                leased = await self._take_over(force=idle) or await self._take_new(block=idle)
                 if not leased and await self._drained():
                     return
             except redis.RedisError as e:
@@ -164,8 +168,15 @@ class WorkQueue:
         self._stats.inc_value(f"{STATS_PREFIX}entries_leased_count", len(leased))
         return leased
 
-    async def _take_over(self) -> list[LeasedEntry]:
-        """Entries whose lease ran out (their worker died), claimed for this worker."""
+    async def _take_over(self, *, force: bool) -> list[LeasedEntry]:
+        """Entries whose lease ran out (their worker died), claimed for this worker.
+
+        Looked for when idle, else at most every quarter lease: a lease cannot run out sooner.
+        """
+        now = time.monotonic()
+        if not force and now < self._next_take_over:
+            return []
+        self._next_take_over = now + self.job.lease / 4
         lease_ms = int(self.job.lease * 1000)
         expired: list[dict[str, Any]] = await self._client.xpending_range(
             self.job.entries_key,
@@ -239,6 +250,7 @@ class WorkQueue:
     async def _acknowledge(self) -> None:
         while True:
             await self._ack_wanted.wait()
+            await asyncio.sleep(ACK_DELAY)  # gather the rows written meanwhile: one round trip
             self._ack_wanted.clear()
             await self._flush_acks()
 
