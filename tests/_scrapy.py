@@ -21,15 +21,19 @@ def run_scrapy(
     *args: str, stdin: str | None = None, cwd: Path = PROJECT_ROOT, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``scrapy ARGS`` in the project to the end; output captured as text."""
-    return subprocess.run(
-        scrapy_command(*args),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        return subprocess.run(
+            scrapy_command(*args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        output = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        pytest.fail(f"scrapy {' '.join(args)} ran over {timeout} s; its log ends:\n{output}"[-6000:])
 
 
 def start_scrapy(*args: str, stderr: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
