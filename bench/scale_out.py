@@ -117,12 +117,13 @@ def main() -> None:
         f"{count} URLs, concurrency {args.concurrency} per worker, {rounds} round(s), medians"
     )
     print()
-    print("| workers | wall s | URLs/s | speed-up vs 1 worker |")
-    print("|---|---|---|---|")
+    print("| workers | wall s | URLs/s | speed-up vs 1 worker | per round |")
+    print("|---|---|---|---|---|")
     for workers, measured in walls.items():
         wall = statistics.median(measured)
         speedup = statistics.median(speedups) if workers == 2 else 1.0
-        print(f"| {workers} | {wall:.2f} | {count / wall:,.0f} | {speedup:.2f}x |")
+        rounds_text = ", ".join(f"{r:.2f}x" for r in speedups) if workers == 2 else ""
+        print(f"| {workers} | {wall:.2f} | {count / wall:,.0f} | {speedup:.2f}x | {rounds_text} |")
 
 
 if __name__ == "__main__":
