@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests._apps import checker_app
 from tests._crawl import read_rows
+from tests._scrapy import PROJECT_ROOT, run_scrapy
 
 if TYPE_CHECKING:
-    from tests.servers import ServerLoop
+    import subprocess
+    from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+    from tests.servers import ServerLoop
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +26,8 @@ def scrapy_crawl(
     *args: str, stdin: bytes | None = None, cwd: Path = PROJECT_ROOT
 ) -> subprocess.CompletedProcess[str]:
     """Run ``scrapy crawl urls ARGS`` in the project, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "urls", "-s", "LOG_LEVEL=INFO", *args],
-        input=stdin.decode() if stdin is not None else None,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    text = stdin.decode() if stdin is not None else None
+    return run_scrapy("crawl", "urls", "-s", "LOG_LEVEL=INFO", *args, stdin=text, cwd=cwd)
 
 
 def test_all_accepted_exits_0(site: str, tmp_path: Path) -> None:
@@ -121,15 +113,3 @@ def test_passwords_in_urls_never_reach_logs_or_rows(site: str, tmp_path: Path) -
     assert "s3cret" not in result.stderr
     assert "alice:***@" in exported
     assert "alice:***@" in result.stderr  # the Crawled / Gave up retrying lines, redacted
-
-
-def scrapy_command(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-    """Run ``scrapy ARGS`` (any project command) in the project, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )

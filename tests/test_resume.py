@@ -7,9 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,11 +14,13 @@ import pytest
 from crawler.resume import done_entries, drop_cut_line, entry_key
 from tests._apps import checker_app
 from tests._crawl import read_rows
+from tests._scrapy import start_scrapy, wait_for_lines
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.servers import ServerLoop
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = 2000
 
 
@@ -45,22 +44,11 @@ def url_list(site: str, path: Path) -> list[int]:
 
 
 def crawl(urls: Path, out: Path, *, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "urls", "-a", f"urls={urls}",
-        "-a", f"resume={out}", "-o", str(out), "-s", "CONCURRENT_REQUESTS=32",
-        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32", "-s", "LOG_LEVEL=WARNING",
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-
-
-def wait_for_rows(out: Path, count: int, process: subprocess.Popen[bytes]) -> None:
-    """Wait (polling, with a deadline) until ``out`` holds ``count`` lines."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if out.exists() and out.read_bytes().count(b"\n") >= count:
-            return
-        time.sleep(0.02)
-    pytest.fail(f"{out} never reached {count} lines")
+    return start_scrapy(
+        "crawl", "urls", "-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out),
+        "-s", "CONCURRENT_REQUESTS=32", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+        "-s", "LOG_LEVEL=WARNING", stderr=stderr,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -80,7 +68,7 @@ def test_stop_anywhere_then_resume_gives_one_row_per_entry(
     expected = url_list(site, urls)
     out = tmp_path / f"results{suffix}"
     first = crawl(urls, out, stderr=subprocess.DEVNULL)
-    wait_for_rows(out, random.Random(f"{stop}{suffix}").randint(100, ENTRIES // 2), first)
+    wait_for_lines(out, random.Random(f"{stop}{suffix}").randint(100, ENTRIES // 2), first)
     if isinstance(stop, str):  # Ctrl-C twice: the second one stops at once
         first.send_signal(signal.SIGINT)
         first.send_signal(signal.SIGINT)
