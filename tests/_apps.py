@@ -13,6 +13,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     import threading
+    from pathlib import Path
 
 ROBOTS_TXT = "User-agent: *\nDisallow: /private\n"
 
@@ -202,3 +203,18 @@ def recording_app(arrivals: Arrivals) -> web.Application:
     app.router.add_get("/page", page)
     app.router.add_get("/status/{code}", status)
     return app
+
+
+def paced_url_list(site: str, path: Path, entries: int) -> list[int]:
+    """Write ``entries`` lines of ``site``'s 10 ms ``/slow`` URLs to ``path``: a bad line
+    every 97 and a repeat of the previous URL every 89. Returns the entry line numbers."""
+    lines = []
+    for i in range(entries):
+        if i % 97 == 0:
+            lines.append("not a url")
+        elif i % 89 == 0:
+            lines.append(f"{site}/slow?s=0.01&i={i - 1}")
+        else:
+            lines.append(f"{site}/slow?s=0.01&i={i}")
+    path.write_text("\n".join(lines) + "\n")
+    return list(range(1, entries + 1))

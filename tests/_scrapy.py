@@ -33,7 +33,9 @@ def run_scrapy(
         )
     except subprocess.TimeoutExpired as e:
         output = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
-        pytest.fail(f"scrapy {' '.join(args)} ran over {timeout} s; its log ends:\n{output}"[-6000:])
+        pytest.fail(
+            f"scrapy {' '.join(args)} ran over {timeout} s; its log ends:\n{output}"[-6000:]
+        )
 
 
 def start_scrapy(*args: str, stderr: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:

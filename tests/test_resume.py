@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from crawler.resume import done_entries, drop_cut_line, entry_key
-from tests._apps import checker_app
+from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
 from tests._scrapy import start_scrapy, wait_for_lines
 
@@ -27,20 +27,6 @@ ENTRIES = 2000
 @pytest.fixture(scope="module")
 def site(server_loop: ServerLoop) -> str:
     return server_loop.http(checker_app())
-
-
-def url_list(site: str, path: Path) -> list[int]:
-    """A list of paced URLs with a few bad lines and duplicates; returns the entry lines."""
-    lines = []
-    for i in range(ENTRIES):
-        if i % 97 == 0:
-            lines.append("not a url")
-        elif i % 89 == 0:
-            lines.append(f"{site}/slow?s=0.01&i={i - 1}")
-        else:
-            lines.append(f"{site}/slow?s=0.01&i={i}")
-    path.write_text("\n".join(lines) + "\n")
-    return list(range(1, ENTRIES + 1))
 
 
 def crawl(urls: Path, out: Path, *, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
@@ -65,7 +51,7 @@ def test_stop_anywhere_then_resume_gives_one_row_per_entry(
     site: str, tmp_path: Path, stop: signal.Signals | str, suffix: str
 ) -> None:
     urls = tmp_path / "urls.txt"
-    expected = url_list(site, urls)
+    expected = paced_url_list(site, urls, ENTRIES)
     out = tmp_path / f"results{suffix}"
     first = crawl(urls, out, stderr=subprocess.DEVNULL)
     wait_for_lines(out, random.Random(f"{stop}{suffix}").randint(100, ENTRIES // 2), first)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from tests._apps import checker_app
+from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy, start_scrapy, wait_for_lines
 from tests.redis_server import RedisServer, free_port
@@ -38,19 +38,6 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]
     server.stop()
 
 
-def url_list(site: str, path: Path, entries: int = ENTRIES) -> None:
-    """Paced URLs, with a bad line every 97 and a duplicate every 89."""
-    lines = []
-    for i in range(entries):
-        if i % 97 == 0:
-            lines.append("not a url")
-        elif i % 89 == 0:
-            lines.append(f"{site}/slow?s=0.01&i={i - 1}")
-        else:
-            lines.append(f"{site}/slow?s=0.01&i={i}")
-    path.write_text("\n".join(lines) + "\n")
-
-
 def worker(redis_url: str, out: Path, *settings: str) -> list[str]:
     return [
         "crawl", "urls", "-a", f"redis={redis_url}", "-O", str(out),
@@ -66,7 +53,7 @@ def stat(stderr: str, name: str) -> int:
 
 def test_feed_then_merge_one_worker(site: str, redis_url: str, tmp_path: Path) -> None:
     urls = tmp_path / "urls.txt"
-    url_list(site, urls, 300)
+    paced_url_list(site, urls, 300)
     fed = run_scrapy("feed", "--redis", redis_url, str(urls))
     assert fed.returncode == 0, fed.stderr
     assert "Fed 300 entries (3 duplicates)" in fed.stdout
@@ -92,7 +79,7 @@ def test_a_killed_worker_loses_nothing_and_no_entry_gets_two_rows(
     site: str, redis_url: str, tmp_path: Path
 ) -> None:
     urls = tmp_path / "urls.txt"
-    url_list(site, urls)
+    paced_url_list(site, urls, ENTRIES)
     assert run_scrapy("feed", "--redis", redis_url, str(urls)).returncode == 0
 
     parts = [tmp_path / "worker-1.jsonl", tmp_path / "worker-2.jsonl"]
@@ -139,7 +126,7 @@ def test_redis_going_away_mid_run_stops_the_worker_cleanly(
     site: str, own_redis: RedisServer, tmp_path: Path
 ) -> None:
     urls = tmp_path / "urls.txt"
-    url_list(site, urls)
+    paced_url_list(site, urls, ENTRIES)
     assert run_scrapy("feed", "--redis", own_redis.url, str(urls)).returncode == 0
     out = tmp_path / "worker.jsonl"
     process = start_scrapy(*worker(own_redis.url, out))
@@ -159,7 +146,7 @@ def test_redis_restarting_mid_run_loses_nothing(
     site: str, own_redis: RedisServer, tmp_path: Path
 ) -> None:
     urls = tmp_path / "urls.txt"
-    url_list(site, urls)
+    paced_url_list(site, urls, ENTRIES)
     assert run_scrapy("feed", "--redis", own_redis.url, str(urls)).returncode == 0
     first = tmp_path / "worker-1.jsonl"
     process = start_scrapy(*worker(own_redis.url, first))
