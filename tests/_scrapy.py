@@ -53,3 +53,11 @@ def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> 
             return
         time.sleep(0.02)
     pytest.fail(f"{path} never reached {count} lines")
+
+
+def scrapy_crawl(
+    *args: str, stdin: bytes | None = None, cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy crawl urls ARGS`` in the project, as a user would."""
+    text = stdin.decode() if stdin is not None else None
+    return run_scrapy("crawl", "urls", "-s", "LOG_LEVEL=INFO", *args, stdin=text, cwd=cwd)

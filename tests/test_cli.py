@@ -8,10 +8,9 @@ import pytest
 
 from tests._apps import checker_app
 from tests._crawl import read_rows
-from tests._scrapy import PROJECT_ROOT, run_scrapy
+from tests._scrapy import scrapy_crawl
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
     from tests.servers import ServerLoop
@@ -20,14 +19,6 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def site(server_loop: ServerLoop) -> str:
     return server_loop.http(checker_app())
-
-
-def scrapy_crawl(
-    *args: str, stdin: bytes | None = None, cwd: Path = PROJECT_ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run ``scrapy crawl urls ARGS`` in the project, as a user would."""
-    text = stdin.decode() if stdin is not None else None
-    return run_scrapy("crawl", "urls", "-s", "LOG_LEVEL=INFO", *args, stdin=text, cwd=cwd)
 
 
 def test_all_accepted_exits_0(site: str, tmp_path: Path) -> None:

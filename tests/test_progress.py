@@ -18,7 +18,7 @@ from scrapy.utils.test import get_crawler
 from crawler.progress import ProgressExtension, count_entries, countable_inputs
 from spiders.urls import UrlsSpider
 from tests._apps import checker_app
-from tests.test_cli import PROJECT_ROOT, scrapy_crawl
+from tests._scrapy import PROJECT_ROOT, scrapy_crawl
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

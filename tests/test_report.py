@@ -19,7 +19,7 @@ from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
 from tests._known_rows import known_rows
-from tests.test_cli import scrapy_command
+from tests._scrapy import run_scrapy
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -298,7 +298,7 @@ async def test_report_command_reads_csv_and_jsonl_exports(site: str, tmp_path: P
         args = [str(tmp_path / export)]
         for path in outputs:
             args += ["-o", str(path)]
-        result = scrapy_command("report", *args)
+        result = run_scrapy("report", *args)
         assert result.returncode == 0, result.stderr[-2000:]
         summary = json.loads((tmp_path / "summary.json").read_text())
         assert summary["outcomes"] == {"ok": 2, "http_error": 1}
@@ -308,9 +308,7 @@ async def test_report_command_reads_csv_and_jsonl_exports(site: str, tmp_path: P
             ["http_error", "1", "33.3 %"],
         ]
         assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "1"
-    gated = scrapy_command(
-        "report", str(tmp_path / "results.jsonl"), "--slo", "ttfb_ms<300", "--check"
-    )
+    gated = run_scrapy("report", str(tmp_path / "results.jsonl"), "--slo", "ttfb_ms<300", "--check")
     assert gated.returncode == 2, gated.stderr[-2000:]
     assert gated.stdout.startswith("Summary: 3 rows, 1 ok, 2 not ok (33.3% ok); ")
     assert "slow 1" in gated.stdout
@@ -338,6 +336,6 @@ def test_report_command_bad_input_is_one_line(
     args: tuple[str, ...], message: str, tmp_path: Path
 ) -> None:
     (tmp_path / "results.txt").write_text("x\n")
-    result = scrapy_command("report", *(arg.format(d=tmp_path) for arg in args))
+    result = run_scrapy("report", *(arg.format(d=tmp_path) for arg in args))
     assert result.returncode == 1
     assert result.stderr.strip() == f"scrapy report: {message.format(d=tmp_path)}"

@@ -11,7 +11,7 @@ from crawler.rules import UrlFilter, compile_patterns
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler
-from tests.test_cli import scrapy_crawl
+from tests._scrapy import scrapy_crawl
 
 if TYPE_CHECKING:
     from pathlib import Path
