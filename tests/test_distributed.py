@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,13 @@ def feed_lines(url: str, lines: list[str], *, job: str = "urls") -> RedisJob:
     return redis_job
 
 
+CRAWL_DEADLINE = 60
+"""Seconds an in-process worker may take: a hang fails its test, not the reactor of the rest."""
+
+
 async def run_worker(url: str, out: Path, **settings: Any) -> Crawler:
     crawler = urls_crawler(out, CRAWLER_REDIS_URL=url, **settings)
-    await crawler.crawl_async()
+    await asyncio.wait_for(crawler.crawl_async(), CRAWL_DEADLINE)
     return crawler
 
 
@@ -183,7 +188,7 @@ async def test_a_worker_waits_while_the_list_is_still_being_fed(
     crawler.signals.connect(row_written, signal=signals.item_scraped)
     thread = threading.Thread(target=feeder)
     thread.start()
-    await crawler.crawl_async()
+    await asyncio.wait_for(crawler.crawl_async(), CRAWL_DEADLINE)
     thread.join(30)
     assert release.is_set()  # the worker checked the first ten while the feed was stalled
     assert sorted(row["line"] for row in read_rows(out)) == list(range(1, 31))

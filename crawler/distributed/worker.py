@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 STATS_PREFIX = "crawler/redis/"
 ACK_DELAY = 0.05
 """Seconds acknowledgements wait to go in one batch (a kill within it costs a re-check)."""
+CLOSE_TIMEOUT = 15.0
+"""Seconds a worker may spend leaving Redis when it stops."""
+JOB_WAIT = 10.0
+"""Seconds a worker waits for a job that does not exist yet (its feeder may be starting)."""
 Messages = list[tuple[str, dict[str, str]]]
 """Stream messages as the client returns them (``decode_responses=True``)."""
 _IDLE_POLL_MS = 1000
@@ -102,12 +106,7 @@ class WorkQueue:
         """Check the server and the job, and start the heartbeat and acknowledgement tasks."""
         try:
             await self._client.ping()
-            state = await self._client.hget(self.job.meta_key, "state")
-            if state is None and not self.job.wait:
-                raise RedisUnavailableError(
-                    f"job {self.job.name!r} has no entries in Redis at {redact(self.job.url)}: "
-                    "load the list first with `scrapy feed -a urls=FILE`"
-                )
+            await self._wait_for_job()
             try:
                 await self._client.xgroup_create(
                     self.job.entries_key, CONSUMER_GROUP, id="0", mkstream=True
@@ -130,6 +129,19 @@ class WorkQueue:
             redact(self.job.url),
             self.job.lease,
         )
+
+    async def _wait_for_job(self) -> None:
+        """Give a feeder started at the same time ``JOB_WAIT`` seconds to create the job."""
+        deadline = time.monotonic() + JOB_WAIT
+        while await self._client.hget(self.job.meta_key, "state") is None:
+            if self.job.wait:
+                return
+            if time.monotonic() >= deadline:
+                raise RedisUnavailableError(
+                    f"job {self.job.name!r} has no entries in Redis at {redact(self.job.url)}: "
+                    "load the list first with `scrapy feed FILE`"
+                )
+            await asyncio.sleep(0.2)
 
     async def entries(self) -> AsyncIterator[LeasedEntry]:
         """Leased entries, until the job is drained (or forever with ``wait``).
@@ -299,7 +311,22 @@ class WorkQueue:
             logger.error("%s", self.failure)
 
     async def close(self) -> None:
-        """Acknowledge what is written, stop the tasks and leave the group."""
+        """Acknowledge what is written, stop the tasks and leave the group.
+
+        Bounded by ``CLOSE_TIMEOUT``: a worker never hangs on its way out (what it did not
+        acknowledge goes to the other workers after the lease).
+        """
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._close()
+        except TimeoutError:
+            logger.warning(
+                "Leaving Redis took over %s s; %d rows were not acknowledged",
+                CLOSE_TIMEOUT,
+                self._acking,
+            )
+
+    async def _close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
