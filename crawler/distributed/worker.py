@@ -46,6 +46,7 @@ JOB_WAIT = 10.0
 Messages = list[tuple[str, dict[str, str]]]
 """Stream messages as the client returns them (``decode_responses=True``)."""
 _IDLE_POLL_MS = 1000
+HEARTBEAT_TASK = "crawler-redis-heartbeat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class WorkQueue:
         self._to_ack: list[tuple[str, str | None]] = []
         self._acking = 0
         self._next_take_over = 0.0
+        self._closing = False
         """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -119,7 +121,7 @@ class WorkQueue:
                 f"Redis at {redact(self.job.url)} is unreachable: {e}"
             ) from e
         self._tasks = [
-            asyncio.create_task(self._heartbeat(), name="crawler-redis-heartbeat"),
+            asyncio.create_task(self._heartbeat(), name=HEARTBEAT_TASK),
             asyncio.create_task(self._acknowledge(), name="crawler-redis-ack"),
         ]
         logger.info(
@@ -260,13 +262,18 @@ class WorkQueue:
         self._ack_wanted.set()
 
     async def _acknowledge(self) -> None:
-        while True:
+        """Acknowledge written rows in batches until closing, then once more, and return."""
+        while not self._closing:
             await self._ack_wanted.wait()
-            await asyncio.sleep(ACK_DELAY)  # gather the rows written meanwhile: one round trip
+            if not self._closing:
+                await asyncio.sleep(ACK_DELAY)  # gather the rows written meanwhile
             self._ack_wanted.clear()
             await self._flush_acks()
+        await self._flush_acks()
 
     async def _flush_acks(self) -> None:
+        if self.failure is not None:  # Redis is gone: those entries go to other workers
+            return
         batch, self._to_ack = self._to_ack, []
         if not batch:
             return
@@ -327,10 +334,15 @@ class WorkQueue:
             )
 
     async def _close(self) -> None:
+        # The heartbeat only sleeps between renewals: cancel it. The acknowledgements are let
+        # finish (never cancelled in the middle of a Redis command), then flushed once more.
+        self._closing = True
+        self._ack_wanted.set()
         for task in self._tasks:
-            task.cancel()
+            if task.get_name() == HEARTBEAT_TASK:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.failure is None:
+        if self.failure is None and not self._tasks:  # never opened: nothing acknowledged yet
             await self._flush_acks()
         if self.failure is None and not self._held:
             try:
