@@ -11,15 +11,20 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_smoke_mode_prints_every_contender() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke"],
+def smoke(module: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m MODULE --smoke`` in the project."""
+    return subprocess.run(
+        [sys.executable, "-m", module, "--smoke"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
+
+
+def test_benchmark_smoke_mode_prints_every_contender() -> None:
+    result = smoke("bench.run")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("|")[1:3] for line in result.stdout.splitlines() if line.startswith("| S")]
     assert [(s.strip(), c.strip()) for s, c in rows] == [
@@ -38,14 +43,7 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
 
 
 def test_scale_out_smoke_mode_runs_one_and_two_workers() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.scale_out", "--smoke"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = smoke("bench.scale_out")
     if "redis-server is not installed" in result.stderr + result.stdout:
         pytest.skip("redis-server is not installed")
     assert result.returncode == 0, result.stderr[-3000:]

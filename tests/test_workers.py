@@ -122,15 +122,21 @@ def test_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def fed_worker(site: str, redis_url: str, out: Path) -> subprocess.Popen[bytes]:
+    """Feed the paced list into ``redis_url`` and start a worker; return once it wrote 200 rows."""
+    urls = out.with_name("urls.txt")
+    paced_url_list(site, urls, ENTRIES)
+    assert run_scrapy("feed", "--redis", redis_url, str(urls)).returncode == 0
+    process = start_scrapy(*worker(redis_url, out))
+    wait_for_lines(out, 200, process)
+    return process
+
+
 def test_redis_going_away_mid_run_stops_the_worker_cleanly(
     site: str, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    urls = tmp_path / "urls.txt"
-    paced_url_list(site, urls, ENTRIES)
-    assert run_scrapy("feed", "--redis", own_redis.url, str(urls)).returncode == 0
     out = tmp_path / "worker.jsonl"
-    process = start_scrapy(*worker(own_redis.url, out))
-    wait_for_lines(out, 200, process)
+    process = fed_worker(site, own_redis.url, out)
     own_redis.stop()
     _, stderr_bytes = process.communicate(timeout=120)  # a hang would time out here
     stderr = stderr_bytes.decode()
@@ -145,12 +151,8 @@ def test_redis_going_away_mid_run_stops_the_worker_cleanly(
 def test_redis_restarting_mid_run_loses_nothing(
     site: str, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    urls = tmp_path / "urls.txt"
-    paced_url_list(site, urls, ENTRIES)
-    assert run_scrapy("feed", "--redis", own_redis.url, str(urls)).returncode == 0
     first = tmp_path / "worker-1.jsonl"
-    process = start_scrapy(*worker(own_redis.url, first))
-    wait_for_lines(first, 200, process)
+    process = fed_worker(site, own_redis.url, first)
     own_redis.stop()
     own_redis.start()  # the same data, from its append-only file
     _, stderr = process.communicate(timeout=120)
