@@ -162,6 +162,7 @@ class UrlCheckSpider(Spider):
     def check_settings(cls, settings: BaseSettings) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
         UrlFilter.from_settings(settings)
+        RedisJob.from_settings(settings)
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
 
@@ -287,8 +288,9 @@ class UrlCheckSpider(Spider):
     async def _close_work(self) -> None:
         if self._work is not None:
             await self._work.close()
-            if self._work.failure is not None:
-                self.crawler.stats.inc_value("crawler/redis/errors_count")
+            stats = self.crawler.stats
+            if self._work.failure is not None and not stats.get_value("crawler/redis/errors_count"):
+                stats.inc_value("crawler/redis/errors_count")  # a failure after start() ended
 
     def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
