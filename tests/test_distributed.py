@@ -48,9 +48,27 @@ CRAWL_DEADLINE = 60
 """Seconds an in-process worker may take: a hang fails its test, not the reactor of the rest."""
 
 
+async def crawl_within_deadline(crawler: Crawler) -> None:
+    """Run the crawl; past ``CRAWL_DEADLINE``, fail with where every asyncio task waits."""
+    crawl = asyncio.ensure_future(crawler.crawl_async())
+    done, _ = await asyncio.wait({crawl}, timeout=CRAWL_DEADLINE)
+    if crawl in done:
+        crawl.result()
+        return
+    stacks = "\n".join(
+        f"{task.get_name()}: "
+        + " <- ".join(
+            f"{frame.f_code.co_name}:{frame.f_lineno}" for frame in task.get_stack(limit=8)
+        )
+        for task in asyncio.all_tasks()
+    )
+    crawl.cancel()
+    pytest.fail(f"the crawl ran over {CRAWL_DEADLINE} s; asyncio tasks:\n{stacks}")
+
+
 async def run_worker(url: str, out: Path, **settings: Any) -> Crawler:
     crawler = urls_crawler(out, CRAWLER_REDIS_URL=url, **settings)
-    await asyncio.wait_for(crawler.crawl_async(), CRAWL_DEADLINE)
+    await crawl_within_deadline(crawler)
     return crawler
 
 
@@ -188,7 +206,7 @@ async def test_a_worker_waits_while_the_list_is_still_being_fed(
     crawler.signals.connect(row_written, signal=signals.item_scraped)
     thread = threading.Thread(target=feeder)
     thread.start()
-    await asyncio.wait_for(crawler.crawl_async(), CRAWL_DEADLINE)
+    await crawl_within_deadline(crawler)
     thread.join(30)
     assert release.is_set()  # the worker checked the first ten while the feed was stalled
     assert sorted(row["line"] for row in read_rows(out)) == list(range(1, 31))
