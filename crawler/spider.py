@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import asdict
@@ -49,6 +50,8 @@ ENTRY_META_KEY = "url_entry"
 
 EXAMPLE_URLS = Path(__file__).resolve().parent.parent / "examples" / "urls.txt"
 CHECKED_SCHEMES = frozenset({"http", "https"})
+BACKOUT_POLL = 0.02
+"""Seconds between looks at the engine while a Redis worker waits for room to send more."""
 
 
 def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
@@ -261,8 +264,13 @@ class UrlCheckSpider(Spider):
             async for leased in work.entries():
                 self.crawler.stats.inc_value("crawler/entries_count")
                 yield self._leased_step(leased)
-                if engine is not None and engine.needs_backout():
-                    await crawler_signals.wait_for(signals.scheduler_empty)
+                # Lease no more than the engine can send: wait while it backs out. Polled,
+                # not signal-driven: a closing engine sends no scheduler_empty, and a worker
+                # must never wait on a signal that will not come.
+                while engine is not None and engine.needs_backout():
+                    if not engine.running or work.failure is not None:
+                        break
+                    await asyncio.sleep(BACKOUT_POLL)
         except RedisUnavailableError as e:
             logger.error("%s", e, extra={"spider": self})
             self.crawler.stats.inc_value("crawler/redis/errors_count")

@@ -122,6 +122,16 @@ def test_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def finish(process: subprocess.Popen[bytes], timeout: float = 120) -> bytes:
+    """Wait for ``process``; past ``timeout``, kill it and fail with the end of its log."""
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        pytest.fail(f"the worker ran over {timeout} s; its log ends:\n{stderr.decode()[-6000:]}")
+
+
 def fed_worker(site: str, redis_url: str, out: Path) -> subprocess.Popen[bytes]:
     """Feed the paced list into ``redis_url`` and start a worker; return once it wrote 200 rows."""
     urls = out.with_name("urls.txt")
@@ -138,8 +148,7 @@ def test_redis_going_away_mid_run_stops_the_worker_cleanly(
     out = tmp_path / "worker.jsonl"
     process = fed_worker(site, own_redis.url, out)
     own_redis.stop()
-    _, stderr_bytes = process.communicate(timeout=120)  # a hang would time out here
-    stderr = stderr_bytes.decode()
+    stderr = finish(process).decode()
     assert process.returncode == 1, stderr[-3000:]
     assert "stopped answering" in stderr
     assert "'finish_reason': 'redis_unavailable'" in stderr
@@ -155,15 +164,15 @@ def test_redis_restarting_mid_run_loses_nothing(
     process = fed_worker(site, own_redis.url, first)
     own_redis.stop()
     own_redis.start()  # the same data, from its append-only file
-    _, stderr = process.communicate(timeout=120)
+    stderr = finish(process)
     # A quick restart is ridden through by the client's retries; a slow one stops the worker
     # with one error line. Either way a second worker finishes what is left.
     assert process.returncode in (1, 2), stderr.decode()[-3000:]
     if process.returncode == 1:
         assert "stopped answering" in stderr.decode()
     second = tmp_path / "worker-2.jsonl"
-    finish = run_scrapy(*worker(own_redis.url, second))
-    assert finish.returncode in (0, 2), finish.stderr[-3000:]
+    finishing = run_scrapy(*worker(own_redis.url, second))
+    assert finishing.returncode in (0, 2), finishing.stderr[-3000:]
 
     merged = tmp_path / "merged.jsonl"
     result = run_scrapy(
