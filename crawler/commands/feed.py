@@ -10,7 +10,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.distributed.config import RedisJob, RedisUnavailableError
 from crawler.redact import redact
-from crawler.sources import UrlSourceError, open_sources
+from crawler.sources import open_sources
 
 if TYPE_CHECKING:
     import argparse
@@ -77,8 +77,6 @@ class Command(ScrapyCommand):
                 reset_job(client, job)
             with open_sources(",".join(names)) as sources:
                 result = feed(client, job, sources, sources.names)
-        except UrlSourceError:
-            raise
         finally:
             client.close()
         print(

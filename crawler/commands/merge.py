@@ -10,7 +10,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands.feed import add_job_options, fail, job_from_options
 from crawler.distributed.config import RedisUnavailableError
-from crawler.merge import merge
+from crawler.merge import MergeReport, merge
 
 if TYPE_CHECKING:
     import argparse
@@ -96,7 +96,7 @@ class Command(ScrapyCommand):
                 f"({shown}...): run a worker to finish them, then merge again",
             )
 
-    def _print(self, report: Any, output: Path) -> None:
+    def _print(self, report: MergeReport, output: Path) -> None:
         print(
             f"Merged {report.parts} parts into {output}: {report.rows_written} rows "
             f"({report.rows_read} read, {report.duplicates} duplicate rows dropped, "
