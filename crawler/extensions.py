@@ -22,16 +22,22 @@ class TimingStats:
 
     For each phase that happened: ``crawler/timing/<phase>_count``,
     ``crawler/timing/<phase>_seconds`` (sum) and ``crawler/timing/<phase>_max_seconds``.
+    The sums are kept on the extension and written to the stats when the spider closes:
+    21 stats calls per download cost more than the rest of this extension.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.counts = dict.fromkeys(PHASES, 0)
+        self.sums = dict.fromkeys(PHASES, 0.0)
+        self.maxima = dict.fromkeys(PHASES, 0.0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Build the extension and connect it to ``request_left_downloader``."""
         extension = cls(crawler)
         crawler.signals.connect(extension.request_left, signal=signals.request_left_downloader)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
     def request_left(self, request: Request, spider: Spider) -> None:
@@ -39,13 +45,22 @@ class TimingStats:
         timing = request.meta.get(TIMING_META_KEY)
         if not isinstance(timing, DownloadTiming):
             return
+        counts, sums, maxima = self.counts, self.sums, self.maxima
         for phase in PHASES:
             seconds = getattr(timing, phase)
             if seconds is None:
                 continue
+            counts[phase] += 1
+            sums[phase] += seconds
+            maxima[phase] = max(maxima[phase], seconds)
+
+    def spider_closed(self) -> None:
+        """Write the phases that happened to the stats."""
+        for phase in PHASES:
+            if not self.counts[phase]:
+                continue
             prefix = f"crawler/timing/{phase}"
-            self.stats.inc_value(f"{prefix}_count")
-            self.stats.set_value(
-                f"{prefix}_seconds", self.stats.get_value(f"{prefix}_seconds", 0.0) + seconds
-            )
-            self.stats.max_value(f"{prefix}_max_seconds", seconds)
+            self.stats.inc_value(f"{prefix}_count", self.counts[phase])
+            seconds = self.stats.get_value(f"{prefix}_seconds", 0.0) + self.sums[phase]
+            self.stats.set_value(f"{prefix}_seconds", seconds)
+            self.stats.max_value(f"{prefix}_max_seconds", self.maxima[phase])

@@ -103,7 +103,6 @@ class ProgressExtension:
         self.interval = interval
         self.rows = 0
         self.not_ok = 0
-        self.in_flight = 0
         self.total: int | None = None
         self.started = time.monotonic()
         self._stop_counting = threading.Event()
@@ -134,8 +133,6 @@ class ProgressExtension:
         connect(extension.spider_opened, signal=signals.spider_opened)
         connect(extension.spider_closed, signal=signals.spider_closed)
         connect(extension.item_scraped, signal=signals.item_scraped)
-        connect(extension.request_reached, signal=signals.request_reached_downloader)
-        connect(extension.request_left, signal=signals.request_left_downloader)
         return extension
 
     # Signals
@@ -178,16 +175,13 @@ class ProgressExtension:
                 self.not_ok += 1
             self._update_bar()
 
-    def request_reached(self) -> None:
-        """A request entered the downloader."""
-        self.in_flight += 1
-        self._update_bar()
-
-    def request_left(self) -> None:
-        """A request left the downloader."""
-        self.in_flight = max(self.in_flight - 1, 0)
-
     # Figures
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in the downloader now (read when shown: no signal per request)."""
+        engine = self.crawler.engine
+        return len(engine.downloader.active) if engine is not None else 0
 
     def _count(self, spec: str) -> None:
         try:

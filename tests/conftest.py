@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 import redis
 import trustme
+import uvloop
 
 from tests.redis_server import RedisServer
 from tests.servers import ServerLoop
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# The project runs on uvloop (ASYNCIO_EVENT_LOOP); so do the in-process crawls: the reactor
+# that pytest-twisted installs takes its loop from this policy.
+asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 @pytest.fixture(scope="session")

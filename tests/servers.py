@@ -28,7 +28,8 @@ class ServerLoop:
     """An event loop in a daemon thread; servers started on it live until ``close()``."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        # the standard loop, whatever the policy: servers stay independent of the client loop
+        self.loop: asyncio.AbstractEventLoop = asyncio.SelectorEventLoop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._cleanups: list[Callable[[], Coroutine[Any, Any, None]]] = []
