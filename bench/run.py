@@ -2,16 +2,21 @@
 
 ``python -m bench.run`` runs every scenario and prints a Markdown table; ``--smoke`` runs a
 tiny version of each (used by the test suite so the benchmark never rots). The server runs
-pinned to CPU 0, each contender in a fresh process pinned to CPU 1 (``taskset``).
+pinned to CPU 0, each contender in a fresh process pinned to the other CPUs (``taskset``;
+CPU 1 on a 2-core machine).
 
 Scenarios: S1 CPU cost per URL (no latency, 1 KiB bodies, concurrency 64); S2 latency-bound
 (50 ms per response, concurrency 100, against the ideal N x latency / C); S3 memory of the
-product over a long list (peak RSS); S4 the product with timing capture on and off.
+product over a long list (peak RSS); S4 the product with timing capture on and off; S1-all
+and S2-all: S1 and S2 with nothing pinned, so that ``product-workers`` (the product with
+``-a workers=auto``, one process per CPU) can use every core, CPU 0 included, which it shares
+with the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import re
 import shutil
@@ -54,12 +59,24 @@ class Scenario:
     latency: float = 0.0
     contenders: tuple[str, ...] = ()
     extra: dict[str, list[str]] = field(default_factory=dict)
+    pinned: bool = True
 
 
-def pinned(cpu: int, command: list[str]) -> list[str]:
+def pinned(cpus: str, command: list[str]) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(cpu), *command]
+        return ["taskset", "-c", cpus, *command]
     return command
+
+
+def contender_cpus() -> str:
+    """Every CPU but the server's (CPU 0): just CPU 1 on a 2-core machine."""
+    count = os.cpu_count() or 1
+    return "1" if count <= 2 else f"1-{count - 1}"
+
+
+def ok_rows(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as rows:
+        return sum(1 for row in csv.DictReader(rows) if row["outcome"] == "ok")
 
 
 def url_list(directory: Path, port: int, count: int, latency: float) -> Path:
@@ -90,19 +107,17 @@ def command(contender: str, urls: Path, concurrency: int, out: Path) -> list[str
     }
     if contender == "product-notiming":
         settings["CRAWLER_TIMING_ENABLED"] = "False"
+    if contender == "product-workers":
+        product += ["-a", "workers=auto"]
     return product + [arg for k, v in settings.items() for arg in ("-s", f"{k}={v}")]
 
 
 def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
     out = work / f"{contender}.csv"
+    line = command(contender, urls, scenario.concurrency, out)
     started = time.perf_counter()
     process = subprocess.run(
-        [
-            PY,
-            "-c",
-            MAX_RSS_WRAPPER,
-            *pinned(1, command(contender, urls, scenario.concurrency, out)),
-        ],
+        [PY, "-c", MAX_RSS_WRAPPER, *(pinned(contender_cpus(), line) if scenario.pinned else line)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -115,8 +130,13 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
     if contender.startswith("product"):
         if process.returncode != 0:
             raise RuntimeError(f"{contender} exited {process.returncode}: {stderr[-2000:]}")
-        elapsed = float(re.findall(r"'elapsed_time_seconds': ([\d.]+)", stderr)[-1])
-        ok = int(re.findall(r"'crawler/outcome_count/ok': (\d+)", stderr)[-1])
+        if contender == "product-workers":  # the slowest worker's crawl, then the merge
+            crawls = re.findall(r"'elapsed_time_seconds': ([\d.]+)", stderr)
+            merges = re.findall(r"Merged \d+ rows from \d+ workers into .* in ([\d.]+) s", stderr)
+            elapsed = max(map(float, crawls)) + sum(map(float, merges))
+        else:
+            elapsed = float(re.findall(r"'elapsed_time_seconds': ([\d.]+)", stderr)[-1])
+        ok = ok_rows(out)
     else:
         match = re.search(r"ok=(\d+) elapsed=([\d.]+)", stdout)
         if match is None:
@@ -129,10 +149,13 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
 
 def scenarios(smoke: bool, large: bool) -> list[Scenario]:
     every = ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+    all_cores = ("scrapy-default", "scrapy-aiohttp", "product", "product-workers", "raw-aiohttp")
     scale = 50 if smoke else 1
     found = [
         Scenario("S1", 5000 // scale, 64, contenders=every),
         Scenario("S2", 2000 // scale, 100, latency=0.05, contenders=every),
+        Scenario("S1-all", 5000 // scale, 64, contenders=all_cores, pinned=False),
+        Scenario("S2-all", 2000 // scale, 100, latency=0.05, contenders=all_cores, pinned=False),
         Scenario("S4", 5000 // scale, 64, contenders=("product", "product-notiming")),
         Scenario("S3-100k", 100_000 // (scale * 20 if smoke else 1), 64, contenders=("product",)),
     ]
@@ -179,7 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     rounds = 1 if args.smoke else args.rounds
     server = subprocess.Popen(
-        pinned(0, [PY, "-m", "bench.server"]), cwd=ROOT, stdout=subprocess.PIPE, text=True
+        pinned("0", [PY, "-m", "bench.server"]), cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert server.stdout is not None

@@ -98,3 +98,5 @@ CRAWLER_SLO_HOSTS: dict[str, str] = {}
 CRAWLER_BACKOFF_BASE = 1.0
 CRAWLER_HOST_RETRY_BUDGET = 0
 CRAWLER_METHOD = "get"
+# Processes to split one list across (`-a workers=N`; "auto": one per CPU); see crawler/workers.py.
+CRAWLER_WORKERS = 1

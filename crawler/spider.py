@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +12,6 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import CloseSpider, StopDownload
 from scrapy.spidermiddlewares.httperror import HttpError
-from w3lib.url import canonicalize_url
 
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
@@ -27,6 +25,7 @@ from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, ch
 from crawler.redact import redact
 from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
+from crawler.shard import Shard, parse_workers, url_fingerprint
 from crawler.slo import Slo
 from crawler.sources import UrlEntry, open_sources
 from middlewares.politeness import PolitenessConfig
@@ -86,11 +85,6 @@ def _work_queue(job: RedisJob, stats: StatsCollector) -> WorkQueue:
     return WorkQueue(job, stats)
 
 
-def _fingerprint(url: str) -> int:
-    digest = hashlib.blake2b(canonicalize_url(url).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 class UrlCheckSpider(Spider):
     """Check every URL of :meth:`url_entries`; subclasses override that one method.
 
@@ -99,7 +93,9 @@ class UrlCheckSpider(Spider):
     ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
     ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``),
     ``slo`` (thresholds like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``),
-    ``method`` (``get``, ``head`` or ``headers``; default ``CRAWLER_METHOD``) and
+    ``method`` (``get``, ``head`` or ``headers``; default ``CRAWLER_METHOD``), ``workers``
+    (processes to split the list across, handled by ``scrapy crawl``: see
+    :mod:`crawler.workers`), ``shard`` (``I/N``: check only worker I's share) and
     ``redis``/``job`` (take the entries of a job fed into Redis instead: see
     :mod:`crawler.distributed`).
     """
@@ -118,9 +114,17 @@ class UrlCheckSpider(Spider):
         exclude: str | None = None,
         slo: str | None = None,
         method: str | None = None,
+        shard: str | None = None,
+        workers: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.shard = Shard.parse(shard) if shard is not None else None
+        if workers is not None:
+            logger.warning(
+                "workers=%s is handled by `scrapy crawl`; this run checks the list itself",
+                workers,
+            )
         self.urls = urls
         self.resume = resume
         self.include = include
@@ -192,9 +196,15 @@ class UrlCheckSpider(Spider):
         exclude: str | None = None,
         slo: str | None = None,
         method: str | None = None,
+        shard: str | None = None,
+        workers: str | None = None,
         **_: Any,
     ) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
+        if shard is not None:
+            Shard.parse(shard)
+        if workers is not None:
+            parse_workers(workers, name="workers")
         if accept is not None:
             StatusRanges.parse(accept, name="accept")
         if method is not None:
@@ -239,13 +249,15 @@ class UrlCheckSpider(Spider):
                 yield step
             return
         done = done_entries(self.resume) if self.resume else None
-        stats = self.crawler.stats
+        stats, shard = self.crawler.stats, self.shard
         for position, given in enumerate(self.url_entries(), 1):
             entry = (
                 UrlEntry(url=given, source=self.name, line=position)
                 if isinstance(given, str)
                 else given
             )
+            if shard is not None and not shard.owns(entry):
+                continue
             stats.inc_value("crawler/entries_count")
             if done is not None and entry_key(entry.source, entry.line) in done:
                 stats.inc_value("crawler/entries_resumed_count")
@@ -307,7 +319,7 @@ class UrlCheckSpider(Spider):
             return entry_row(entry, *problem)
         if reason := self.url_filter.reason(entry.url):
             return entry_row(entry, "excluded", reason)
-        fingerprint = _fingerprint(entry.url) if dedupe else None
+        fingerprint = url_fingerprint(entry.url) if dedupe else None
         if fingerprint is not None and fingerprint in self._seen:
             return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
         if self._cache and (

@@ -10,6 +10,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
+from crawler.workers import WorkerPlan, run_workers, workers_wanted
 
 if TYPE_CHECKING:
     import argparse
@@ -41,17 +42,25 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("run one spider: scrapy crawl <spider>")
         assert self.crawler_process
         spidercls = self.crawler_process.spider_loader.load(args[0])
+        settings = self.crawler_process.settings
         if issubclass(spidercls, UrlCheckSpider):
             try:
                 spidercls.check_arguments(**opts.spargs)
-                spidercls.check_settings(self.crawler_process.settings)
-                if opts.spargs.get("redis") or self.crawler_process.settings.get(
-                    "CRAWLER_REDIS_URL"
-                ):
-                    check_worker_outputs(self.crawler_process.settings)
+                spidercls.check_settings(settings)
+                if opts.spargs.get("redis") or settings.get("CRAWLER_REDIS_URL"):
+                    check_worker_outputs(settings)
+                workers = workers_wanted(opts.spargs, settings)
+                plan = (
+                    WorkerPlan.from_run(args[0], opts.spargs, settings, workers)
+                    if workers > 1
+                    else None
+                )
             except ValueError as e:
                 logger.error("%s", e)
                 self.exitcode = 1
+                return
+            if plan is not None:
+                self.exitcode = run_workers(plan, settings)
                 return
         try:
             crawler = self.crawler_process.create_crawler(spidercls)
