@@ -176,6 +176,8 @@ class Arrivals:
     times: dict[str, float] = field(default_factory=dict)
     """``time.monotonic()`` at each request's arrival, by ``key``."""
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    """How many times each ``key`` was asked for."""
     inflight: int = 0
     max_inflight: int = 0
 
@@ -188,6 +190,7 @@ def recording_app(arrivals: Arrivals) -> web.Application:
         key = request.query["key"]
         arrivals.times[key] = time.monotonic()
         arrivals.headers[key] = dict(request.headers)
+        arrivals.requests[key] = arrivals.requests.get(key, 0) + 1
         arrivals.inflight += 1
         arrivals.max_inflight = max(arrivals.max_inflight, arrivals.inflight)
         try:

@@ -1,0 +1,165 @@
+"""``scrapy crawl urls -a workers=N``: one list, N processes, one output with one row per entry."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.shard import Shard
+from crawler.sources import UrlEntry
+from tests._apps import Arrivals, recording_app
+from tests._crawl import read_rows
+from tests._scrapy import scrapy_crawl, start_scrapy
+
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+
+def write_list(site: str, path: Path) -> dict[int, str]:
+    """40 pages, 4 repeats, 3 bad lines and two 404s; returns the expected outcome by line."""
+    lines, expected = [], {}
+    for i in range(49):
+        if i % 16 == 5:
+            lines.append("not a url")
+            expected[i + 1] = "invalid_url"
+        elif i % 12 == 11:
+            lines.append(f"{site}/page?key={i - 1}&s=0.02")  # the page of the line above
+            expected[i + 1] = "duplicate"
+        elif i in (20, 30):
+            lines.append(f"{site}/status/404?i={i}")
+            expected[i + 1] = "http_error"
+        else:
+            lines.append(f"{site}/page?key={i}&s=0.02")
+            expected[i + 1] = "ok"
+    path.write_text("\n".join(lines) + "\n")
+    return expected
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_two_workers_write_one_output_with_one_row_per_entry(
+    server_loop: ServerLoop, tmp_path: Path, suffix: str
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    expected = write_list(site, urls)
+    out = tmp_path / f"results{suffix}"
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]  # the 404s
+    rows = read_rows(out)
+    assert [int(row["line"]) for row in rows] == sorted(expected)  # input order, once each
+    assert {int(row["line"]): row["outcome"] for row in rows} == expected
+    # each page was asked for once in all, by one worker or the other
+    assert sorted(arrivals.requests.values()) == [1] * list(expected.values()).count("ok")
+    # the per-host limit is the crawl's: 2 in all, 1 per worker
+    assert arrivals.max_inflight <= 2
+    for worker in ("1/2", "2/2"):
+        assert re.search(rf"\[worker {worker}\] .* Summary: [1-9]\d* rows", result.stderr)
+    assert f"Summary: {len(expected)} rows" in result.stderr  # the merged rows
+    assert not any(tmp_path.glob(".*.workers")), "the parts are removed once merged"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-a", "workers=0"), "workers must be a number of processes >= 1 or 'auto'"),
+        (("-s", "CRAWLER_WORKERS=many"), "CRAWLER_WORKERS must be a number of processes"),
+        (("-a", "urls=-", "-a", "workers=2"), "workers cannot share standard input"),
+        (("-a", "workers=2", "-O", "{tmp}/out.xml"), "outputs must be .csv, .json or .jsonl"),
+        (("-a", "workers=2", "-O", "s3://bucket/out.csv"), "outputs must be local files"),
+        (("-a", "workers=2", "-o", "{tmp}/old.csv"), "already holds rows"),
+    ],
+)
+def test_bad_worker_runs_are_one_line_and_exit_1(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "old.csv").write_text("url\nhttp://a.example\n")
+    given = [arg.format(tmp=tmp_path) for arg in args]
+    if "-O" not in given and "-o" not in given:
+        given += ["-O", str(tmp_path / "out.csv")]
+    result = scrapy_crawl(*given)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "old.csv").read_text() == "url\nhttp://a.example\n"
+
+
+def wait_for_pids(log: Path, process: subprocess.Popen[bytes]) -> list[int]:
+    """The worker pids the parent logs once it started them."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if found := re.search(r"Started 2 workers \(pids (\d+), (\d+)\)", log.read_text()):
+            return [int(found[1]), int(found[2])]
+        time.sleep(0.02)
+    pytest.fail(f"no worker pids in {log.read_text()[-3000:]}")
+
+
+def test_a_killed_worker_fails_the_run_but_its_rows_so_far_are_kept(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site}/page?key={i}&s=0.1\n" for i in range(60)))
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        parent = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=INFO",
+            stderr=stderr,
+        )  # fmt: skip
+        first, _ = wait_for_pids(log, parent)
+        deadline = time.monotonic() + 60
+        while len(arrivals.requests) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(first, signal.SIGKILL)
+        assert parent.wait(120) == 1
+    text = log.read_text()
+    assert "Worker 1/2 was stopped by SIGKILL" in text, text[-3000:]
+    lines = [int(row["line"]) for row in read_rows(out)]
+    assert lines == sorted(set(lines))
+    second = Shard(1, 2)
+    entries = [UrlEntry(f"{site}/page?key={i}&s=0.1", str(urls), i + 1) for i in range(60)]
+    owned = {entry.line for entry in entries if second.owns(entry)}
+    assert owned <= set(lines), "every row of the surviving worker is in the output"
+    assert len(lines) < 60
+
+
+def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site}/page?key={i}&s=0.2\n" for i in range(200)))
+    out, log = tmp_path / "results.jsonl", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        parent = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=INFO",
+            stderr=stderr,
+        )  # fmt: skip
+        wait_for_pids(log, parent)
+        deadline = time.monotonic() + 60
+        while len(arrivals.requests) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        parent.send_signal(signal.SIGINT)
+        assert parent.wait(120) == 1
+    text = log.read_text()
+    assert "Passing SIGINT on to the workers" in text
+    assert text.count("shutting down gracefully") == 2, text[-3000:]
+    assert "forcing unclean shutdown" not in text
+    lines = [row["line"] for row in read_rows(out)]
+    assert 0 < len(lines) < 200
+    assert lines == sorted(set(lines))
