@@ -74,10 +74,10 @@ def contender_cpus() -> str:
     return "1" if count <= 2 else f"1-{count - 1}"
 
 
-BUSY_LOOP = "s = 0\nfor i in range(20_000_000):\n    s += i"
+BUSY_LOOP = "s = 0\nfor i in range({}):\n    s += i"
 
 
-def parallel_capacity() -> float:
+def parallel_capacity(iterations: int = 20_000_000) -> float:
     """CPUs' worth of work the machine gives at once right now: N busy loops against one.
 
     A shared virtual machine may show N CPUs and give far less when all are busy; the
@@ -87,7 +87,7 @@ def parallel_capacity() -> float:
 
     def loops(n: int) -> float:
         started = time.perf_counter()
-        running = [subprocess.Popen([PY, "-c", BUSY_LOOP]) for _ in range(n)]
+        running = [subprocess.Popen([PY, "-c", BUSY_LOOP.format(iterations)]) for _ in range(n)]
         for process in running:
             process.wait()
         return time.perf_counter() - started
@@ -229,9 +229,10 @@ def main() -> None:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         with tempfile.TemporaryDirectory() as tmp:
+            capacity = parallel_capacity(10_000 if args.smoke else 20_000_000)
             print(
                 f"Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs "
-                f"(giving {parallel_capacity():.2f} CPUs' worth when all are busy), "
+                f"(giving {capacity:.2f} CPUs' worth when all are busy), "
                 f"Python {sys.version.split()[0]}, {rounds} round(s), medians"
             )
             print()

@@ -36,6 +36,17 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
             ("S2", c)
             for c in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
         ],
+        *[
+            (scenario, c)
+            for scenario in ("S1-all", "S2-all")
+            for c in (
+                "scrapy-default",
+                "scrapy-aiohttp",
+                "product",
+                "product-workers",
+                "raw-aiohttp",
+            )
+        ],
         ("S4", "product"),
         ("S4", "product-notiming"),
         ("S3-100k", "product"),
