@@ -10,6 +10,8 @@ from typing import Any
 
 from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
 
+from crawler.items import UrlResult
+
 
 def flat_chain(chain: list[dict[str, Any]]) -> str:
     """``301 http://a (12.3 ms) -> 200 https://b (40.1 ms)``."""
@@ -33,6 +35,7 @@ class FlatCsvItemExporter(CsvItemExporter):
         if _appending(file):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
+        self._started = False
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         if name == "chain" and isinstance(value, list):
@@ -42,9 +45,29 @@ class FlatCsvItemExporter(CsvItemExporter):
         return super().serialize_field(field, name, value)
 
     def export_item(self, item: Any) -> None:
-        """Write the row and flush it to the file."""
-        super().export_item(item)
+        """Write the row and flush it to the file.
+
+        After the first row (which sets the columns and writes the header), a plain
+        :class:`~crawler.items.UrlResult` is written straight from its attributes: the same
+        cells as Scrapy's per-field path, at a fraction of its cost.
+        """
+        if self._started and type(item) is UrlResult and isinstance(self.fields_to_export, list):
+            self.csv_writer.writerow([self._cell(name, item) for name in self.fields_to_export])
+        else:
+            super().export_item(item)
+            self._started = True
         self.stream.flush()
+
+    @staticmethod
+    def _cell(name: str, item: UrlResult) -> Any:
+        value = getattr(item, name, None)
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if name == "chain" and isinstance(value, list):
+            return flat_chain(value)
+        return value
 
 
 def _appending(file: Any) -> bool:
