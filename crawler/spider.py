@@ -159,6 +159,7 @@ class UrlCheckSpider(Spider):
         if spider.method is None:
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         spider._hosts = HostTable.from_settings(crawler.settings)
+        crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
         return spider
 
     @classmethod
