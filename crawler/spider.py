@@ -17,6 +17,7 @@ from w3lib.url import canonicalize_url
 
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
+from crawler._read_ahead import wait_for_room
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
@@ -140,6 +141,7 @@ class UrlCheckSpider(Spider):
             check_method(method, name="method") if method is not None else None
         )
         self._hosts = HostTable()
+        self._read_ahead = 16
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -160,6 +162,7 @@ class UrlCheckSpider(Spider):
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         spider._hosts = HostTable.from_settings(crawler.settings)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
+        spider._read_ahead = max(crawler.settings.getint("CONCURRENT_REQUESTS"), 1)
         return spider
 
     @classmethod
@@ -233,7 +236,8 @@ class UrlCheckSpider(Spider):
         """One request, or one row straight away, per entry of :meth:`url_entries`.
 
         With ``resume``, entries that already have a row in those outputs are skipped
-        (counted in ``crawler/entries_resumed_count``).
+        (counted in ``crawler/entries_resumed_count``). Entries are read only as the engine
+        needs them (``CONCURRENT_REQUESTS`` queued ahead), so memory does not grow with the list.
         """
         if self.redis_job is not None:
             async for step in self._redis_steps(self.redis_job):
@@ -251,6 +255,7 @@ class UrlCheckSpider(Spider):
             if done is not None and entry_key(entry.source, entry.line) in done:
                 stats.inc_value("crawler/entries_resumed_count")
                 continue
+            await wait_for_room(self.crawler, self._read_ahead)
             yield self._first_step(entry)
 
     async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:
