@@ -4,8 +4,11 @@ While its downloader is full, Scrapy's engine keeps pulling requests out of ``st
 waiting, into the scheduler: on any list whose servers are slower than the crawl, the whole
 list ends up queued in memory (about 1.7 KB a URL: 117 MB for 20,000 URLs at 200 ms each, where
 a bounded read-ahead peaks at 88 MB). :func:`wait_for_room` holds the spider back instead, as
-Scrapy's documentation on lazy start requests suggests, keeping ``reserve`` requests queued so
-the downloader never waits for the spider.
+Scrapy's documentation on lazy start requests suggests, keeping ``CRAWLER_READ_AHEAD`` requests
+queued (about 1.5 KB each) so the downloader never waits for the spider. A generous reserve
+also keeps hosts mixed in the queue: requests waiting in the slot of a held-back host (429/503)
+count towards ``CONCURRENT_REQUESTS``, and a queue holding only that host's URLs would fill the
+free places with them.
 """
 
 from __future__ import annotations
@@ -16,10 +19,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapy.core.scheduler import BaseScheduler
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+READ_AHEAD = 1000
+"""Default of ``CRAWLER_READ_AHEAD``: requests queued ahead of the downloader."""
 
 POLL_SECONDS = 0.02
 """How often a waiting spider looks again. Polled, not signal-driven: a closing engine sends
 no signal a waiting spider could rely on."""
+
+
+def read_ahead(settings: BaseSettings) -> int:
+    """``CRAWLER_READ_AHEAD``, checked: at least 1."""
+    value = settings.getint("CRAWLER_READ_AHEAD", READ_AHEAD)
+    if value < 1:
+        raise ValueError(f"CRAWLER_READ_AHEAD must be >= 1 (requests queued ahead), got {value!r}")
+    return value
 
 
 def _queued(scheduler: BaseScheduler, reserve: int) -> int:

@@ -17,7 +17,7 @@ from w3lib.url import canonicalize_url
 
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
-from crawler._read_ahead import wait_for_room
+from crawler._read_ahead import READ_AHEAD, read_ahead, wait_for_room
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
@@ -141,7 +141,7 @@ class UrlCheckSpider(Spider):
             check_method(method, name="method") if method is not None else None
         )
         self._hosts = HostTable()
-        self._read_ahead = 16
+        self._read_ahead = READ_AHEAD
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -162,7 +162,7 @@ class UrlCheckSpider(Spider):
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         spider._hosts = HostTable.from_settings(crawler.settings)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
-        spider._read_ahead = max(crawler.settings.getint("CONCURRENT_REQUESTS"), 1)
+        spider._read_ahead = read_ahead(crawler.settings)
         return spider
 
     @classmethod
@@ -170,6 +170,7 @@ class UrlCheckSpider(Spider):
         """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
         UrlFilter.from_settings(settings)
         RedisJob.from_settings(settings)
+        read_ahead(settings)
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
 
@@ -237,7 +238,7 @@ class UrlCheckSpider(Spider):
 
         With ``resume``, entries that already have a row in those outputs are skipped
         (counted in ``crawler/entries_resumed_count``). Entries are read only as the engine
-        needs them (``CONCURRENT_REQUESTS`` queued ahead), so memory does not grow with the list.
+        needs them (``CRAWLER_READ_AHEAD`` queued ahead), so memory does not grow with the list.
         """
         if self.redis_job is not None:
             async for step in self._redis_steps(self.redis_job):

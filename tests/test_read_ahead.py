@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import signals
+from scrapy.settings import Settings
 
+from crawler._read_ahead import READ_AHEAD, read_ahead
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import read_rows, urls_crawler
@@ -31,7 +33,10 @@ async def test_a_full_downloader_does_not_pull_the_whole_list_into_the_scheduler
     urls.write_text("".join(f"{site}/slow?s=0.05&i={i}\n" for i in range(200)))
     out = tmp_path / "out.csv"
     crawler = urls_crawler(
-        out, CONCURRENT_REQUESTS=concurrency, CONCURRENT_REQUESTS_PER_DOMAIN=concurrency
+        out,
+        CONCURRENT_REQUESTS=concurrency,
+        CONCURRENT_REQUESTS_PER_DOMAIN=concurrency,
+        CRAWLER_READ_AHEAD=concurrency,
     )
     read_ahead: list[int] = []
 
@@ -43,6 +48,12 @@ async def test_a_full_downloader_does_not_pull_the_whole_list_into_the_scheduler
     await crawler.crawl_async(urls=str(urls))
 
     assert len(read_rows(out)) == len(read_ahead) == 200
-    # At most: the downloader's 4, the scheduler's reserve of 4, the row being written and
-    # a few on their way. Scrapy alone reads the rest of the list at the first full downloader.
+    # At most: the downloader's 4, the scheduler's reserve of 4 (CRAWLER_READ_AHEAD), the row
+    # being written and a few on their way. Scrapy alone reads the rest of the list at the first full downloader.
     assert max(read_ahead) <= 3 * concurrency
+
+
+def test_a_bad_read_ahead_is_a_one_line_error() -> None:
+    with pytest.raises(ValueError, match="CRAWLER_READ_AHEAD must be >= 1"):
+        read_ahead(Settings({"CRAWLER_READ_AHEAD": 0}))
+    assert read_ahead(Settings()) == READ_AHEAD
