@@ -16,17 +16,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
@@ -38,9 +27,10 @@ from crawler.spider import EXAMPLE_URLS, UrlCheckSpider
 if TYPE_CHECKING:
     from typing import Self
 
-    from rich.progress import Task, TaskID
     from scrapy import Spider
     from scrapy.crawler import Crawler
+
+    from crawler._progress_bar import ProgressBar
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +76,6 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-class _RateColumn(ProgressColumn):
-    """Rows per second, as rich estimates it."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.speed
-        return Text("?/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
-
-
 class ProgressExtension:
     """Shows how a run is going; see the module docstring for the settings."""
 
@@ -107,9 +89,7 @@ class ProgressExtension:
         self.started = time.monotonic()
         self._stop_counting = threading.Event()
         self._counter: threading.Thread | None = None
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-        self._redirected: list[tuple[logging.StreamHandler[Any], Any]] = []
+        self._bar: ProgressBar | None = None
         self._looping: Any = None
 
     @classmethod
@@ -161,9 +141,6 @@ class ProgressExtension:
             self._update_bar()
             self._bar.stop()
             self._bar = None
-            for handler, stream in self._redirected:
-                handler.setStream(stream)
-            self._redirected.clear()
         if self._counter is not None:
             self._counter.join(timeout=5)
 
@@ -217,38 +194,15 @@ class ProgressExtension:
     # The bar
 
     def _start_bar(self) -> None:
-        console = Console(file=sys.stderr)
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]URLs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("[red]{task.fields[not_ok]} not ok"),
-            TextColumn("{task.fields[in_flight]} in flight"),
-            console=console,
-            refresh_per_second=4,
-            redirect_stdout=False,
-        )
-        self._task = self._bar.add_task("URLs", total=None, not_ok=0, in_flight=0)
-        self._bar.start()
-        # Scrapy's log handler holds the real stderr: send it through rich's proxy while the
-        # bar is shown, so log lines print above the bar instead of through it.
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(
-                handler, logging.FileHandler
-            ):
-                stream = handler.stream
-                if stream in (sys.__stderr__, console.file) and sys.stderr is not stream:
-                    self._redirected.append((handler, handler.setStream(sys.stderr)))
+        # rich (a few MB of memory) is imported only when a bar is shown, not in log mode.
+        from crawler._progress_bar import ProgressBar
+
+        self._bar = ProgressBar()
 
     def _update_bar(self) -> None:
-        if self._bar is None or self._task is None:
+        if self._bar is None:
             return
         self._bar.update(
-            self._task,
             completed=self.done,
             total=self.total,
             not_ok=self.not_ok,

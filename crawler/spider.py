@@ -15,6 +15,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
+from crawler._read_ahead import READ_AHEAD, read_ahead, wait_for_room
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
@@ -144,6 +145,7 @@ class UrlCheckSpider(Spider):
             check_method(method, name="method") if method is not None else None
         )
         self._hosts = HostTable()
+        self._read_ahead = READ_AHEAD
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -163,6 +165,8 @@ class UrlCheckSpider(Spider):
         if spider.method is None:
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         spider._hosts = HostTable.from_settings(crawler.settings)
+        crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
+        spider._read_ahead = read_ahead(crawler.settings)
         return spider
 
     @classmethod
@@ -170,6 +174,7 @@ class UrlCheckSpider(Spider):
         """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
         UrlFilter.from_settings(settings)
         RedisJob.from_settings(settings)
+        read_ahead(settings)
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
 
@@ -242,7 +247,8 @@ class UrlCheckSpider(Spider):
         """One request, or one row straight away, per entry of :meth:`url_entries`.
 
         With ``resume``, entries that already have a row in those outputs are skipped
-        (counted in ``crawler/entries_resumed_count``).
+        (counted in ``crawler/entries_resumed_count``). Entries are read only as the engine
+        needs them (``CRAWLER_READ_AHEAD`` queued ahead), so memory does not grow with the list.
         """
         if self.redis_job is not None:
             async for step in self._redis_steps(self.redis_job):
@@ -262,6 +268,7 @@ class UrlCheckSpider(Spider):
             if done is not None and entry_key(entry.source, entry.line) in done:
                 stats.inc_value("crawler/entries_resumed_count")
                 continue
+            await wait_for_room(self.crawler, self._read_ahead)
             yield self._first_step(entry)
 
     async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:

@@ -60,3 +60,10 @@ def test_scale_out_smoke_mode_runs_one_and_two_workers() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     workers = [line.split("|")[1].strip() for line in result.stdout.splitlines()[4:]]
     assert workers == ["1", "2"]
+
+
+def test_fingerprints_benchmark_smoke_mode_measures_both_structures() -> None:
+    result = smoke("bench.fingerprints")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|")[1].strip() for line in result.stdout.splitlines()[4:]]
+    assert rows == ["set", "FingerprintSet"]

@@ -215,6 +215,7 @@ async def test_one_row_per_entry_on_a_large_mixed_list(site: str, tmp_path: Path
     assert stats["crawler/entries_count"] == stats["crawler/rows_count"] == len(expected_lines)
     outcome_total = sum(v for k, v in stats.items() if k.startswith("crawler/outcome_count/"))
     assert outcome_total == len(expected_lines)
+    assert len(crawler.spider._seen) == 0  # released when the spider closed
 
 
 @coroutine_test

@@ -11,14 +11,34 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.report.html import render_html
-from crawler.report.junit import render_junit
-from crawler.report.markdown import render_markdown
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = ["FORMATS", "render_html", "render_junit", "render_markdown", "write_report"]
+
+# The renderers are imported when a report is written, not with this module: the HTML one
+# brings jinja2 (a few MB of memory) into every crawl that only checks a path.
+
+
+def render_html(summary: Mapping[str, Any]) -> str:
+    """The HTML report (see :mod:`crawler.report.html`)."""
+    from crawler.report.html import render_html as render
+
+    return render(summary)
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """The Markdown report (see :mod:`crawler.report.markdown`)."""
+    from crawler.report.markdown import render_markdown as render
+
+    return render(summary)
+
+
+def render_junit(summary: Mapping[str, Any]) -> str:
+    """The JUnit XML report (see :mod:`crawler.report.junit`)."""
+    from crawler.report.junit import render_junit as render
+
+    return render(summary)
 
 
 def _render_json(summary: Mapping[str, Any]) -> str:
