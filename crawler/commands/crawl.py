@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.utils.misc import load_object
 
 from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
@@ -36,6 +38,14 @@ def exit_status(crawler: Crawler) -> int:
 
 class Command(ScrapyCrawlCommand):
     """Scrapy's ``crawl``, unchanged but for its exit status and a one-line input check."""
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Scrapy's options; then the ``ASYNCIO_EVENT_LOOP`` loop is made the current one, so
+        Scrapy does not create a default loop first and leave it to be collected (with uvloop
+        that printed "Exception ignored in BaseEventLoop.__del__" on early exits)."""
+        super().process_options(args, opts)
+        if self.settings is not None and (path := self.settings.get("ASYNCIO_EVENT_LOOP")):
+            asyncio.set_event_loop(load_object(path)())
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
