@@ -105,6 +105,23 @@ def wait_for_pids(log: Path, process: subprocess.Popen[bytes]) -> list[int]:
     pytest.fail(f"no worker pids in {log.read_text()[-3000:]}")
 
 
+def start_busy_workers(
+    urls: Path, out: Path, log: Path, arrivals: Arrivals
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """Start a 2-worker crawl logging to ``log``; return once pages are being asked for."""
+    with log.open("wb") as stderr:
+        parent = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=INFO",
+            stderr=stderr,
+        )  # fmt: skip
+    pids = wait_for_pids(log, parent)
+    deadline = time.monotonic() + 60
+    while len(arrivals.requests) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return parent, pids
+
+
 def test_a_killed_worker_fails_the_run_but_its_rows_so_far_are_kept(
     server_loop: ServerLoop, tmp_path: Path
 ) -> None:
@@ -113,18 +130,9 @@ def test_a_killed_worker_fails_the_run_but_its_rows_so_far_are_kept(
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"{site}/page?key={i}&s=0.1\n" for i in range(60)))
     out, log = tmp_path / "results.csv", tmp_path / "log.txt"
-    with log.open("wb") as stderr:
-        parent = start_scrapy(
-            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
-            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=INFO",
-            stderr=stderr,
-        )  # fmt: skip
-        first, _ = wait_for_pids(log, parent)
-        deadline = time.monotonic() + 60
-        while len(arrivals.requests) < 5 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(first, signal.SIGKILL)
-        assert parent.wait(120) == 1
+    parent, (first, _) = start_busy_workers(urls, out, log, arrivals)
+    os.kill(first, signal.SIGKILL)
+    assert parent.wait(120) == 1
     text = log.read_text()
     assert "Worker 1/2 was stopped by SIGKILL" in text, text[-3000:]
     lines = [int(row["line"]) for row in read_rows(out)]
@@ -144,18 +152,9 @@ def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"{site}/page?key={i}&s=0.2\n" for i in range(200)))
     out, log = tmp_path / "results.jsonl", tmp_path / "log.txt"
-    with log.open("wb") as stderr:
-        parent = start_scrapy(
-            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
-            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "LOG_LEVEL=INFO",
-            stderr=stderr,
-        )  # fmt: skip
-        wait_for_pids(log, parent)
-        deadline = time.monotonic() + 60
-        while len(arrivals.requests) < 5 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        parent.send_signal(signal.SIGINT)
-        assert parent.wait(120) == 1
+    parent, _ = start_busy_workers(urls, out, log, arrivals)
+    parent.send_signal(signal.SIGINT)
+    assert parent.wait(120) == 1
     text = log.read_text()
     assert "Passing SIGINT on to the workers" in text
     assert text.count("shutting down gracefully") == 2, text[-3000:]
