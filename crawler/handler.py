@@ -45,6 +45,7 @@ BindAddress = tuple[str, int] | None
 
 # aiohttp adds these unless told not to; Scrapy's middlewares own them.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+_TIMEOUTS_KEPT = 64  # distinct download timeouts whose ClientTimeout is reused
 
 
 class AiohttpDownloadHandler(BaseDownloadHandler):
@@ -69,6 +70,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         self._ssl_context = make_ssl_context(self.config)
         self._sessions: dict[BindAddress, aiohttp.ClientSession] = {}
         self._dataloss_warned = False
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _new_session(self, bind_address: BindAddress) -> aiohttp.ClientSession:
         cfg = self.config
@@ -134,9 +136,24 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
 
     @staticmethod
     def _request_headers(request: Request) -> list[tuple[str, str]]:
-        headers = request.headers.copy()
-        headers.pop(b"Proxy-Authorization", None)
-        return [(name, value) for name, value in headers.to_tuple_list() if value is not None]
+        """Every header value as ``(name, value)`` text, but ``Proxy-Authorization``."""
+        encoding = request.headers.encoding
+        return [
+            (name.decode(encoding), value.decode(encoding))
+            for name, values in request.headers.items()
+            if name != b"Proxy-Authorization"
+            for value in values
+            if value is not None
+        ]
+
+    def _client_timeout(self, total: float) -> aiohttp.ClientTimeout:
+        """The (immutable, so shared) aiohttp timeout of a ``total``-second download."""
+        timeout = self._timeouts.get(total)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.config.connect_timeout)
+            if len(self._timeouts) < _TIMEOUTS_KEPT:
+                self._timeouts[total] = timeout
+        return timeout
 
     async def download_request(self, request: Request) -> Response:
         """Download ``request``; raise Scrapy's download exceptions on failure."""
@@ -165,9 +182,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         url: str | yarl.URL = request.url
         if request.meta.get("verbatim_url"):
             url = yarl.URL(request.url, encoded=True)
-        client_timeout = aiohttp.ClientTimeout(
-            total=timeout, sock_connect=self.config.connect_timeout
-        )
+        client_timeout = self._client_timeout(timeout)
         if self.config.exclude_private:
             refuse_non_public_literal(request.url, urlparse_cached(request).hostname)
         with scrapy_download_errors(request.url, timeout, self.config.connect_timeout):

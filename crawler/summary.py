@@ -190,13 +190,17 @@ class RunSummary:
                 self.phases[phase].add(ms)
         self._count_retries(data)
         total = timings["total_ms"]
-        if total is not None and self.slowest_kept:
-            slow = {"url": url, "outcome": outcome, "status": _int(status), **timings}
-            entry = (total, -next(self._order), slow)
-            if len(self._slowest) < self.slowest_kept:
-                heapq.heappush(self._slowest, entry)
-            elif total > self._slowest[0][0]:
-                heapq.heapreplace(self._slowest, entry)
+        if total is None or not self.slowest_kept:
+            return
+        full = len(self._slowest) >= self.slowest_kept
+        if full and total <= self._slowest[0][0]:
+            return  # most rows: not among the slowest, nothing to build
+        slow = {"url": url, "outcome": outcome, "status": _int(status), **timings}
+        entry = (total, -next(self._order), slow)
+        if full:
+            heapq.heapreplace(self._slowest, entry)
+        else:
+            heapq.heappush(self._slowest, entry)
 
     def _count_retries(self, data: Mapping[str, Any]) -> None:
         attempts = _number(data.get("attempts"))
