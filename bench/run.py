@@ -7,10 +7,10 @@ CPU 1 on a 2-core machine).
 
 Scenarios: S1 CPU cost per URL (no latency, 1 KiB bodies, concurrency 64); S2 latency-bound
 (50 ms per response, concurrency 100, against the ideal N x latency / C); S3 memory of the
-product over a long list (peak RSS); S4 the product with timing capture on and off; S1-all
-and S2-all: S1 and S2 with nothing pinned, so that ``product-workers`` (the product with
-``-a workers=auto``, one process per CPU) can use every core, CPU 0 included, which it shares
-with the server.
+product over a long list (peak RSS, and RSS at the end: see :mod:`bench.rss`); S4 the product
+with timing capture on and off; S1-all and S2-all: S1 and S2 with nothing pinned, so that
+``product-workers`` (the product with ``-a workers=auto``, one process per CPU) can use every
+core, CPU 0 included, which it shares with the server.
 """
 
 from __future__ import annotations
@@ -34,21 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
-# Runs the contender as its only child and reports that child's peak RSS (KiB on Linux).
-MAX_RSS_WRAPPER = (
-    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
-    "print(f'max_rss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', "
-    "file=sys.stderr); sys.exit(code)"
-)
-
-
 @dataclass
 class Run:
-    """One contender's run: wall seconds, crawl seconds, peak RSS, URLs answered 200."""
+    """One contender's run: wall and crawl seconds, peak and final RSS, URLs answered 200."""
 
     wall: float
     elapsed: float
     max_rss_mb: float
+    final_rss_mb: float
     ok: int
 
 
@@ -149,7 +142,7 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
     line = command(contender, urls, scenario.concurrency, out)
     started = time.perf_counter()
     process = subprocess.run(
-        [PY, "-c", MAX_RSS_WRAPPER, *(pinned(contender_cpus(), line) if scenario.pinned else line)],
+        [PY, "-m", "bench.rss", *(pinned(contender_cpus(), line) if scenario.pinned else line)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -158,7 +151,7 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
     )
     wall = time.perf_counter() - started
     stdout, stderr = process.stdout, process.stderr
-    rss = int(re.findall(r"max_rss_kb=(\d+)", stderr)[-1]) / 1024
+    peak_kb, final_kb = re.findall(r"max_rss_kb=(\d+) final_rss_kb=(\d+)", stderr)[-1]
     if contender.startswith("product"):
         if process.returncode != 0:
             raise RuntimeError(f"{contender} exited {process.returncode}: {stderr[-2000:]}")
@@ -176,7 +169,7 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
         ok, elapsed = int(match[1]), float(match[2])
     if ok != scenario.urls:
         raise RuntimeError(f"{contender}: {ok} of {scenario.urls} URLs answered 200")
-    return Run(wall, elapsed, rss, ok)
+    return Run(wall, elapsed, int(peak_kb) / 1024, int(final_kb) / 1024, ok)
 
 
 def scenarios(smoke: bool, large: bool) -> list[Scenario]:
@@ -217,10 +210,11 @@ def report(scenario: Scenario, runs: dict[str, list[Run]]) -> list[str]:
         ratios = [b.wall / r.wall for b, r in zip(base, results, strict=True)]
         rate = scenario.urls / elapsed
         extra = f"{ideal / elapsed:.2f} of ideal" if scenario.latency else ""
-        rss = statistics.median(r.max_rss_mb for r in results)
+        peak = statistics.median(r.max_rss_mb for r in results)
+        final = statistics.median(r.final_rss_mb for r in results)
         lines.append(
             f"| {scenario.name} | {name} | {scenario.urls} | {wall:.2f} | {elapsed:.2f} | "
-            f"{rate:,.0f} | {statistics.median(ratios):.2f}x | {extra} | {rss:.0f} |"
+            f"{rate:,.0f} | {statistics.median(ratios):.2f}x | {extra} | {peak:.0f} | {final:.0f} |"
         )
     return lines
 
@@ -250,9 +244,9 @@ def main() -> None:
             print()
             print(
                 "| scenario | contender | URLs | wall s | crawl s | URLs/s (crawl) | "
-                "speed vs scrapy-default (wall) | S2 | peak RSS MB |"
+                "speed vs scrapy-default (wall) | S2 | peak RSS MB | final RSS MB |"
             )
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             wanted = set(args.only.split(",")) if args.only else None
             for scenario in scenarios(args.smoke, args.large):
                 if wanted and scenario.name not in wanted:

@@ -51,6 +51,10 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
         ("S4", "product-notiming"),
         ("S3-100k", "product"),
     ]
+    for line in result.stdout.splitlines():
+        if line.startswith("| S"):
+            peak, final = (float(cell) for cell in line.split("|")[-3:-1])
+            assert 0 < final <= peak, line  # RSS read at the end of the run, never above the peak
 
 
 def test_scale_out_smoke_mode_runs_one_and_two_workers() -> None:
