@@ -16,6 +16,7 @@ from crawler.report import check_report_path, write_report
 from crawler.summary import RunSummary, log_lines
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
     from typing import Self
 
@@ -23,6 +24,21 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+
+
+def publish_summary(
+    data: dict[str, Any], paths: Iterable[Path], *, extra: dict[str, Any] | None = None
+) -> None:
+    """Log the summary ``data`` and write it to each of ``paths`` (a write error is logged)."""
+    for line in log_lines(data):
+        logger.info("%s", line, extra=extra)
+    for path in paths:
+        try:
+            write_report(data, path)
+        except OSError as e:
+            logger.error("Cannot write %s: %s", path, e, extra=extra)
+        else:
+            logger.info("Wrote %s", path, extra=extra)
 
 
 def _slo_text(crawler: Crawler, spider: Spider) -> str | None:
@@ -86,12 +102,5 @@ class RunSummaryExtension:
             "exports": list(self.crawler.settings.getdict("FEEDS")),
             "slo": _slo_text(self.crawler, spider),
         }
-        for line in log_lines(data):
-            logger.info("%s", line, extra={"spider": spider})
-        for path in [p for p in (self.summary_file,) if p] + self.reports:
-            try:
-                write_report(data, path)
-            except OSError as e:
-                logger.error("Cannot write %s: %s", path, e, extra={"spider": spider})
-            else:
-                logger.info("Wrote %s", path, extra={"spider": spider})
+        paths = [p for p in (self.summary_file,) if p] + self.reports
+        publish_summary(data, paths, extra={"spider": spider})

@@ -30,10 +30,11 @@ from urllib.parse import unquote, urlsplit
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.merge import merge
-from crawler.report import check_report_path, write_report
+from crawler.report import check_report_path
 from crawler.report.reader import read_results
+from crawler.run_summary import publish_summary
 from crawler.shard import parse_workers
-from crawler.summary import RunSummary, log_lines
+from crawler.summary import RunSummary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -208,13 +209,8 @@ def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -
         "exports": [str(output)],
         "slo": settings.get("CRAWLER_SLO", ""),
     }
-    for line in log_lines(data):
-        logger.info("%s", line)
     names = [settings.get("CRAWLER_SUMMARY_FILE") or "", *settings.getlist("CRAWLER_REPORT_FILES")]
-    for name in [str(n) for n in names if str(n).strip()]:
-        path = check_report_path(name)
-        write_report(data, path)
-        logger.info("Wrote %s", path)
+    publish_summary(data, [check_report_path(str(n)) for n in names if str(n).strip()])
 
 
 def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
