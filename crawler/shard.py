@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["Shard", "parse_workers", "url_fingerprint"]
 
 
+# The last result is kept: a worker's shard check and its duplicate check ask for the same URL
+# one after the other, and canonicalising is the dearest step of reading an entry.
+@functools.lru_cache(maxsize=1)
 def url_fingerprint(url: str) -> int:
     """A 64-bit fingerprint of ``url``'s canonical form (equal for duplicate URLs)."""
     digest = hashlib.blake2b(canonicalize_url(url).encode(), digest_size=8).digest()
