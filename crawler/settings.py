@@ -71,7 +71,10 @@ RETRY_EXCEPTIONS = [
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408]
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
+# No way in for other local processes: Scrapy's telnet console and its remote-control HTTP
+# server (2.19) both run Python code sent to them; the latter also leaves a job file per run.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 # One row per response: Scrapy's default of 100 starts 100 tasks per response to process it.
 CONCURRENT_ITEMS = 1
 LOG_LEVEL = "INFO"
