@@ -5,6 +5,11 @@ cut-off last line, and an entry a dead worker had finished but not acknowledged 
 row in two files. Rows are keyed by ``(source, line)``: the first row of an entry is kept,
 later ones are counted as duplicates. Rows go through an on-disk SQLite table, so memory does
 not grow with the number of rows, and come out sorted by input and line.
+
+A record already in the output's form (a CSV record under the output's header into a CSV
+output, a JSON line with the output's fields in order into a JSON Lines output) is copied as
+it is, without being parsed into a row and exported again: what workers write is merged at the
+speed of reading it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from scrapy.exporters import BaseItemExporter
 
@@ -59,13 +64,40 @@ def _complete_lines(path: Path, report: MergeReport) -> Iterator[str]:
                 report.cut_lines += 1
 
 
-def _part_rows(path: Path, report: MergeReport) -> Iterator[dict[str, Any]]:
-    if path.suffix == ".csv":
-        for row in csv.DictReader(_complete_lines(path, report)):
-            line = row.get("line") or ""
-            if line.isdigit() and row.get("outcome") and row.get("source") is not None:
-                yield row
-        return
+@dataclass(slots=True)
+class _Record:
+    """One row of a part: its values, and its text when the output can take that text as is."""
+
+    row: dict[str, Any]
+    verbatim: str | None = None
+
+
+def _csv_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator[_Record]:
+    raw: list[str] = []  # the lines of the record being read (a quoted cell may span lines)
+
+    def lines() -> Iterator[str]:
+        for line in _complete_lines(path, report):
+            raw.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    header = next(reader, None) or []
+    raw.clear()
+    verbatim = verbatim and header == list(FIELDS)
+    for values in reader:
+        text = "".join(raw)
+        raw.clear()
+        if not values:
+            continue  # a blank line
+        row: dict[str, Any] = dict(zip(header, values, strict=False))
+        line = row.get("line") or ""
+        if line.isdigit() and row.get("outcome") and row.get("source") is not None:
+            same_shape = verbatim and len(values) == len(header)
+            yield _Record(row, text if same_shape else None)
+
+
+def _jsonl_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator[_Record]:
+    fields = list(FIELDS)
     for text in _complete_lines(path, report):
         try:
             row = json.loads(text)
@@ -73,7 +105,13 @@ def _part_rows(path: Path, report: MergeReport) -> Iterator[dict[str, Any]]:
             report.cut_lines += 1
             continue
         if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
-            yield row
+            yield _Record(row, text if verbatim and list(row) == fields else None)
+
+
+def _part_records(path: Path, output: Path, report: MergeReport) -> Iterator[_Record]:
+    if path.suffix == ".csv":
+        return _csv_records(path, report, verbatim=output.suffix == ".csv")
+    return _jsonl_records(path, report, verbatim=output.suffix in JSONL_SUFFIXES)
 
 
 def check_paths(parts: Sequence[Path], output: Path) -> None:
@@ -97,25 +135,30 @@ def check_paths(parts: Sequence[Path], output: Path) -> None:
 
 
 class _RowStore:
-    """An on-disk table of rows keyed by entry, first row wins."""
+    """An on-disk table of records keyed by entry, first record wins."""
 
     def __init__(self, directory: str, source_order: Sequence[str]) -> None:
         self._db = sqlite3.connect(Path(directory) / "rows.sqlite3")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(
-            "CREATE TABLE rows (rank INTEGER, source TEXT, line INTEGER, row TEXT,"
-            " PRIMARY KEY (source, line))"
+            "CREATE TABLE rows (rank INTEGER, source TEXT, line INTEGER, verbatim INTEGER,"
+            " data TEXT, PRIMARY KEY (source, line))"
         )
         self._ranks = {source: rank for rank, source in enumerate(source_order)}
 
-    def add(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
-        """Store ``rows``; ``(read, added)``."""
+    def add(self, records: Iterable[_Record]) -> tuple[int, int]:
+        """Store ``records``; ``(read, added)``."""
         read = added = 0
         batch = []
-        for row in rows:
+        for record in records:
+            row = record.row
             source, line = str(row["source"]), int(row["line"])
-            batch.append((self._ranks.get(source, len(self._ranks)), source, line, json.dumps(row)))
+            rank = self._ranks.get(source, len(self._ranks))
+            if record.verbatim is not None:
+                batch.append((rank, source, line, 1, record.verbatim))
+            else:
+                batch.append((rank, source, line, 0, json.dumps(row)))
             if len(batch) == 10_000:
                 added += self._insert(batch)
                 read += len(batch)
@@ -123,9 +166,9 @@ class _RowStore:
         added += self._insert(batch)
         return read + len(batch), added
 
-    def _insert(self, batch: list[tuple[int, str, int, str]]) -> int:
+    def _insert(self, batch: list[tuple[int, str, int, int, str]]) -> int:
         before = self._db.total_changes
-        self._db.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?)", batch)
+        self._db.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?)", batch)
         return self._db.total_changes - before
 
     def has(self, source: str, line: int) -> bool:
@@ -133,22 +176,40 @@ class _RowStore:
         query = "SELECT 1 FROM rows WHERE source = ? AND line = ?"
         return self._db.execute(query, (source, line)).fetchone() is not None
 
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """Every row, by input and line."""
-        for (text,) in self._db.execute("SELECT row FROM rows ORDER BY rank, source, line"):
-            yield json.loads(text)
+    def records(self) -> Iterator[tuple[bool, str]]:
+        """Every record, by input and line: ``(True, text to copy)`` or ``(False, row JSON)``."""
+        query = "SELECT verbatim, data FROM rows ORDER BY rank, source, line"
+        for verbatim, data in self._db.execute(query):
+            yield bool(verbatim), data
 
     def close(self) -> None:
         self._db.close()
 
 
-def _exporter(output: Path, stream: Any) -> BaseItemExporter:
-    options: dict[str, Any] = {"fields_to_export": list(FIELDS), "encoding": "utf-8"}
-    if output.suffix == ".csv":
-        return FlatCsvItemExporter(stream, **options)
-    if output.suffix == ".json":
-        return JsonItemExporter(stream, **options)
-    return JsonLinesItemExporter(stream, **options)
+class _Writer:
+    """Writes records to the output: copied text as it is, other rows through an exporter."""
+
+    def __init__(self, output: Path, stream: Any) -> None:
+        options: dict[str, Any] = {"fields_to_export": list(FIELDS), "encoding": "utf-8"}
+        self.exporter: BaseItemExporter
+        self._copy: Callable[[str], Any] | None = None  # no record is copied into a JSON array
+        if output.suffix == ".csv":
+            csv_exporter = FlatCsvItemExporter(stream, include_headers_line=False, **options)
+            csv_exporter.csv_writer.writerow(FIELDS)  # the header, once, whatever comes first
+            self.exporter, self._copy = csv_exporter, csv_exporter.stream.write
+        elif output.suffix == ".json":
+            self.exporter = JsonItemExporter(stream, **options)
+        else:
+            self.exporter = JsonLinesItemExporter(stream, **options)
+            self._copy = lambda text: stream.write(text.encode("utf-8"))
+
+    def write(self, verbatim: bool, data: str) -> None:
+        """Write one record from :meth:`_RowStore.records`."""
+        if verbatim:
+            assert self._copy is not None  # records are copied into .csv and .jsonl outputs only
+            self._copy(data)
+        else:
+            self.exporter.export_item(json.loads(data))
 
 
 def merge(
@@ -170,7 +231,7 @@ def merge(
         store = _RowStore(directory, source_order)
         try:
             for part in parts:
-                read, added = store.add(_part_rows(part, report))
+                read, added = store.add(_part_records(part, output, report))
                 report.rows_read += read
                 report.duplicates += read - added
             for source, line in entries or ():
@@ -180,12 +241,12 @@ def merge(
                         report.missing.append((source, line))
             temporary = output.with_name(f".{output.name}.merging")
             with temporary.open("wb") as stream:
-                exporter = _exporter(output, stream)
-                exporter.start_exporting()
-                for row in store.rows():
-                    exporter.export_item(row)
+                writer = _Writer(output, stream)
+                writer.exporter.start_exporting()
+                for verbatim, data in store.records():
+                    writer.write(verbatim, data)
                     report.rows_written += 1
-                exporter.finish_exporting()
+                writer.exporter.finish_exporting()
             os.replace(temporary, output)
         finally:
             store.close()

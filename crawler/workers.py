@@ -31,7 +31,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.merge import merge
 from crawler.report import check_report_path
-from crawler.report.reader import read_results
+from crawler.report.reader import read_rows
 from crawler.run_summary import publish_summary
 from crawler.shard import parse_workers
 from crawler.summary import RunSummary
@@ -199,7 +199,7 @@ class _Forwarder:
 def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
     summary = RunSummary()
-    for row in read_results(output):
+    for row in read_rows(output):
         summary.add(row)
     data = summary.as_dict()
     data["run"] = {

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy.exporters import JsonLinesItemExporter
 
-from crawler.items import FIELDS
+from crawler.exporters import FlatCsvItemExporter
+from crawler.items import FIELDS, UrlResult
 from crawler.merge import merge
 from tests._crawl import read_rows
 
@@ -92,3 +95,60 @@ def test_bad_parts_and_outputs_are_one_line_errors(
     with pytest.raises(ValueError, match=message):
         merge([tmp_path / p for p in parts], tmp_path / output)
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def exported_rows() -> list[UrlResult]:
+    """Rows with the cells that are hard to copy: quotes, commas, a new line, non-ASCII."""
+    rows = [
+        UrlResult(f"http://h.test/{n}", "a.txt", n, outcome="ok", ok=True, status=200)
+        for n in range(1, 7)
+    ]
+    rows[2].error = 'a "quoted", comma\nand a new line'
+    rows[4].chain = [{"url": "http://h.test/é", "status": 301, "ms": 1.5}]
+    return rows
+
+
+def export(path: Path, rows: list[UrlResult]) -> Path:
+    """``rows`` written by the exporter a crawl uses for ``path``'s format."""
+    exporter_class = FlatCsvItemExporter if path.suffix == ".csv" else JsonLinesItemExporter
+    with path.open("wb") as stream:
+        exporter = exporter_class(stream, fields_to_export=list(FIELDS), encoding="utf-8")
+        exporter.start_exporting()
+        for item in rows:
+            exporter.export_item(item)
+        exporter.finish_exporting()
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_workers_parts_merge_into_exactly_what_one_crawl_writes(
+    tmp_path: Path, suffix: str
+) -> None:
+    rows = exported_rows()
+    one = export(tmp_path / f"1{suffix}", [rows[4], rows[0], rows[2]])
+    two = export(tmp_path / f"2{suffix}", [rows[5], rows[3], rows[1]])
+    out = tmp_path / f"merged{suffix}"
+    report = merge([one, two], out)
+    assert out.read_bytes() == export(tmp_path / f"single{suffix}", rows).read_bytes()
+    assert (report.rows_written, report.duplicates) == (6, 0)
+
+
+def test_parts_with_other_columns_are_exported_into_the_outputs_columns(tmp_path: Path) -> None:
+    reordered = ["line", "source", "outcome", "url", "status", "error"]
+    part = tmp_path / "1.csv"
+    with part.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(reordered)
+        writer.writerow(["2", "a.txt", "http_error", "http://h.test/2", "404", "multi\nline"])
+    copied = export(tmp_path / "2.csv", exported_rows()[:1])  # line 1, the output's columns
+    out = tmp_path / "merged.csv"
+    merge([part, copied], out)
+    assert out.read_text(encoding="utf-8").splitlines()[0] == ",".join(FIELDS)
+    with out.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["line"], r["url"], r["status"]) for r in rows] == [
+        ("1", "http://h.test/1", "200"),
+        ("2", "http://h.test/2", "404"),
+    ]
+    assert rows[1]["error"] == "multi\nline"
+    assert rows[1]["ok"] == ""

@@ -11,7 +11,12 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
+from scrapy.exporters import JsonLinesItemExporter
 
+from crawler.exporters import FlatCsvItemExporter
+from crawler.items import FIELDS, UrlResult
+from crawler.report.reader import read_results
+from crawler.report.reader import read_rows as read_rows_as_written
 from crawler.summary import PERCENTILES, RELATIVE_ACCURACY, RunSummary, log_lines
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
@@ -195,3 +200,27 @@ def test_bad_report_settings_name_the_fix(setting: str, value: str, message: str
 
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         RunSummaryExtension.from_crawler(get_crawler(settings_dict={setting: value}))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_an_export_read_as_text_rows_sums_up_like_its_typed_rows(
+    rows: list[dict], tmp_path: Path, suffix: str
+) -> None:
+    """Merged workers are summed up from their export's cells as written (read_rows)."""
+    path = tmp_path / f"rows{suffix}"
+    exporter_class = FlatCsvItemExporter if suffix == ".csv" else JsonLinesItemExporter
+    with path.open("wb") as stream:
+        exporter = exporter_class(stream, fields_to_export=list(FIELDS), encoding="utf-8")
+        exporter.start_exporting()
+        for row in rows:
+            exporter.export_item(UrlResult(**row))
+        exporter.finish_exporting()
+    as_text, typed, original = (RunSummary(slowest=10, examples=5) for _ in range(3))
+    for text_row in read_rows_as_written(path):
+        as_text.add(text_row)
+    for result in read_results(path):
+        typed.add(result)
+    for row in rows:
+        original.add(row)
+    assert as_text.as_dict() == typed.as_dict() == original.as_dict()
+    assert as_text.rows == len(rows)
