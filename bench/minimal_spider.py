@@ -1,7 +1,8 @@
 """A minimal Scrapy crawl of a URL list, the same for every handler under test.
 
 ``python -m bench.minimal_spider FILE HANDLER CONCURRENCY [SETTING=VALUE ...]``, where
-HANDLER is ``default``, ``scrapy-aiohttp`` or ``ours``.
+HANDLER is ``default``, ``scrapy-aiohttp`` or ``ours``; ``ours-floor`` is our handler in the
+cheapest Scrapy crawl there is (:data:`FLOOR_SETTINGS`): what Scrapy's engine alone allows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ HANDLERS = {
     # Scrapy's experimental handler, named by its import string as a user would: a contender.
     "scrapy-aiohttp": "scrapy.core.downloader.handlers._aiohttp.AiohttpDownloadHandler",
     "ours": "crawler.handler.AiohttpDownloadHandler",
+    "ours-floor": "crawler.handler.AiohttpDownloadHandler",
+}
+
+FLOOR_SETTINGS: dict[str, Any] = {
+    # no middleware, extension or log line but those that count: responses and elapsed time
+    "DOWNLOADER_MIDDLEWARES_BASE": {
+        "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
+    },
+    "SPIDER_MIDDLEWARES_BASE": {},
+    "EXTENSIONS_BASE": {"scrapy.extensions.corestats.CoreStats": 0},
+    "ASYNCIO_EVENT_LOOP": "uvloop.Loop",
+    "STATS_CLASS": "crawler.stats.LeanStatsCollector",
+    "LOG_FORMATTER": "crawler.logformatter.QuietLogFormatter",
+    "CONCURRENT_ITEMS": 1,
 }
 
 
@@ -51,6 +66,8 @@ def main() -> None:
     }
     if HANDLERS[handler]:
         settings["DOWNLOAD_HANDLERS"] = {"http": HANDLERS[handler], "https": HANDLERS[handler]}
+    if handler == "ours-floor":
+        settings.update(FLOOR_SETTINGS)
     for pair in extra:
         name, _, value = pair.partition("=")
         settings[name] = value

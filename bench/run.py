@@ -116,10 +116,12 @@ def url_list(directory: Path, port: int, count: int, latency: float) -> Path:
 def command(contender: str, urls: Path, concurrency: int, out: Path) -> list[str]:
     c = str(concurrency)
     minimal = [PY, "-m", "bench.minimal_spider", str(urls)]
-    if contender in ("scrapy-default", "scrapy-aiohttp", "ours-minimal"):
-        handler = {"scrapy-default": "default", "scrapy-aiohttp": "scrapy-aiohttp"}.get(
-            contender, "ours"
-        )
+    if contender in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "engine-floor"):
+        handler = {
+            "scrapy-default": "default",
+            "scrapy-aiohttp": "scrapy-aiohttp",
+            "engine-floor": "ours-floor",
+        }.get(contender, "ours")
         return [*minimal, handler, c]
     if contender == "raw-aiohttp":
         return [PY, "-m", "bench.raw_aiohttp", str(urls), c]
@@ -173,7 +175,14 @@ def run_one(contender: str, urls: Path, scenario: Scenario, work: Path) -> Run:
 
 
 def scenarios(smoke: bool, large: bool) -> list[Scenario]:
-    every = ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+    every = (
+        "scrapy-default",
+        "scrapy-aiohttp",
+        "ours-minimal",
+        "product",
+        "engine-floor",
+        "raw-aiohttp",
+    )
     all_cores = ("scrapy-default", "scrapy-aiohttp", "product", "product-workers", "raw-aiohttp")
     scale = 50 if smoke else 1
     found = [

@@ -30,11 +30,25 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
     assert [(s.strip(), c.strip()) for s, c in rows] == [
         *[
             ("S1", c)
-            for c in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+            for c in (
+                "scrapy-default",
+                "scrapy-aiohttp",
+                "ours-minimal",
+                "product",
+                "engine-floor",
+                "raw-aiohttp",
+            )
         ],
         *[
             ("S2", c)
-            for c in ("scrapy-default", "scrapy-aiohttp", "ours-minimal", "product", "raw-aiohttp")
+            for c in (
+                "scrapy-default",
+                "scrapy-aiohttp",
+                "ours-minimal",
+                "product",
+                "engine-floor",
+                "raw-aiohttp",
+            )
         ],
         *[
             (scenario, c)
