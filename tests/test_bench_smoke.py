@@ -68,7 +68,9 @@ def test_benchmark_smoke_mode_prints_every_contender() -> None:
     for line in result.stdout.splitlines():
         if line.startswith("| S"):
             peak, final = (float(cell) for cell in line.split("|")[-3:-1])
-            assert 0 < final <= peak, line  # RSS read at the end of the run, never above the peak
+            # RSS read in the run's last 0.1 s; the kernel's peak (getrusage) is kept by other
+            # accounting, so the two may differ by a little either way
+            assert 0 < final <= peak * 1.05 + 1, line
 
 
 def test_scale_out_smoke_mode_runs_one_and_two_workers() -> None:
