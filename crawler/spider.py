@@ -15,6 +15,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
+from crawler._lean import leave_out_unused_middlewares
 from crawler._read_ahead import READ_AHEAD, read_ahead, wait_for_room
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
@@ -180,13 +181,14 @@ class UrlCheckSpider(Spider):
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings, and
+        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings,
         add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
-        it starts, with one line)."""
+        it starts, with one line), and leave out the cookies middleware when cookies are off."""
         super().update_settings(settings)
         check_method(settings.get("CRAWLER_METHOD", "get"))
         PolitenessConfig.from_settings(settings)
         add_download_slots(settings)
+        leave_out_unused_middlewares(settings)
 
     @classmethod
     def check_arguments(

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import signals
+from scrapy.utils.conf import build_component_list
 
+from crawler._lean import COOKIES_MIDDLEWARE
 from crawler.items import FIELDS
 from crawler.outcomes import OUTCOMES
 from tests._apps import checker_app
@@ -367,3 +369,13 @@ async def test_retry_after_is_honoured_up_to_the_cap(site: str, tmp_path: Path) 
         60,
     )
     assert crawler.stats.get_value("crawler/politeness/backoff_count/127.0.0.1") == 1
+
+
+@pytest.mark.parametrize("cookies", [False, True])
+def test_the_cookies_middleware_is_loaded_only_when_cookies_are_on(
+    tmp_path: Path, cookies: bool
+) -> None:
+    crawler = urls_crawler(tmp_path / "out.csv", COOKIES_ENABLED=cookies)
+    enabled = build_component_list(crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
+    assert (COOKIES_MIDDLEWARE in enabled) is cookies
+    assert "middlewares.politeness.PoliteRetryMiddleware" in enabled  # the rest is untouched
