@@ -30,12 +30,10 @@ from cryptography import x509
 if TYPE_CHECKING:
     from types import SimpleNamespace
 
-    from scrapy.statscollectors import StatsCollector
+    from crawler._handler_stats import HandlerStats
 
 TIMING_META_KEY = "download_timing"
 """``request.meta`` / ``response.meta`` key of the :class:`DownloadTiming` of a download."""
-
-STATS_PREFIX = "crawler/handler/"
 
 
 def to_ms(seconds: float | None) -> float | None:
@@ -169,11 +167,11 @@ class _TraceRecorder:
     The clock travels as ``trace_request_ctx``; requests without one are only counted.
     """
 
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: HandlerStats) -> None:
         self.stats = stats
 
     def _count(self, name: str) -> None:
-        self.stats.inc_value(f"{STATS_PREFIX}{name}")
+        self.stats.count(name)
 
     @staticmethod
     def _clock(ctx: SimpleNamespace) -> PhaseClock | None:
@@ -187,9 +185,7 @@ class _TraceRecorder:
     async def queued_end(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
         if (clock := self._clock(ctx)) and clock.queue_start is not None:
             clock.queue_end = time.perf_counter()
-            key = f"{STATS_PREFIX}pool_wait_seconds"
-            waited = clock.queue_end - clock.queue_start
-            self.stats.set_value(key, self.stats.get_value(key, 0.0) + waited)
+            self.stats.add_seconds("pool_wait_seconds", clock.queue_end - clock.queue_start)
 
     async def create_start(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
         if clock := self._clock(ctx):
@@ -233,7 +229,7 @@ class _TraceRecorder:
             clock.sent = time.perf_counter()
 
 
-def build_trace_config(stats: StatsCollector) -> aiohttp.TraceConfig:
+def build_trace_config(stats: HandlerStats) -> aiohttp.TraceConfig:
     """A frozen ``TraceConfig`` recording phases into each request's :class:`PhaseClock`."""
     recorder = _TraceRecorder(stats)
     config = aiohttp.TraceConfig()

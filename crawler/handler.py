@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 import yarl
+from scrapy import signals
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.exceptions import NotConfigured, ResponseDataLossError, UnsupportedURLSchemeError
 from scrapy.http import Headers
@@ -22,9 +23,9 @@ from crawler._addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler._body import BodyReader, dataloss_message
 from crawler._config import HandlerConfig, normalize_bind_address
 from crawler._errors import scrapy_download_errors
+from crawler._handler_stats import HandlerStats
 from crawler._response import TimedClientResponse
 from crawler._timing import (
-    STATS_PREFIX,
     TIMING_META_KEY,
     DownloadTiming,
     PhaseClock,
@@ -71,6 +72,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         self._sessions: dict[BindAddress, aiohttp.ClientSession] = {}
         self._dataloss_warned = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._stats = HandlerStats(crawler.stats)
+        crawler.signals.connect(self._stats.write, signal=signals.spider_closed)
 
     def _new_session(self, bind_address: BindAddress) -> aiohttp.ClientSession:
         cfg = self.config
@@ -93,7 +96,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
             ssl=self._ssl_context,
             **keepalive,
         )
-        trace_configs = [build_trace_config(self.crawler.stats)] if cfg.timing_enabled else []
+        trace_configs = [build_trace_config(self._stats)] if cfg.timing_enabled else []
         return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -171,10 +174,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         finally:
             current_clock.reset(token)
             clock.finish()
-            if timing.bytes_received:
-                self.crawler.stats.inc_value(
-                    f"{STATS_PREFIX}bytes_received_count", timing.bytes_received
-                )
+            self._stats.count("bytes_received_count", timing.bytes_received)
 
     async def _download(
         self, request: Request, timing: DownloadTiming, clock: PhaseClock, timeout: float
@@ -244,7 +244,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
             raise
 
     async def close(self) -> None:
-        """Close every session and its pooled connections."""
+        """Close every session and its pooled connections; write the stats not yet written."""
+        self._stats.write()
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()

@@ -219,7 +219,7 @@ async def test_queue_phase_when_the_pool_is_full(slow_site: str) -> None:
     async with open_handler({"CONCURRENT_REQUESTS_PER_DOMAIN": 1}) as handler:
         requests = [Request(f"{slow_site}/ttfb?n={n}") for n in range(2)]
         await asyncio.gather(*(handler.download_request(r) for r in requests))
-        waited = handler.crawler.stats.get_value("crawler/handler/pool_wait_seconds")
+    waited = handler.crawler.stats.get_value("crawler/handler/pool_wait_seconds")
     first, second = sorted((timing_of(r) for r in requests), key=lambda t: t.queue or 0.0)
     assert (first.queue, first.reused, second.reused) == (0.0, False, True)
     assert_phase(second, "queue", TTFB_DELAY)
@@ -262,7 +262,7 @@ async def test_phases_describe_the_connection_finally_used(
     async with open_handler() as handler:
         request = Request(f"https://127.0.0.1:{port}/")
         response = await handler.download_request(request)
-        created = handler.crawler.stats.get_value("crawler/handler/connections_created_count")
+    created = handler.crawler.stats.get_value("crawler/handler/connections_created_count")
     timing = timing_of(request)
     assert response.body == b"hello"
     assert created == 2
