@@ -20,7 +20,6 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from crawler.items import UrlResult
 from crawler.sources import open_sources
 from crawler.spider import EXAMPLE_URLS, UrlCheckSpider
 
@@ -36,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 MODES = ("auto", "bar", "log", "off")
 _COUNT_CHECK_EVERY = 10_000
+BAR_REFRESH = 0.1
+"""Seconds between two updates of the bar's figures."""
 
 
 def countable_inputs(spider: Spider) -> str | None:
@@ -83,8 +84,6 @@ class ProgressExtension:
         self.crawler = crawler
         self.mode = mode
         self.interval = interval
-        self.rows = 0
-        self.not_ok = 0
         self.total: int | None = None
         self.started = time.monotonic()
         self._stop_counting = threading.Event()
@@ -112,7 +111,6 @@ class ProgressExtension:
         connect = crawler.signals.connect
         connect(extension.spider_opened, signal=signals.spider_opened)
         connect(extension.spider_closed, signal=signals.spider_closed)
-        connect(extension.item_scraped, signal=signals.item_scraped)
         return extension
 
     # Signals
@@ -128,6 +126,8 @@ class ProgressExtension:
             self._counter.start()
         if self.mode == "bar":
             self._start_bar()
+            self._looping = create_looping_call(self._update_bar)
+            self._looping.start(BAR_REFRESH, now=False)
         else:
             self._looping = create_looping_call(self.log_progress)
             self._looping.start(self.interval, now=False)
@@ -144,15 +144,21 @@ class ProgressExtension:
         if self._counter is not None:
             self._counter.join(timeout=5)
 
-    def item_scraped(self, item: Any) -> None:
-        """Count a row, and whether it is not ok."""
-        if isinstance(item, UrlResult):
-            self.rows += 1
-            if item.ok is False:
-                self.not_ok += 1
-            self._update_bar()
+    # Figures: read when shown, from the result pipeline's stats (no signal per row)
 
-    # Figures
+    def _stat(self, key: str) -> int:
+        stats = self.crawler.stats
+        return int(stats.get_value(key, 0)) if stats is not None else 0
+
+    @property
+    def rows(self) -> int:
+        """Rows judged by the result pipeline so far in this run (``crawler/rows_count``)."""
+        return self._stat("crawler/rows_count")
+
+    @property
+    def not_ok(self) -> int:
+        """Rows not ok so far (``crawler/rows_not_ok_count``)."""
+        return self._stat("crawler/rows_not_ok_count")
 
     @property
     def in_flight(self) -> int:
