@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
+from scrapy.utils.test import get_crawler
 
 from crawler.distributed.config import CONSUMER_GROUP, RedisJob
 from crawler.distributed.feed import feed
+from crawler.distributed.worker import WorkQueue
 from crawler.sources import UrlEntry
 from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
@@ -210,3 +212,33 @@ async def test_a_worker_waits_while_the_list_is_still_being_fed(
     thread.join(30)
     assert release.is_set()  # the worker checked the first ten while the feed was stalled
     assert sorted(row["line"] for row in read_rows(out)) == list(range(1, 31))
+
+
+@coroutine_test
+async def test_entries_whose_delivery_was_lost_on_the_way_come_back(redis_url: str) -> None:
+    feed_lines(redis_url, [f"http://127.0.0.1/{n}" for n in range(10)])
+    job = RedisJob.checked(url=redis_url, lease=1, batch=4)
+    stats = get_crawler().stats
+    assert stats is not None
+    queue = WorkQueue(job, stats)
+    await queue.open()
+    with client_for(redis_url) as client:
+        # Redis hands four entries to this worker, but the reply never reaches it (the
+        # connection broke and the client retried the read): they are pending under its name.
+        client.xreadgroup(CONSUMER_GROUP, queue.consumer, {job.entries_key: ">"}, count=4)
+
+    async def take_all() -> list[int]:
+        lines = []
+        async for leased in queue.entries():
+            lines.append(leased.entry.line)
+            queue.done(leased.entry.source, leased.entry.line)
+        return lines
+
+    try:
+        lines = await asyncio.wait_for(take_all(), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+    assert sorted(lines) == list(range(1, 11))
+    with client_for(redis_url) as client:
+        assert client.xpending(job.entries_key, CONSUMER_GROUP)["pending"] == 0
+    assert stats.get_value("crawler/redis/entries_taken_over_count") == 4

@@ -90,10 +90,10 @@ class WorkQueue:
         )
         self._held: dict[tuple[str, int], str] = {}
         self._to_ack: list[tuple[str, str | None]] = []
-        self._acking = 0
+        self._acking: set[str] = set()
+        """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._next_take_over = 0.0
         self._closing = False
-        """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: RedisUnavailableError | None = None
@@ -185,6 +185,8 @@ class WorkQueue:
     async def _take_over(self, *, force: bool) -> list[LeasedEntry]:
         """Entries whose lease ran out (their worker died), claimed for this worker.
 
+        This worker's own entries count too when it does not hold them: Redis delivered them
+        but the reply was lost (the connection broke and the client retried the read).
         Looked for when idle, else at most every quarter lease: a lease cannot run out sooner.
         """
         now = time.monotonic()
@@ -200,8 +202,16 @@ class WorkQueue:
             count=self.job.batch,
             idle=lease_ms,
         )
+        mine = set(self._held.values()) | self._acking
+        lost = {
+            p["message_id"]
+            for p in expired
+            if p["consumer"] == self.consumer and p["message_id"] not in mine
+        }
         deliveries = {
-            p["message_id"]: p["times_delivered"] for p in expired if p["consumer"] != self.consumer
+            p["message_id"]: p["times_delivered"]
+            for p in expired
+            if p["consumer"] != self.consumer or p["message_id"] in lost
         }
         if not deliveries:
             return []
@@ -226,10 +236,13 @@ class WorkQueue:
                 self._hold(message_id, fields, dup=fields.get("dup") == "1", given_up=given_up)
             )
             logger.info(
-                "Took over %s line %s (%s) from a worker whose lease ran out",
+                "Took over %s line %s (%s) %s",
                 fields.get("source"),
                 fields.get("line"),
                 redact(fields.get("url", "")),
+                "whose delivery to this worker was lost"
+                if message_id in lost
+                else "from a worker whose lease ran out",
             )
         self._stats.inc_value(f"{STATS_PREFIX}entries_taken_over_count", len(leased))
         return leased
@@ -249,7 +262,7 @@ class WorkQueue:
         if state != "fed":
             return False
         pending = await self._client.xpending(self.job.entries_key, CONSUMER_GROUP)
-        held_elsewhere = int(pending["pending"]) - len(self._held) - self._acking
+        held_elsewhere = int(pending["pending"]) - len(self._held) - len(self._acking)
         return held_elsewhere <= 0
 
     def done(self, source: str, line: int, row: dict[str, Any] | None = None) -> None:
@@ -258,7 +271,7 @@ class WorkQueue:
         if message_id is None:
             return
         self._to_ack.append((message_id, json.dumps(row) if self.job.rows and row else None))
-        self._acking += 1
+        self._acking.add(message_id)
         self._ack_wanted.set()
 
     async def _acknowledge(self) -> None:
@@ -288,7 +301,7 @@ class WorkQueue:
             self._fail(e)
             return
         finally:
-            self._acking -= len(batch)
+            self._acking.difference_update(m for m, _ in batch)
         self._stats.inc_value(f"{STATS_PREFIX}entries_acked_count", len(batch))
 
     async def _heartbeat(self) -> None:
@@ -330,7 +343,7 @@ class WorkQueue:
             logger.warning(
                 "Leaving Redis took over %s s; %d rows were not acknowledged",
                 CLOSE_TIMEOUT,
-                self._acking,
+                len(self._acking),
             )
 
     async def _close(self) -> None:
