@@ -40,10 +40,16 @@ BAR_REFRESH = 0.1
 
 
 def countable_inputs(spider: Spider) -> str | None:
-    """The ``urls`` spec whose entries can be counted ahead, or ``None`` (stdin, own source)."""
+    """The ``urls`` spec whose entries can be counted ahead, or ``None``.
+
+    ``None`` when the count would not be this run's: stdin, a spider's own source, a Redis
+    worker (its entries come from the job, shared with other workers) or a shard of a list.
+    """
     if not isinstance(spider, UrlCheckSpider):
         return None
     if type(spider).url_entries is not UrlCheckSpider.url_entries:
+        return None
+    if spider.redis_job is not None or spider.shard is not None:
         return None
     names = [name.strip() for name in (spider.urls or "").split(",")]
     return None if "-" in names else (spider.urls or "")

@@ -161,6 +161,15 @@ def test_total_counts_entries_of_files(tmp_path: Path) -> None:
     assert countable_inputs(Spider(name="other")) is None
 
 
+def test_no_total_where_the_list_is_not_this_runs(tmp_path: Path) -> None:
+    text = urls_file(tmp_path, ["http://a.example/", "http://b.example/"])
+    assert countable_inputs(UrlsSpider(urls=str(text), shard="1/2")) is None  # half, unknown
+    crawler = get_crawler(UrlsSpider, {"CRAWLER_REDIS_URL": "redis://127.0.0.1:1/0"})
+    worker = UrlsSpider.from_crawler(crawler)
+    assert worker.redis_job is not None
+    assert countable_inputs(worker) is None  # the job's entries, shared with other workers
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
