@@ -69,6 +69,9 @@ RETRY_EXCEPTIONS = [
     "twisted.internet.error.TimeoutError",
 ]
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408]
+# A retry goes ahead of the entries queued by read-ahead (Scrapy's -1 puts it behind them all):
+# behind up to CRAWLER_READ_AHEAD requests, its total_ms would count our queue, not the site.
+RETRY_PRIORITY_ADJUST = 1
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 # No way in for other local processes: Scrapy's telnet console and its remote-control HTTP

@@ -328,6 +328,25 @@ async def test_only_outcomes_worth_retrying_are_retried(
 
 
 @coroutine_test
+async def test_a_retry_goes_ahead_of_the_queued_entries(site: str, tmp_path: Path) -> None:
+    lines = [f"{site}/ok?i={n}" for n in range(300)]
+    lines[4] = f"{site}/flaky?key=ahead"  # a 503, then a 200
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(
+        out, str(urls), CONCURRENT_REQUESTS=2, CONCURRENT_REQUESTS_PER_DOMAIN=2,
+        CRAWLER_BACKOFF_BASE=0,
+    )  # fmt: skip
+    written = [row["line"] for row in read_rows(out)]  # rows are written as URLs finish
+    assert sorted(written) == list(range(1, 301))
+    flaky = next(row for row in read_rows(out) if row["line"] == 5)
+    assert (flaky["outcome"], flaky["attempts"]) == ("ok", 2)
+    # behind the ~295 queued entries (Scrapy's RETRY_PRIORITY_ADJUST=-1) it would finish last
+    assert written.index(5) < 30, written.index(5)
+
+
+@coroutine_test
 async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> None:
     port = site.rsplit(":", 1)[1]
     lines = {
