@@ -37,12 +37,29 @@ class UrlTrace:
     """The life of one input URL; redirected and retried requests share it through meta."""
 
     started: float | None = None
-    """``time.perf_counter()`` at the first download attempt."""
+    """``time.perf_counter()`` at the start of the first download."""
     started_at: float | None = None
-    """Wall-clock UNIX time of the first download attempt."""
+    """Wall-clock UNIX time of the start of the first download."""
+    first_download_seen: bool = False
+    """The start is the handler's, not the time the request entered the downloader."""
     attempts: int = 0
     """Downloads tried for this URL, redirect hops and retries included."""
     responses: list[Hop] = field(default_factory=list)
+
+    def first_download_ended(self, timing: DownloadTiming | None) -> None:
+        """Move the start to where the first download really began.
+
+        A request enters the downloader, where the clock starts, before it waits for its turn
+        in its host's slot (``DOWNLOAD_DELAY``, a host's ``interval``, its concurrency): that
+        wait is the list's, not the URL's. Without a :class:`DownloadTiming` (timing off, another
+        handler) the clock keeps its first start.
+        """
+        if self.first_download_seen:
+            return
+        self.first_download_seen = True
+        if timing is not None and timing.total is not None:
+            self.started = time.perf_counter() - timing.total
+            self.started_at = timing.started_at
 
     def elapsed_ms(self) -> float | None:
         """Milliseconds since the first attempt, if there was one."""
@@ -61,10 +78,15 @@ class UrlTrace:
         return hops
 
 
+def _timing(request: Request) -> DownloadTiming | None:
+    timing = request.meta.get(TIMING_META_KEY)
+    return timing if isinstance(timing, DownloadTiming) else None
+
+
 def download_ms(request: Request) -> float | None:
     """Milliseconds the handler spent on ``request`` (``None`` without timing)."""
-    timing = request.meta.get(TIMING_META_KEY)
-    return to_ms(timing.total) if isinstance(timing, DownloadTiming) else None
+    timing = _timing(request)
+    return to_ms(timing.total) if timing is not None else None
 
 
 class UrlTrackingMiddleware:
@@ -94,5 +116,12 @@ class UrlTrackingMiddleware:
         """Record the response as a hop of the URL's chain."""
         trace = request.meta.get(URL_TRACE_META_KEY)
         if isinstance(trace, UrlTrace):
+            trace.first_download_ended(_timing(request))
             trace.responses.append(Hop(request.url, response.status, download_ms(request)))
         return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A failed download ends the first one too; the exception goes on as it is."""
+        trace = request.meta.get(URL_TRACE_META_KEY)
+        if isinstance(trace, UrlTrace):
+            trace.first_download_ended(_timing(request))

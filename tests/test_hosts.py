@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -176,3 +177,22 @@ async def test_concurrency_and_interval_of_one_host(
     gaps = [later - earlier for earlier, later in itertools.pairwise(ruled_times)]
     assert min(gaps) >= 0.25  # 0.3 s between starts (less what the network jitters)
     assert max(other_arrivals.times.values()) < ruled_times[1]
+
+
+@coroutine_test
+async def test_a_urls_clock_starts_with_its_download_not_its_wait_for_a_turn(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = server_loop.http(recording_app(Arrivals()))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site}/page?key=t{i}\n" for i in range(5)))
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CRAWLER_HOSTS={"127.0.0.1": {"interval": 0.25}})
+    rows = sorted(read_rows(out), key=lambda row: row["started_at"])
+    assert [row["outcome"] for row in rows] == ["ok"] * 5
+    starts = [datetime.fromisoformat(row["started_at"]).timestamp() for row in rows]
+    # all five entered the downloader at once; each started its download in its turn
+    assert min(later - earlier for earlier, later in itertools.pairwise(starts)) >= 0.2
+    waited_ms = (starts[-1] - starts[0]) * 1000
+    assert rows[-1]["total_ms"] < waited_ms  # its ~1 s wait for a turn is not in its time
+    assert all(row["total_ms"] >= row["ttfb_ms"] + row["download_ms"] for row in rows)
