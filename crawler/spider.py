@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,12 +56,25 @@ BACKOUT_POLL = 0.02
 """Seconds between looks at the engine while a Redis worker waits for room to send more."""
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+"""Characters no URL holds, which URL parsers drop silently (tab, CR, LF) or refuse."""
+
+
 def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
     """``(outcome, error)`` when ``url`` cannot be checked, else ``None``."""
     if not url:
         return "invalid_url", "empty URL"
     if max_length and len(url) > max_length:
         return "url_too_long", f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})"
+    if control := _CONTROL_CHARACTER.search(url):
+        return "invalid_url", (
+            f"URL contains the control character {control.group()!r} at {control.start() + 1}"
+            + (" (a file with CR line ends? save it with LF line ends)" if "\r" in url else "")
+        )
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid_url", "URL is not valid Unicode (a lone surrogate)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -7,6 +7,7 @@ import random
 import socket
 import ssl
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,8 +23,6 @@ from tests._crawl import crawl_urls, read_rows, urls_crawler
 from tests.faults import fault_server
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import trustme
 
     from tests.servers import ServerLoop
@@ -369,6 +368,37 @@ async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> Non
     rows = {row["url"]: row for row in read_rows(out)}
     assert {url: row["outcome"] for url, row in rows.items()} == lines
     assert all(row["error"] for row in rows.values() if row["outcome"] != "ok")
+
+
+@coroutine_test
+async def test_control_characters_and_broken_unicode_are_invalid_not_lost(
+    site: str, tmp_path: Path
+) -> None:
+    text = tmp_path / "urls.txt"  # classic Mac line ends: three URLs in one line, and a tab
+    text.write_bytes(
+        f"{site}/ok?a\r{site}/ok?b\r{site}/ok?c\r\n{site}/ok?tab\there\n{site}/ok?d\n".encode()
+    )
+    lines = tmp_path / "urls.jsonl"  # JSON escapes can spell half a character
+    lines.write_text(
+        f'{{"url": "{site}/ok?e"}}\n{{"url": "{site}/ok?\\ud800"}}\n{{"url": "\\udc00"}}\n'
+        f'{{"url": "{site}/ok?f"}}\n'
+    )
+    out = tmp_path / "out.csv"
+    await crawl_urls(out, f"{text},{lines}")
+    rows = {(Path(row["source"]).name, int(row["line"])): row for row in read_rows(out)}
+    assert {key: row["outcome"] for key, row in rows.items()} == {
+        ("urls.txt", 1): "invalid_url",
+        ("urls.txt", 2): "invalid_url",
+        ("urls.txt", 3): "ok",
+        ("urls.jsonl", 1): "ok",
+        ("urls.jsonl", 2): "invalid_url",
+        ("urls.jsonl", 3): "invalid_url",
+        ("urls.jsonl", 4): "ok",
+    }
+    assert "CR line ends" in rows["urls.txt", 1]["error"]
+    assert "'\\t'" in rows["urls.txt", 2]["error"]
+    assert rows["urls.jsonl", 2]["url"].endswith("?\\ud800")  # shown escaped, exported
+    assert "not valid Unicode" in rows["urls.jsonl", 3]["error"]
 
 
 @coroutine_test
