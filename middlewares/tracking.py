@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+"""Statuses Scrapy's redirect middleware follows (with a ``Location``)."""
 URL_TRACE_META_KEY = "url_trace"
 """``request.meta`` key of the :class:`UrlTrace` shared by every request of one URL."""
 
@@ -68,10 +70,13 @@ class UrlTrace:
         return to_ms(time.perf_counter() - self.started)
 
     def chain(self) -> list[Hop]:
-        """The responses with retries of the same URL collapsed to their last one."""
+        """The responses with retries of the same URL collapsed to their last one.
+
+        A redirect to the URL itself is a hop of its own, not a retry: a loop of one URL.
+        """
         hops: list[Hop] = []
         for hop in self.responses:
-            if hops and hops[-1].url == hop.url:
+            if hops and hops[-1].url == hop.url and hops[-1].status not in REDIRECT_STATUSES:
                 hops[-1] = hop
             else:
                 hops.append(hop)

@@ -21,7 +21,8 @@ SLOW_HOP_S = 0.3
 
 
 def redirect_app() -> web.Application:
-    """``/to/<status>/<path>`` redirects with that status; ``/slow/...`` after a delay."""
+    """``/to/<status>/<path>`` redirects with that status; ``/slow/...`` after a delay;
+    ``/self/<status>`` to itself (``?empty=1``: with an empty ``Location``)."""
 
     async def to(request: web.Request) -> web.Response:
         status = int(request.match_info["status"])
@@ -34,10 +35,17 @@ def redirect_app() -> web.Application:
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="here")
 
+    async def to_itself(request: web.Request) -> web.Response:
+        location = "" if request.query.get("empty") else request.path_qs
+        return web.Response(
+            status=int(request.match_info["status"]), headers={"Location": location}
+        )
+
     app = web.Application()
     app.router.add_get("/to/{status}/{rest:.*}", to)
     app.router.add_get("/slow/{status}/{rest:.*}", slow)
     app.router.add_get("/ok", ok)
+    app.router.add_get("/self/{status}", to_itself)
     return app
 
 
@@ -94,3 +102,17 @@ def test_permanent_move_of_a_loop_has_no_target() -> None:
     chain = [{"url": "http://a/", "status": 301}, {"url": "http://b/", "status": 308}]
     assert permanent_move(chain) == (True, None)
     assert permanent_move([]) == (False, None)
+
+
+@coroutine_test
+async def test_a_redirect_to_itself_is_a_loop(site: str, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site}/self/302\n{site}/self/301\n{site}/self/307?empty=1\n{site}/to/302/ok\n"
+    )
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), REDIRECT_MAX_TIMES=3)
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert [rows[n]["outcome"] for n in (1, 2, 3, 4)] == ["redirect_loop"] * 3 + ["ok"]
+    assert [len(rows[n]["chain"]) for n in (1, 2, 3)] == [4, 4, 4]  # the URL and 3 redirects
+    assert rows[1]["redirects"] == 3
