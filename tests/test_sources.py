@@ -451,6 +451,16 @@ def test_stdin_named_twice() -> None:
     assert error_of("-, -") == "standard input ('-') is named twice in urls; name it once"
 
 
+def test_a_file_named_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "links.txt", b"http://a.example/\n")
+    monkeypatch.chdir(tmp_path)
+    twice = "urls names the file {} twice; name each file once"
+    assert error_of("links.txt,links.txt") == twice.format("'links.txt'")
+    assert error_of(f"links.txt,{tmp_path}/links.txt") == twice.format(
+        f"'links.txt' and '{tmp_path}/links.txt'"
+    )
+
+
 def test_no_stdin_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", None)
     with pytest.raises(UrlSourceError) as raised:

@@ -7,6 +7,7 @@ cannot be read as a whole), then read lazily, line by line.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from crawler.sources._entry import UrlEntry, UrlSourceError
@@ -17,7 +18,6 @@ from crawler.sources.text import text_entries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
-    from pathlib import Path
     from types import TracebackType
     from typing import Self
 
@@ -80,6 +80,19 @@ def _entries(opened: Input) -> Iterable[UrlEntry]:
     return text_entries(opened)
 
 
+def _refuse_a_file_named_twice(names: list[str]) -> None:
+    """Entries are known by input and line: one file read twice would give each line two rows."""
+    seen: dict[Path, str] = {}
+    for name in names:
+        if name == _STDIN:
+            continue
+        path = Path(name).expanduser().resolve()
+        if path in seen:
+            twice = repr(name) if seen[path] == name else f"{seen[path]!r} and {name!r}"
+            raise UrlSourceError(f"urls names the file {twice} twice; name each file once")
+        seen[path] = name
+
+
 def open_sources(
     spec: str | None, *, stdin: BinaryIO | None = None, default: Path | None = None
 ) -> UrlSources:
@@ -95,6 +108,7 @@ def open_sources(
         names = [str(default)]
     if names.count(_STDIN) > 1:
         raise UrlSourceError("standard input ('-') is named twice in urls; name it once")
+    _refuse_a_file_named_twice(names)
     if stdin is None and _STDIN in names and sys.stdin is not None:
         stdin = sys.stdin.buffer
     return UrlSources(names, stdin=stdin)
