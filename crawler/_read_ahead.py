@@ -57,3 +57,22 @@ async def wait_for_room(crawler: Crawler, reserve: int) -> None:
         if scheduler is None or _queued(scheduler, reserve) < reserve:
             return
         await asyncio.sleep(POLL_SECONDS)
+
+
+async def until_the_rest_is_done(crawler: Crawler) -> None:
+    """Return once every request already given to the engine has its row (or it stops).
+
+    For a ``start()`` that must stop early: raising ``CloseSpider`` at once would drop the
+    requests still queued or downloading, and with them their rows.
+    """
+    engine = crawler.engine
+    while engine is not None and engine.running:
+        scheduler, scraper = engine.scheduler, engine.scraper
+        busy = (
+            engine.downloader.active
+            or (scheduler is not None and scheduler.has_pending_requests())
+            or (scraper.slot is not None and not scraper.slot.is_idle())
+        )
+        if not busy:
+            return
+        await asyncio.sleep(POLL_SECONDS)

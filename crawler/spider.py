@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import logging
 import re
 from dataclasses import asdict
@@ -17,7 +18,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._lean import leave_out_unused_middlewares
-from crawler._read_ahead import READ_AHEAD, read_ahead, wait_for_room
+from crawler._read_ahead import (
+    READ_AHEAD,
+    read_ahead,
+    until_the_rest_is_done,
+    wait_for_room,
+)
 from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
@@ -30,7 +36,7 @@ from crawler.resume import done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
 from crawler.shard import Shard, parse_workers, url_fingerprint
 from crawler.slo import Slo
-from crawler.sources import UrlEntry, open_sources
+from crawler.sources import UrlEntry, UrlSourceError, open_sources
 from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
@@ -56,6 +62,8 @@ BACKOUT_POLL = 0.02
 """Seconds between looks at the engine while a Redis worker waits for room to send more."""
 
 
+INPUT_ERROR = "input_error"
+"""``finish_reason`` of a crawl stopped by an input that broke off or cannot be read."""
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 """Characters no URL holds, which URL parsers drop silently (tab, CR, LF) or refuse."""
 
@@ -270,7 +278,20 @@ class UrlCheckSpider(Spider):
             async for step in self._redis_steps(self.redis_job):
                 yield step
             return
-        done = done_entries(self.resume) if self.resume else None
+        try:
+            done = done_entries(self.resume) if self.resume else None
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
+            raise CloseSpider(INPUT_ERROR) from e
+        try:
+            async for step in self._list_steps(done):
+                yield step
+        except UrlSourceError as e:  # an input broke off: finish what was read, then stop
+            logger.error("%s", e, extra={"spider": self})
+            await until_the_rest_is_done(self.crawler)
+            raise CloseSpider(INPUT_ERROR) from e
+
+    async def _list_steps(self, done: FingerprintSet | None) -> AsyncIterator[Request | UrlResult]:
         stats, shard = self.crawler.stats, self.shard
         for position, given in enumerate(self.url_entries(), 1):
             entry = (
