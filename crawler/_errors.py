@@ -22,6 +22,7 @@ from crawler.exceptions import (
     ConnectionResetError,
     ConnectTimeoutError,
     InvalidResponseError,
+    InvalidUrlError,
     PrivateAddressError,
     TlsError,
 )
@@ -50,8 +51,10 @@ def scrapy_download_errors(
         ) from e
     except TimeoutError as e:
         raise DownloadTimeoutError(f"Getting {url} took longer than {timeout} seconds.") from e
-    except (aiohttp.InvalidUrlClientError, aiohttp.NonHttpUrlClientError) as e:
+    except aiohttp.NonHttpUrlClientError as e:
         raise UnsupportedURLSchemeError(f"Cannot download {url}: {e}") from e
+    except aiohttp.InvalidUrlClientError as e:
+        raise InvalidUrlError(f"Cannot download {url}: {e}") from e
     except aiohttp.ClientConnectorDNSError as e:
         if isinstance(e.os_error, NonPublicAddressesError):
             raise PrivateAddressError(

@@ -12,12 +12,14 @@ from scrapy.exceptions import (
     DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
+    UnsupportedURLSchemeError,
 )
 
 __all__ = [
     "ConnectTimeoutError",
     "ConnectionResetError",
     "InvalidResponseError",
+    "InvalidUrlError",
     "PrivateAddressError",
     "ResponseTooLargeError",
     "TlsError",
@@ -38,6 +40,10 @@ class ConnectionResetError(DownloadFailedError):
 
 class InvalidResponseError(DownloadFailedError):
     """The server answered with something that is not valid HTTP."""
+
+
+class InvalidUrlError(UnsupportedURLSchemeError):
+    """The URL cannot be requested as written: its host is no valid name or address."""
 
 
 class ResponseTooLargeError(DownloadCancelledError):

@@ -94,6 +94,20 @@ def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
         return "unsupported_scheme", f"scheme {parts.scheme!r} is not checked (http and https are)"
     if not parts.hostname:
         return "invalid_url", "URL has no host"
+    return _host_problem(parts.hostname)
+
+
+def _host_problem(host: str) -> tuple[str, str] | None:
+    """``(outcome, error)`` for a host no request can be sent to, else ``None``."""
+    if ":" in host:  # an IPv6 literal: urlsplit has checked it
+        return None
+    labels = host.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels) and len(labels) != 4:
+        return "invalid_url", f"host {host!r} is neither a name nor an IPv4 address"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return "invalid_url", f"host {host!r} has an empty label or one over 63 characters"
     return None
 
 

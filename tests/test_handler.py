@@ -16,11 +16,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 from scrapy import Request
-from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
+from scrapy.exceptions import (
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    NotConfigured,
+    UnsupportedURLSchemeError,
+)
 from scrapy.settings import Settings
 
 from crawler._config import HandlerConfig
-from crawler.exceptions import ConnectTimeoutError, TlsError
+from crawler.exceptions import ConnectTimeoutError, InvalidUrlError, TlsError
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
 from tests.delays import FullBacklog
@@ -126,6 +131,15 @@ async def test_refused_is_chained() -> None:
             with pytest.raises(DownloadConnectionRefusedError, match=f"127.0.0.1:{port}") as raised:
                 await handler.download_request(Request(f"http://127.0.0.1:{port}/"))
     assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
+
+
+@coroutine_test
+async def test_a_host_that_is_no_name_nor_address_is_an_invalid_url() -> None:
+    async with open_handler() as handler:
+        with pytest.raises(InvalidUrlError, match=r"1\.2\.3\.4\.5") as raised:
+            await handler.download_request(Request("http://1.2.3.4.5/"))
+    assert isinstance(raised.value, UnsupportedURLSchemeError)  # what Scrapy code catches
+    assert isinstance(raised.value.__cause__, aiohttp.InvalidUrlClientError)
 
 
 @pytest.fixture(scope="module")

@@ -360,6 +360,9 @@ async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> Non
         f"http://127.0.0.1:{port}:{port}/": "invalid_url",
         "http://[::1/": "invalid_url",
         "http:///no-host": "invalid_url",
+        "http://1.2.3.4.5/": "invalid_url",
+        "http://a..b/": "invalid_url",
+        f"http://{'a' * 64}.example/": "invalid_url",
     }
     urls = tmp_path / "urls.txt"
     urls.write_text("\n".join(lines) + "\n", encoding="utf-8")
