@@ -10,7 +10,13 @@ from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
 from crawler.botwall import bot_wall_sign
 from crawler.items import UrlResult
 from crawler.redact import redact
-from middlewares.tracking import URL_TRACE_META_KEY, Hop, UrlTrace, download_ms
+from middlewares.tracking import (
+    URL_TRACE_META_KEY,
+    Hop,
+    UrlTrace,
+    download_ms,
+    other_scheme_target,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -114,4 +120,10 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         if sign := bot_wall_sign(response):
             row.outcome = "blocked"  # the pipeline keeps it unless the status is accepted
             row.error = f"blocked by a bot wall (HTTP {response.status}, {sign})"
+        elif target := other_scheme_target(request, response):
+            row.outcome = "unsupported_scheme"
+            row.error = (
+                f"HTTP {response.status} redirects to {redact(target)[:200]}: "
+                "only http and https are checked"
+            )
     return row

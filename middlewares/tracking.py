@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
 
@@ -83,6 +84,24 @@ class UrlTrace:
         return hops
 
 
+FOLLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+def other_scheme_target(request: Request, response: Response) -> str | None:
+    """Where a redirect ``response`` leads if not to an http(s) URL (``mailto:``, ``ftp:``)."""
+    if response.status not in REDIRECT_STATUSES:
+        return None
+    location = response.headers.get(b"Location")
+    if not location or location.startswith(b"//"):
+        return None
+    target = urljoin(request.url, location.decode("latin-1").strip())
+    try:
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError:
+        return None
+    return target if scheme not in FOLLOWED_SCHEMES else None
+
+
 def _timing(request: Request) -> DownloadTiming | None:
     timing = request.meta.get(TIMING_META_KEY)
     return timing if isinstance(timing, DownloadTiming) else None
@@ -118,11 +137,17 @@ class UrlTrackingMiddleware:
         trace.attempts += 1
 
     def process_response(self, request: Request, response: Response) -> Response:
-        """Record the response as a hop of the URL's chain."""
+        """Record the response as a hop of the URL's chain.
+
+        A redirect to another scheme ends the chain here: Scrapy's redirect middleware would
+        fail on some (``mailto:`` is no URL it can build a request for) and pass others on.
+        """
         trace = request.meta.get(URL_TRACE_META_KEY)
         if isinstance(trace, UrlTrace):
             trace.first_download_ended(_timing(request))
             trace.responses.append(Hop(request.url, response.status, download_ms(request)))
+        if other_scheme_target(request, response) is not None:
+            request.meta["dont_redirect"] = True
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -22,7 +23,8 @@ SLOW_HOP_S = 0.3
 
 def redirect_app() -> web.Application:
     """``/to/<status>/<path>`` redirects with that status; ``/slow/...`` after a delay;
-    ``/self/<status>`` to itself (``?empty=1``: with an empty ``Location``)."""
+    ``/self/<status>`` to itself (``?empty=1``: with an empty ``Location``);
+    ``/elsewhere?to=URL`` to any URL."""
 
     async def to(request: web.Request) -> web.Response:
         status = int(request.match_info["status"])
@@ -35,6 +37,9 @@ def redirect_app() -> web.Application:
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="here")
 
+    async def elsewhere(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": request.query["to"]})
+
     async def to_itself(request: web.Request) -> web.Response:
         location = "" if request.query.get("empty") else request.path_qs
         return web.Response(
@@ -46,6 +51,7 @@ def redirect_app() -> web.Application:
     app.router.add_get("/slow/{status}/{rest:.*}", slow)
     app.router.add_get("/ok", ok)
     app.router.add_get("/self/{status}", to_itself)
+    app.router.add_get("/elsewhere", elsewhere)
     return app
 
 
@@ -116,3 +122,23 @@ async def test_a_redirect_to_itself_is_a_loop(site: str, tmp_path: Path) -> None
     assert [rows[n]["outcome"] for n in (1, 2, 3, 4)] == ["redirect_loop"] * 3 + ["ok"]
     assert [len(rows[n]["chain"]) for n in (1, 2, 3)] == [4, 4, 4]  # the URL and 3 redirects
     assert rows[1]["redirects"] == 3
+
+
+@coroutine_test
+async def test_a_redirect_to_another_scheme_ends_the_chain_with_its_target(
+    site: str, tmp_path: Path
+) -> None:
+    targets = ["mailto:someone@example.com", "ftp://example.com/f", "data:,x", "javascript:x()"]
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        "".join(f"{site}/elsewhere?to={quote(t)}\n" for t in targets) + f"{site}/to/302/ok\n"
+    )
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls))
+    rows = {row["line"]: row for row in read_rows(out)}
+    for line, target in enumerate(targets, 1):
+        row = rows[line]
+        assert (row["outcome"], row["status"], row["ok"]) == ("unsupported_scheme", 302, False)
+        assert row["error"] == f"HTTP 302 redirects to {target}: only http and https are checked"
+        assert len(row["chain"]) == 1
+    assert rows[5]["outcome"] == "ok"
