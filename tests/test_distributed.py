@@ -242,3 +242,48 @@ async def test_entries_whose_delivery_was_lost_on_the_way_come_back(redis_url: s
     with client_for(redis_url) as client:
         assert client.xpending(job.entries_key, CONSUMER_GROUP)["pending"] == 0
     assert stats.get_value("crawler/redis/entries_taken_over_count") == 4
+
+
+async def opened_queue(job: RedisJob) -> WorkQueue:
+    """A work queue of ``job``, open, with the stats of a throwaway crawler."""
+    stats = get_crawler().stats
+    assert stats is not None
+    queue = WorkQueue(job, stats)
+    await queue.open()
+    return queue
+
+
+def lose_a_read(url: str, queue: WorkQueue, count: int) -> list[str]:
+    """Deliver ``count`` entries to ``queue``'s consumer as a read whose reply was lost."""
+    with client_for(url) as client:
+        response = client.xreadgroup(
+            CONSUMER_GROUP, queue.consumer, {queue.job.entries_key: ">"}, count=count
+        )
+    return [message_id for message_id, _ in response[0][1]]
+
+
+@coroutine_test
+async def test_a_stopping_worker_leaves_entries_it_never_saw_to_the_others(
+    redis_url: str,
+) -> None:
+    feed_lines(redis_url, [f"http://127.0.0.1/{n}" for n in range(5)])
+    queue = await opened_queue(RedisJob.checked(url=redis_url))
+    lost = lose_a_read(redis_url, queue, 3)
+    await queue.close()  # as on Ctrl-C: it holds nothing, but Redis lists three under its name
+
+    with client_for(redis_url) as client:
+        pending = client.xpending_range(queue.job.entries_key, CONSUMER_GROUP, "-", "+", 10)
+    assert [p["message_id"] for p in pending] == lost
+    assert {p["consumer"] for p in pending} == {queue.consumer}
+
+
+@coroutine_test
+async def test_a_stopping_worker_with_nothing_pending_leaves_the_group(redis_url: str) -> None:
+    job = feed_lines(redis_url, ["http://127.0.0.1/1"])
+    queue = await opened_queue(job)
+    async for leased in queue.entries():
+        queue.done(leased.entry.source, leased.entry.line)
+    await queue.close()
+
+    with client_for(redis_url) as client:
+        assert client.xinfo_consumers(job.entries_key, CONSUMER_GROUP) == []

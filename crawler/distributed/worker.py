@@ -357,11 +357,32 @@ class WorkQueue:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.failure is None and not self._tasks:  # never opened: nothing acknowledged yet
             await self._flush_acks()
-        if self.failure is None and not self._held:
+        if self.failure is None:
             try:
-                await self._client.xgroup_delconsumer(
-                    self.job.entries_key, CONSUMER_GROUP, self.consumer
-                )
+                await self._leave_group()
             except redis.RedisError as e:
                 logger.debug("Could not leave the consumer group: %s", e)
         await self._client.aclose()
+
+    async def _leave_group(self) -> None:
+        """Delete this worker's consumer, unless Redis still lists entries under its name.
+
+        Deleting a consumer drops its pending entries, and Redis may hold some this worker
+        never saw (a read whose reply was lost): those stay, for the others to take over.
+        """
+        pending = await self._client.xpending_range(
+            self.job.entries_key,
+            CONSUMER_GROUP,
+            min="-",
+            max="+",
+            count=1,
+            consumername=self.consumer,
+        )
+        if pending:
+            logger.info(
+                "Leaving entries pending under %s: other workers take them over after %g s",
+                self.consumer,
+                self.job.lease,
+            )
+            return
+        await self._client.xgroup_delconsumer(self.job.entries_key, CONSUMER_GROUP, self.consumer)
