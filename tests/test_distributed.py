@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.distributed.config import CONSUMER_GROUP, RedisJob
 from crawler.distributed.feed import feed
-from crawler.distributed.worker import WorkQueue
+from crawler.distributed.worker import LeasedEntry, WorkQueue
 from crawler.sources import UrlEntry
 from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
@@ -262,6 +262,15 @@ def lose_a_read(url: str, queue: WorkQueue, count: int) -> list[str]:
     return [message_id for message_id, _ in response[0][1]]
 
 
+async def check_all(queue: WorkQueue) -> list[LeasedEntry]:
+    """Take every entry of ``queue``'s job, acknowledging each as if its row were written."""
+    taken = []
+    async for leased in queue.entries():
+        taken.append(leased)
+        queue.done(leased.entry.source, leased.entry.line)
+    return taken
+
+
 @coroutine_test
 async def test_a_stopping_worker_leaves_entries_it_never_saw_to_the_others(
     redis_url: str,
@@ -281,9 +290,24 @@ async def test_a_stopping_worker_leaves_entries_it_never_saw_to_the_others(
 async def test_a_stopping_worker_with_nothing_pending_leaves_the_group(redis_url: str) -> None:
     job = feed_lines(redis_url, ["http://127.0.0.1/1"])
     queue = await opened_queue(job)
-    async for leased in queue.entries():
-        queue.done(leased.entry.source, leased.entry.line)
-    await queue.close()
+    try:
+        await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
 
     with client_for(redis_url) as client:
         assert client.xinfo_consumers(job.entries_key, CONSUMER_GROUP) == []
+
+
+@coroutine_test
+async def test_a_lost_delivery_does_not_count_as_a_dead_worker(redis_url: str) -> None:
+    feed_lines(redis_url, [f"http://127.0.0.1/{n}" for n in range(3)])
+    queue = await opened_queue(RedisJob.checked(url=redis_url, lease=1, max_deliveries=1))
+    lose_a_read(redis_url, queue, 3)
+
+    try:
+        taken = await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+    assert sorted(leased.entry.line for leased in taken) == [1, 2, 3]
+    assert [leased.abandoned_after for leased in taken] == [0, 0, 0]

@@ -186,7 +186,8 @@ class WorkQueue:
         """Entries whose lease ran out (their worker died), claimed for this worker.
 
         This worker's own entries count too when it does not hold them: Redis delivered them
-        but the reply was lost (the connection broke and the client retried the read).
+        but the reply was lost (the connection broke and the client retried the read). No
+        worker died on those, so their deliveries do not count towards giving them up.
         Looked for when idle, else at most every quarter lease: a lease cannot run out sooner.
         """
         now = time.monotonic()
@@ -230,8 +231,7 @@ class WorkQueue:
             if not fields:  # deleted from the stream meanwhile
                 await self._client.xack(self.job.entries_key, CONSUMER_GROUP, message_id)
                 continue
-            delivered = int(deliveries.get(message_id, 1))
-            given_up = delivered if delivered >= self.job.max_deliveries else 0
+            given_up = 0 if message_id in lost else self._given_up(deliveries[message_id])
             leased.append(
                 self._hold(message_id, fields, dup=fields.get("dup") == "1", given_up=given_up)
             )
@@ -246,6 +246,14 @@ class WorkQueue:
             )
         self._stats.inc_value(f"{STATS_PREFIX}entries_taken_over_count", len(leased))
         return leased
+
+    def _given_up(self, times_delivered: int) -> int:
+        """The deliveries an entry taken from a dead worker is given up after (0: check it).
+
+        Never called for an entry whose delivery to this worker was lost: no worker died on it.
+        """
+        delivered = int(times_delivered)
+        return delivered if delivered >= self.job.max_deliveries else 0
 
     def _hold(
         self, message_id: str, fields: dict[str, str], *, dup: bool, given_up: int = 0
