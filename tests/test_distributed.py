@@ -19,8 +19,10 @@ from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import read_rows, urls_crawler
+from tests._scrapy import run_scrapy
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from scrapy.crawler import Crawler
@@ -311,3 +313,56 @@ async def test_a_lost_delivery_does_not_count_as_a_dead_worker(redis_url: str) -
         await queue.close()
     assert sorted(leased.entry.line for leased in taken) == [1, 2, 3]
     assert [leased.abandoned_after for leased in taken] == [0, 0, 0]
+
+
+class FeedBroke(Exception):
+    """The list a test feeds fails to read half-way."""
+
+
+def feed_interrupted(url: str, lines: list[str]) -> RedisJob:
+    """Feed ``lines`` (one per batch) into job ``urls``, failing after the last of them."""
+    job = RedisJob.checked(url=url)
+
+    def entries() -> Iterator[UrlEntry]:
+        yield from (UrlEntry(line, "list.txt", n) for n, line in enumerate(lines, 1))
+        raise FeedBroke
+
+    with client_for(url) as client, pytest.raises(FeedBroke):
+        feed(client, job, entries(), ["list.txt"], batch_size=1)
+    return job
+
+
+def test_a_feed_that_stops_short_marks_the_job_interrupted(redis_url: str) -> None:
+    job = feed_interrupted(redis_url, ["http://a.test/", "http://b.test/"])
+    with client_for(redis_url) as client:
+        assert client.hget(job.meta_key, "state") == "interrupted"
+        assert client.xlen(job.entries_key) == 2
+        with pytest.raises(ValueError, match=r"interrupted .*`scrapy feed --reset`"):
+            feed(client, job, [UrlEntry("http://c.test/", "list.txt", 1)], ["list.txt"])
+
+
+@coroutine_test
+async def test_workers_check_what_an_interrupted_feed_added_then_stop(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = feed_interrupted(redis_url, [f"http://127.0.0.1/{n}" for n in range(3)])
+    queue = await opened_queue(job)
+    try:
+        taken = await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+    assert sorted(leased.entry.line for leased in taken) == [1, 2, 3]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "interrupted" in warnings[0]
+
+
+def test_merge_reports_an_interrupted_feed(site: str, redis_url: str, tmp_path: Path) -> None:
+    feed_interrupted(redis_url, [f"{site}/ok"])
+    part = tmp_path / "part.jsonl"
+    part.write_text(json.dumps({"url": f"{site}/ok", "source": "list.txt", "line": 1}) + "\n")
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(tmp_path / "m.jsonl"), str(part))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "interrupted" in result.stderr
+    assert "`scrapy feed --reset`" in result.stderr

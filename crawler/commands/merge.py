@@ -9,7 +9,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.feed import add_job_options, fail, job_from_options
-from crawler.distributed.config import RedisUnavailableError
+from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
 
 if TYPE_CHECKING:
@@ -86,7 +86,13 @@ class Command(ScrapyCommand):
         finally:
             client.close()
         self._print(report, output)
-        if meta.get("state") != "fed":
+        if meta.get("state") == INTERRUPTED:
+            fail(
+                self,
+                f"the feed of job {job.name!r} was interrupted: its entries are not the whole "
+                "list; feed it again with `scrapy feed --reset`, check it, then merge",
+            )
+        elif meta.get("state") != "fed":
             fail(self, f"job {job.name!r} is still being fed: merge again when it is done")
         elif report.missing_count:
             shown = ", ".join(f"{source}:{line}" for source, line in report.missing)

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from crawler.distributed.config import CONSUMER_GROUP, RedisUnavailableError
+from crawler.distributed.config import CONSUMER_GROUP, INTERRUPTED, RedisUnavailableError
 from crawler.redact import redact
 from crawler.sources import UrlEntry
 
@@ -94,6 +94,7 @@ class WorkQueue:
         """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._next_take_over = 0.0
         self._closing = False
+        self._warned_interrupted = False
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: RedisUnavailableError | None = None
@@ -263,15 +264,27 @@ class WorkQueue:
         return LeasedEntry(entry, duplicate=dup, abandoned_after=given_up)
 
     async def _drained(self) -> bool:
-        """No entry left to take, none held elsewhere, and the feeder has finished."""
+        """No entry left to take, none held elsewhere, and the feeder has finished (or died)."""
         if self.job.wait:
             return False
         state = await self._client.hget(self.job.meta_key, "state")
-        if state != "fed":
+        if state == INTERRUPTED:
+            self._warn_interrupted()
+        elif state != "fed":
             return False
         pending = await self._client.xpending(self.job.entries_key, CONSUMER_GROUP)
         held_elsewhere = int(pending["pending"]) - len(self._held) - len(self._acking)
         return held_elsewhere <= 0
+
+    def _warn_interrupted(self) -> None:
+        """Say once that the job's feed stopped short: this worker checks what was fed."""
+        if not self._warned_interrupted:
+            self._warned_interrupted = True
+            logger.warning(
+                "The feed of job %r was interrupted: checking the entries it added, then "
+                "stopping; feed the list again with `scrapy feed --reset`",
+                self.job.name,
+            )
 
     def done(self, source: str, line: int, row: dict[str, Any] | None = None) -> None:
         """The row of entry ``(source, line)`` is written: acknowledge it (in the background)."""
