@@ -239,15 +239,23 @@ def merge(
                     report.missing_count += 1
                     if len(report.missing) < 20:
                         report.missing.append((source, line))
-            temporary = output.with_name(f".{output.name}.merging")
-            with temporary.open("wb") as stream:
-                writer = _Writer(output, stream)
-                writer.exporter.start_exporting()
-                for verbatim, data in store.records():
-                    writer.write(verbatim, data)
-                    report.rows_written += 1
-                writer.exporter.finish_exporting()
-            os.replace(temporary, output)
+            _write(store, output, report)
         finally:
             store.close()
     return report
+
+
+def _write(store: _RowStore, output: Path, report: MergeReport) -> None:
+    """Write ``store``'s records to a temporary file beside ``output``, then rename it."""
+    temporary = output.with_name(f".{output.name}.merging")
+    try:
+        with temporary.open("wb") as stream:
+            writer = _Writer(output, stream)
+            writer.exporter.start_exporting()
+            for verbatim, data in store.records():
+                writer.write(verbatim, data)
+                report.rows_written += 1
+            writer.exporter.finish_exporting()
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)  # left only by a failed (or interrupted) write

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.feed import add_job_options, fail, job_from_options
+from crawler.commands.feed import add_job_options, fail, job_from_options, redis_failures
 from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
 
@@ -72,17 +72,21 @@ class Command(ScrapyCommand):
                 self._print(report, output)
         except (ValueError, RedisUnavailableError) as e:
             fail(self, str(e))
+        except KeyboardInterrupt:
+            fail(self, f"merge interrupted (Ctrl-C); {output} was not written")
 
     def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
         from crawler.distributed.feed import connect
 
         client = connect(job)
         try:
-            meta = cast("dict[str, str]", client.hgetall(job.meta_key))
-            if not meta:
-                raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
-            order = meta.get("sources", "").split(",")
-            report = merge(parts, output, source_order=order, entries=_job_entries(client, job))
+            with redis_failures(job, "merging"):
+                meta = cast("dict[str, str]", client.hgetall(job.meta_key))
+                if not meta:
+                    raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
+                order = meta.get("sources", "").split(",")
+                entries = _job_entries(client, job)
+                report = merge(parts, output, source_order=order, entries=entries)
         finally:
             client.close()
         self._print(report, output)
