@@ -157,7 +157,9 @@ def test_redis_going_away_mid_run_stops_the_worker_cleanly(
     own_redis.stop()
     stderr = finish(process).decode()
     assert process.returncode == 1, stderr[-3000:]
-    assert "stopped answering" in stderr
+    errors = [line for line in stderr.splitlines() if "] ERROR: " in line]
+    assert len(errors) == 1, stderr[-3000:]
+    assert "stopped answering" in errors[0]
     assert "'finish_reason': 'redis_unavailable'" in stderr
     rows = read_rows(out)
     assert len({row["line"] for row in rows}) == len(rows) < ENTRIES

@@ -98,6 +98,9 @@ class WorkQueue:
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: RedisUnavailableError | None = None
+        self._failure_told = False
+        """The failure is logged, or was raised to the caller of :meth:`entries` (who logs it)."""
+        self._iterating = False
 
     def _unavailable(self, error: redis.RedisError) -> RedisUnavailableError:
         return RedisUnavailableError(
@@ -149,21 +152,28 @@ class WorkQueue:
     async def entries(self) -> AsyncIterator[LeasedEntry]:
         """Leased entries, until the job is drained (or forever with ``wait``).
 
-        Raises :class:`RedisUnavailableError` when Redis stops answering.
+        Raises :class:`RedisUnavailableError` when Redis stops answering, also when a
+        background task met it: the caller logs it, once (the queue logs what it cannot raise).
         """
         idle = False
-        while True:
-            if self.failure is not None:
-                raise self.failure
-            try:
-                leased = await self._take_over(force=idle) or await self._take_new(block=idle)
-                if not leased and await self._drained():
-                    return
-            except redis.RedisError as e:
-                raise self._unavailable(e) from e
-            idle = not leased
-            for item in leased:
-                yield item
+        self._iterating = True
+        try:
+            while True:
+                if self.failure is not None:
+                    self._failure_told = True  # the caller logs it
+                    raise self.failure
+                try:
+                    leased = await self._take_over(force=idle) or await self._take_new(block=idle)
+                    if not leased and await self._drained():
+                        return
+                except redis.RedisError as e:
+                    self._fail(e)
+                    continue
+                idle = not leased
+                for item in leased:
+                    yield item
+        finally:
+            self._iterating = False
 
     async def _take_new(self, *, block: bool) -> list[LeasedEntry]:
         response = cast(
@@ -347,8 +357,15 @@ class WorkQueue:
                 logger.debug("Renewed %d leases (%d ms)", len(held), lease_ms)
 
     def _fail(self, error: redis.RedisError) -> None:
+        """Remember the first failure; log it unless :meth:`entries` will raise it to its caller."""
         if self.failure is None:
             self.failure = self._unavailable(error)
+            if not self._iterating:
+                self._tell_failure()
+
+    def _tell_failure(self) -> None:
+        if self.failure is not None and not self._failure_told:
+            self._failure_told = True
             logger.error("%s", self.failure)
 
     async def close(self) -> None:
@@ -366,6 +383,7 @@ class WorkQueue:
                 CLOSE_TIMEOUT,
                 len(self._acking),
             )
+        self._tell_failure()  # a failure no caller of entries() was told of
 
     async def _close(self) -> None:
         # The heartbeat only sleeps between renewals: cancel it. The acknowledgements are let
