@@ -366,3 +366,26 @@ def test_merge_reports_an_interrupted_feed(site: str, redis_url: str, tmp_path: 
     assert result.stderr.count("\n") == 1
     assert "interrupted" in result.stderr
     assert "`scrapy feed --reset`" in result.stderr
+
+
+@coroutine_test
+async def test_an_acknowledgement_sent_again_adds_no_second_row(redis_url: str) -> None:
+    feed_lines(redis_url, ["http://127.0.0.1/1", "http://127.0.0.1/2"])
+    queue = await opened_queue(RedisJob.checked(url=redis_url, rows=True))
+    try:
+        async for leased in queue.entries():
+            row = {"line": leased.entry.line}
+            queue.done(leased.entry.source, leased.entry.line, row)
+            if leased.entry.line == 2:
+                break
+        batch = list(queue._to_ack)
+        await queue._flush_acks()
+        # The client retries a command whose reply was lost: the same acknowledgements again.
+        queue._to_ack = batch
+        await queue._flush_acks()
+    finally:
+        await queue.close()
+    with client_for(redis_url) as client:
+        rows = [json.loads(fields["row"]) for _, fields in client.xrange(queue.job.rows_key)]
+        assert client.xpending(queue.job.entries_key, CONSUMER_GROUP)["pending"] == 0
+    assert rows == [{"line": 1}, {"line": 2}]

@@ -46,6 +46,15 @@ JOB_WAIT = 10.0
 Messages = list[tuple[str, dict[str, str]]]
 """Stream messages as the client returns them (``decode_responses=True``)."""
 _IDLE_POLL_MS = 1000
+_ACK_ADDING_ROWS = """
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
+    redis.call('XADD', KEYS[2], '*', 'row', ARGV[i + 1])
+  end
+end
+"""
+"""Acknowledge entries (ARGV: group, then message id and row pairs), adding the row of each
+entry this call acknowledged: run again (a retry after a lost reply), it adds nothing."""
 HEARTBEAT_TASK = "crawler-redis-heartbeat"
 
 
@@ -88,6 +97,7 @@ class WorkQueue:
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=4),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
+        self._ack_adding_rows = self._client.register_script(_ACK_ADDING_ROWS)
         self._held: dict[tuple[str, int], str] = {}
         self._to_ack: list[tuple[str, str | None]] = []
         self._acking: set[str] = set()
@@ -322,12 +332,15 @@ class WorkQueue:
         if not batch:
             return
         try:
-            pipe = self._client.pipeline(transaction=True)
-            for _message_id, row in batch:
-                if row is not None:
-                    pipe.xadd(self.job.rows_key, {"row": row})
-            pipe.xack(self.job.entries_key, CONSUMER_GROUP, *(m for m, _ in batch))
-            await pipe.execute()
+            if self.job.rows:
+                await self._ack_adding_rows(
+                    keys=[self.job.entries_key, self.job.rows_key],
+                    args=[CONSUMER_GROUP, *(v for m, row in batch for v in (m, row or ""))],
+                )
+            else:
+                await self._client.xack(
+                    self.job.entries_key, CONSUMER_GROUP, *(m for m, _ in batch)
+                )
         except redis.RedisError as e:
             self._fail(e)
             return
