@@ -389,3 +389,24 @@ async def test_an_acknowledgement_sent_again_adds_no_second_row(redis_url: str) 
         rows = [json.loads(fields["row"]) for _, fields in client.xrange(queue.job.rows_key)]
         assert client.xpending(queue.job.entries_key, CONSUMER_GROUP)["pending"] == 0
     assert rows == [{"line": 1}, {"line": 2}]
+
+
+def test_merge_drops_rows_of_no_entry_of_the_job(site: str, redis_url: str, tmp_path: Path) -> None:
+    feed_lines(redis_url, [f"{site}/ok?new=1", f"{site}/ok?new=2"])
+
+    def row(line: int, url: str) -> str:
+        return json.dumps({"url": url, "source": "list.txt", "line": line, "outcome": "ok"})
+
+    old_part, part = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    # A part of an earlier job (before feed --reset): same (source, line), other URLs, one more.
+    old_part.write_text(f"{row(1, f'{site}/ok?old=1')}\n{row(3, f'{site}/ok?old=3')}\n")
+    part.write_text(f"{row(1, f'{site}/ok?new=1')}\n{row(2, f'{site}/ok?new=2')}\n")
+    merged = tmp_path / "merged.jsonl"
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(merged), str(old_part), str(part))
+    assert result.returncode == 0, result.stderr
+    assert "2 rows of no entry of the job dropped" in result.stdout
+    assert "0 duplicate rows dropped" in result.stdout
+    assert [(r["line"], r["url"]) for r in read_rows(merged)] == [
+        (1, f"{site}/ok?new=1"),
+        (2, f"{site}/ok?new=2"),
+    ]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from crawler.distributed.config import RedisJob
 
 
-def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int]]:
+def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int, str]]:
     start = "-"
     while True:
         messages = cast(
@@ -29,7 +29,7 @@ def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int]
             client.xrange(job.entries_key, min=start, count=10_000),
         )
         for message_id, fields in messages:
-            yield fields["source"], int(fields["line"])
+            yield fields["source"], int(fields["line"]), fields.get("url", "")
             start = f"({message_id}"
         if len(messages) < 10_000:
             return
@@ -89,7 +89,7 @@ class Command(ScrapyCommand):
                 report = merge(parts, output, source_order=order, entries=entries)
         finally:
             client.close()
-        self._print(report, output)
+        self._print(report, output, job=True)
         if meta.get("state") == INTERRUPTED:
             fail(
                 self,
@@ -106,9 +106,10 @@ class Command(ScrapyCommand):
                 f"({shown}...): run a worker to finish them, then merge again",
             )
 
-    def _print(self, report: MergeReport, output: Path) -> None:
+    def _print(self, report: MergeReport, output: Path, *, job: bool = False) -> None:
+        foreign = f", {report.foreign} rows of no entry of the job dropped" if job else ""
         print(
             f"Merged {report.parts} parts into {output}: {report.rows_written} rows "
             f"({report.rows_read} read, {report.duplicates} duplicate rows dropped, "
-            f"{report.cut_lines} cut-off lines dropped)"
+            f"{report.cut_lines} cut-off lines dropped{foreign})"
         )
