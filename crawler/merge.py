@@ -52,6 +52,9 @@ class MergeReport:
     missing: list[tuple[str, int]] = field(default_factory=list)
     """Entries of the job without a row (only when the job's entries were given)."""
     missing_count: int = 0
+    foreign: int = 0
+    """Rows dropped as no entry's of the job: unknown ``(source, line)``, or another URL (a part
+    left from an earlier job of the same list names). Only when the job's entries were given."""
 
 
 def _complete_lines(path: Path, report: MergeReport) -> Iterator[str]:
@@ -134,8 +137,15 @@ def check_paths(parts: Sequence[Path], output: Path) -> None:
             )
 
 
+JobEntry = tuple[str, int] | tuple[str, int, str]
+"""An entry of a job: ``(source, line)``, or ``(source, line, url)`` to check rows' URLs too."""
+
+
 class _RowStore:
-    """An on-disk table of records keyed by entry, first record wins."""
+    """An on-disk table of records keyed by entry, first record wins.
+
+    Once :meth:`check_against` has loaded a job's entries, records of no entry are not stored.
+    """
 
     def __init__(self, directory: str, source_order: Sequence[str]) -> None:
         self._db = sqlite3.connect(Path(directory) / "rows.sqlite3")
@@ -146,14 +156,35 @@ class _RowStore:
             " data TEXT, PRIMARY KEY (source, line))"
         )
         self._ranks = {source: rank for rank, source in enumerate(source_order)}
+        self._checked = False
 
-    def add(self, records: Iterable[_Record]) -> tuple[int, int]:
-        """Store ``records``; ``(read, added)``."""
-        read = added = 0
+    def check_against(self, entries: Iterable[JobEntry]) -> None:
+        """Load the job's ``entries``: from now on, rows of none of them are dropped."""
+        self._db.execute(
+            "CREATE TABLE entries (seq INTEGER PRIMARY KEY, source TEXT, line INTEGER,"
+            " url TEXT, UNIQUE (source, line))"
+        )
+        query = "INSERT OR IGNORE INTO entries (source, line, url) VALUES (?, ?, ?)"
+        rows = ((entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in entries)
+        self._db.executemany(query, rows)
+        self._checked = True
+
+    def _is_foreign(self, row: dict[str, Any], source: str, line: int) -> bool:
+        """Whether ``row`` is of no loaded entry (unknown, or another URL)."""
+        query = "SELECT url FROM entries WHERE source = ? AND line = ?"
+        found = self._db.execute(query, (source, line)).fetchone()
+        return found is None or (found[0] is not None and found[0] != str(row.get("url", "")))
+
+    def add(self, records: Iterable[_Record]) -> tuple[int, int, int]:
+        """Store ``records``; ``(read, added, foreign)``."""
+        read = added = foreign = 0
         batch = []
         for record in records:
             row = record.row
             source, line = str(row["source"]), int(row["line"])
+            if self._checked and self._is_foreign(row, source, line):
+                foreign += 1
+                continue
             rank = self._ranks.get(source, len(self._ranks))
             if record.verbatim is not None:
                 batch.append((rank, source, line, 1, record.verbatim))
@@ -164,17 +195,22 @@ class _RowStore:
                 read += len(batch)
                 batch = []
         added += self._insert(batch)
-        return read + len(batch), added
+        return read + len(batch) + foreign, added, foreign
 
     def _insert(self, batch: list[tuple[int, str, int, int, str]]) -> int:
         before = self._db.total_changes
         self._db.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?)", batch)
         return self._db.total_changes - before
 
-    def has(self, source: str, line: int) -> bool:
-        """Whether entry ``(source, line)`` has a row."""
-        query = "SELECT 1 FROM rows WHERE source = ? AND line = ?"
-        return self._db.execute(query, (source, line)).fetchone() is not None
+    def without_rows(self) -> Iterator[tuple[str, int]]:
+        """The loaded entries that have no row, in the job's order."""
+        query = (
+            "SELECT source, line FROM entries AS e WHERE NOT EXISTS"
+            " (SELECT 1 FROM rows AS r WHERE r.source = e.source AND r.line = e.line)"
+            " ORDER BY seq"
+        )
+        for source, line in self._db.execute(query):
+            yield str(source), int(line)
 
     def records(self) -> Iterator[tuple[bool, str]]:
         """Every record, by input and line: ``(True, text to copy)`` or ``(False, row JSON)``."""
@@ -217,37 +253,50 @@ def merge(
     output: Path,
     *,
     source_order: Sequence[str] = (),
-    entries: Iterable[tuple[str, int]] | None = None,
+    entries: Iterable[JobEntry] | None = None,
 ) -> MergeReport:
     """Merge ``parts`` into ``output`` (format by suffix), one row per ``(source, line)``.
 
     ``source_order`` ranks inputs (others follow by name). With ``entries`` (every entry of
-    the job), entries without a row are listed in the report. The output is written to a
-    temporary file beside it and renamed into place, so a failed merge leaves no half file.
+    the job), rows of no entry (or, for an entry given with its URL, of another URL) are
+    dropped and counted, and entries without a row are listed in the report. The output is
+    written to a temporary file beside it and renamed into place, so a failed merge leaves no
+    half file.
     """
     check_paths(parts, output)
     report = MergeReport(parts=len(parts))
     with tempfile.TemporaryDirectory(prefix="crawler-merge-") as directory:
         store = _RowStore(directory, source_order)
         try:
+            if entries is not None:
+                store.check_against(entries)
             for part in parts:
-                read, added = store.add(_part_records(part, output, report))
+                read, added, foreign = store.add(_part_records(part, output, report))
                 report.rows_read += read
-                report.duplicates += read - added
-            for source, line in entries or ():
-                if not store.has(source, line):
+                report.foreign += foreign
+                report.duplicates += read - added - foreign
+            if entries is not None:
+                for source, line in store.without_rows():
                     report.missing_count += 1
                     if len(report.missing) < 20:
                         report.missing.append((source, line))
-            temporary = output.with_name(f".{output.name}.merging")
-            with temporary.open("wb") as stream:
-                writer = _Writer(output, stream)
-                writer.exporter.start_exporting()
-                for verbatim, data in store.records():
-                    writer.write(verbatim, data)
-                    report.rows_written += 1
-                writer.exporter.finish_exporting()
-            os.replace(temporary, output)
+            _write(store, output, report)
         finally:
             store.close()
     return report
+
+
+def _write(store: _RowStore, output: Path, report: MergeReport) -> None:
+    """Write ``store``'s records to a temporary file beside ``output``, then rename it."""
+    temporary = output.with_name(f".{output.name}.merging")
+    try:
+        with temporary.open("wb") as stream:
+            writer = _Writer(output, stream)
+            writer.exporter.start_exporting()
+            for verbatim, data in store.records():
+                writer.write(verbatim, data)
+                report.rows_written += 1
+            writer.exporter.finish_exporting()
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)  # left only by a failed (or interrupted) write

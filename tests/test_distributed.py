@@ -13,14 +13,16 @@ from scrapy.utils.test import get_crawler
 
 from crawler.distributed.config import CONSUMER_GROUP, RedisJob
 from crawler.distributed.feed import feed
-from crawler.distributed.worker import WorkQueue
+from crawler.distributed.worker import LeasedEntry, WorkQueue
 from crawler.sources import UrlEntry
 from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import read_rows, urls_crawler
+from tests._scrapy import run_scrapy
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from scrapy.crawler import Crawler
@@ -242,3 +244,169 @@ async def test_entries_whose_delivery_was_lost_on_the_way_come_back(redis_url: s
     with client_for(redis_url) as client:
         assert client.xpending(job.entries_key, CONSUMER_GROUP)["pending"] == 0
     assert stats.get_value("crawler/redis/entries_taken_over_count") == 4
+
+
+async def opened_queue(job: RedisJob) -> WorkQueue:
+    """A work queue of ``job``, open, with the stats of a throwaway crawler."""
+    stats = get_crawler().stats
+    assert stats is not None
+    queue = WorkQueue(job, stats)
+    await queue.open()
+    return queue
+
+
+def lose_a_read(url: str, queue: WorkQueue, count: int) -> list[str]:
+    """Deliver ``count`` entries to ``queue``'s consumer as a read whose reply was lost."""
+    with client_for(url) as client:
+        response = client.xreadgroup(
+            CONSUMER_GROUP, queue.consumer, {queue.job.entries_key: ">"}, count=count
+        )
+    return [message_id for message_id, _ in response[0][1]]
+
+
+async def check_all(queue: WorkQueue) -> list[LeasedEntry]:
+    """Take every entry of ``queue``'s job, acknowledging each as if its row were written."""
+    taken = []
+    async for leased in queue.entries():
+        taken.append(leased)
+        queue.done(leased.entry.source, leased.entry.line)
+    return taken
+
+
+@coroutine_test
+async def test_a_stopping_worker_leaves_entries_it_never_saw_to_the_others(
+    redis_url: str,
+) -> None:
+    feed_lines(redis_url, [f"http://127.0.0.1/{n}" for n in range(5)])
+    queue = await opened_queue(RedisJob.checked(url=redis_url))
+    lost = lose_a_read(redis_url, queue, 3)
+    await queue.close()  # as on Ctrl-C: it holds nothing, but Redis lists three under its name
+
+    with client_for(redis_url) as client:
+        pending = client.xpending_range(queue.job.entries_key, CONSUMER_GROUP, "-", "+", 10)
+    assert [p["message_id"] for p in pending] == lost
+    assert {p["consumer"] for p in pending} == {queue.consumer}
+
+
+@coroutine_test
+async def test_a_stopping_worker_with_nothing_pending_leaves_the_group(redis_url: str) -> None:
+    job = feed_lines(redis_url, ["http://127.0.0.1/1"])
+    queue = await opened_queue(job)
+    try:
+        await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+
+    with client_for(redis_url) as client:
+        assert client.xinfo_consumers(job.entries_key, CONSUMER_GROUP) == []
+
+
+@coroutine_test
+async def test_a_lost_delivery_does_not_count_as_a_dead_worker(redis_url: str) -> None:
+    feed_lines(redis_url, [f"http://127.0.0.1/{n}" for n in range(3)])
+    queue = await opened_queue(RedisJob.checked(url=redis_url, lease=1, max_deliveries=1))
+    lose_a_read(redis_url, queue, 3)
+
+    try:
+        taken = await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+    assert sorted(leased.entry.line for leased in taken) == [1, 2, 3]
+    assert [leased.abandoned_after for leased in taken] == [0, 0, 0]
+
+
+class FeedBroke(Exception):
+    """The list a test feeds fails to read half-way."""
+
+
+def feed_interrupted(url: str, lines: list[str]) -> RedisJob:
+    """Feed ``lines`` (one per batch) into job ``urls``, failing after the last of them."""
+    job = RedisJob.checked(url=url)
+
+    def entries() -> Iterator[UrlEntry]:
+        yield from (UrlEntry(line, "list.txt", n) for n, line in enumerate(lines, 1))
+        raise FeedBroke
+
+    with client_for(url) as client, pytest.raises(FeedBroke):
+        feed(client, job, entries(), ["list.txt"], batch_size=1)
+    return job
+
+
+def test_a_feed_that_stops_short_marks_the_job_interrupted(redis_url: str) -> None:
+    job = feed_interrupted(redis_url, ["http://a.test/", "http://b.test/"])
+    with client_for(redis_url) as client:
+        assert client.hget(job.meta_key, "state") == "interrupted"
+        assert client.xlen(job.entries_key) == 2
+        with pytest.raises(ValueError, match=r"interrupted .*`scrapy feed --reset`"):
+            feed(client, job, [UrlEntry("http://c.test/", "list.txt", 1)], ["list.txt"])
+
+
+@coroutine_test
+async def test_workers_check_what_an_interrupted_feed_added_then_stop(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = feed_interrupted(redis_url, [f"http://127.0.0.1/{n}" for n in range(3)])
+    queue = await opened_queue(job)
+    try:
+        taken = await asyncio.wait_for(check_all(queue), CRAWL_DEADLINE)
+    finally:
+        await queue.close()
+    assert sorted(leased.entry.line for leased in taken) == [1, 2, 3]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "interrupted" in warnings[0]
+
+
+def test_merge_reports_an_interrupted_feed(site: str, redis_url: str, tmp_path: Path) -> None:
+    feed_interrupted(redis_url, [f"{site}/ok"])
+    part = tmp_path / "part.jsonl"
+    part.write_text(json.dumps({"url": f"{site}/ok", "source": "list.txt", "line": 1}) + "\n")
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(tmp_path / "m.jsonl"), str(part))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "interrupted" in result.stderr
+    assert "`scrapy feed --reset`" in result.stderr
+
+
+@coroutine_test
+async def test_an_acknowledgement_sent_again_adds_no_second_row(redis_url: str) -> None:
+    feed_lines(redis_url, ["http://127.0.0.1/1", "http://127.0.0.1/2"])
+    queue = await opened_queue(RedisJob.checked(url=redis_url, rows=True))
+    try:
+        async for leased in queue.entries():
+            row = {"line": leased.entry.line}
+            queue.done(leased.entry.source, leased.entry.line, row)
+            if leased.entry.line == 2:
+                break
+        batch = list(queue._to_ack)
+        await queue._flush_acks()
+        # The client retries a command whose reply was lost: the same acknowledgements again.
+        queue._to_ack = batch
+        await queue._flush_acks()
+    finally:
+        await queue.close()
+    with client_for(redis_url) as client:
+        rows = [json.loads(fields["row"]) for _, fields in client.xrange(queue.job.rows_key)]
+        assert client.xpending(queue.job.entries_key, CONSUMER_GROUP)["pending"] == 0
+    assert rows == [{"line": 1}, {"line": 2}]
+
+
+def test_merge_drops_rows_of_no_entry_of_the_job(site: str, redis_url: str, tmp_path: Path) -> None:
+    feed_lines(redis_url, [f"{site}/ok?new=1", f"{site}/ok?new=2"])
+
+    def row(line: int, url: str) -> str:
+        return json.dumps({"url": url, "source": "list.txt", "line": line, "outcome": "ok"})
+
+    old_part, part = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    # A part of an earlier job (before feed --reset): same (source, line), other URLs, one more.
+    old_part.write_text(f"{row(1, f'{site}/ok?old=1')}\n{row(3, f'{site}/ok?old=3')}\n")
+    part.write_text(f"{row(1, f'{site}/ok?new=1')}\n{row(2, f'{site}/ok?new=2')}\n")
+    merged = tmp_path / "merged.jsonl"
+    result = run_scrapy("merge", "--redis", redis_url, "-O", str(merged), str(old_part), str(part))
+    assert result.returncode == 0, result.stderr
+    assert "2 rows of no entry of the job dropped" in result.stdout
+    assert "0 duplicate rows dropped" in result.stdout
+    assert [(r["line"], r["url"]) for r in read_rows(merged)] == [
+        (1, f"{site}/ok?new=1"),
+        (2, f"{site}/ok?new=2"),
+    ]

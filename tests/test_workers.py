@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,7 +14,13 @@ import redis
 
 from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
-from tests._scrapy import run_scrapy, start_scrapy, wait_for_lines
+from tests._scrapy import (
+    PROJECT_ROOT,
+    run_scrapy,
+    scrapy_command,
+    start_scrapy,
+    wait_for_lines,
+)
 from tests.redis_server import RedisServer, free_port
 
 if TYPE_CHECKING:
@@ -150,7 +157,9 @@ def test_redis_going_away_mid_run_stops_the_worker_cleanly(
     own_redis.stop()
     stderr = finish(process).decode()
     assert process.returncode == 1, stderr[-3000:]
-    assert "stopped answering" in stderr
+    errors = [line for line in stderr.splitlines() if "] ERROR: " in line]
+    assert len(errors) == 1, stderr[-3000:]
+    assert "stopped answering" in errors[0]
     assert "'finish_reason': 'redis_unavailable'" in stderr
     rows = read_rows(out)
     assert len({row["line"] for row in rows}) == len(rows) < ENTRIES
@@ -191,3 +200,49 @@ def test_a_worker_never_overwrites_rows_it_wrote(redis_url: str, tmp_path: Path)
     assert len(errors) == 1, result.stderr[-3000:]
     assert "append with -o" in errors[0]
     assert out.read_text() == "url,source,line\nhttp://a/,list.txt,1\n"
+
+
+@pytest.mark.parametrize("command", ["feed", "merge"])
+def test_a_redis_error_mid_command_is_one_line_and_exit_1(
+    command: str, redis_url: str, tmp_path: Path
+) -> None:
+    with redis.Redis.from_url(redis_url) as client:  # Redis answers PING, then fails a command
+        client.set("crawler:urls:meta", "not a hash")
+    part = tmp_path / "part.jsonl"
+    part.write_text("")
+    args = {"feed": ["-"], "merge": ["-O", str(tmp_path / "merged.jsonl"), str(part)]}[command]
+    result = run_scrapy(command, "--redis", redis_url, *args, stdin="http://a.test/\n")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr[-3000:]
+    assert "WRONGTYPE" in result.stderr
+
+
+def test_ctrl_c_stops_a_feed_with_one_line_and_marks_the_job_interrupted(
+    redis_url: str,
+) -> None:
+    feeder = subprocess.Popen(
+        scrapy_command("feed", "--redis", redis_url, "-"),
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert feeder.stdin is not None
+    # Enough lines for the input to be sniffed, too few for a batch: the feed waits for more.
+    feeder.stdin.write(b"".join(b"http://a.test/%d\n" % n for n in range(900)))
+    feeder.stdin.flush()
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        deadline = time.monotonic() + 60
+        while client.hget("crawler:urls:meta", "state") != "feeding":
+            assert feeder.poll() is None, feeder.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the feed never began"
+            time.sleep(0.02)
+        feeder.send_signal(signal.SIGINT)
+        _, stderr = feeder.communicate(timeout=60)
+        state = client.hget("crawler:urls:meta", "state")
+    assert feeder.returncode == 1
+    assert b"Traceback" not in stderr
+    assert stderr.count(b"\n") == 1, stderr.decode()[-3000:]
+    assert b"scrapy feed --reset" in stderr
+    assert state == "interrupted"

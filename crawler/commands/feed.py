@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
@@ -14,6 +15,7 @@ from crawler.sources import open_sources
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
 
 def job_from_options(command: ScrapyCommand, opts: argparse.Namespace) -> RedisJob:
@@ -31,6 +33,19 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     """``--redis`` and ``--job``, shared by the commands that address a job."""
     parser.add_argument("--redis", metavar="URL", help="Redis server (default: CRAWLER_REDIS_URL)")
     parser.add_argument("--job", metavar="NAME", help="job name (default: CRAWLER_REDIS_JOB, urls)")
+
+
+@contextmanager
+def redis_failures(job: RedisJob, doing: str) -> Iterator[None]:
+    """Raise a Redis error met while ``doing`` as :class:`RedisUnavailableError` (one line)."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as e:
+        raise RedisUnavailableError(
+            f"Redis at {redact(job.url)} failed while {doing} job {job.name!r}: {e}"
+        ) from e
 
 
 def fail(command: ScrapyCommand, message: str) -> None:
@@ -67,16 +82,19 @@ class Command(ScrapyCommand):
             self._feed(job, args, reset=opts.reset)
         except (ValueError, RedisUnavailableError) as e:  # UrlSourceError is a ValueError
             fail(self, str(e))
+        except KeyboardInterrupt:
+            fail(self, "feed interrupted (Ctrl-C); feed the list again with `scrapy feed --reset`")
 
     def _feed(self, job: RedisJob, names: list[str], *, reset: bool) -> None:
         from crawler.distributed.feed import connect, feed, reset_job
 
         client = connect(job)
         try:
-            if reset:
-                reset_job(client, job)
-            with open_sources(",".join(names)) as sources:
-                result = feed(client, job, sources, sources.names)
+            with redis_failures(job, "feeding"):
+                if reset:
+                    reset_job(client, job)
+                with open_sources(",".join(names)) as sources:
+                    result = feed(client, job, sources, sources.names)
         finally:
             client.close()
         print(

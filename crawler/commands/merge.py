@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.feed import add_job_options, fail, job_from_options
-from crawler.distributed.config import RedisUnavailableError
+from crawler.commands.feed import add_job_options, fail, job_from_options, redis_failures
+from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from crawler.distributed.config import RedisJob
 
 
-def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int]]:
+def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int, str]]:
     start = "-"
     while True:
         messages = cast(
@@ -29,7 +29,7 @@ def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int]
             client.xrange(job.entries_key, min=start, count=10_000),
         )
         for message_id, fields in messages:
-            yield fields["source"], int(fields["line"])
+            yield fields["source"], int(fields["line"]), fields.get("url", "")
             start = f"({message_id}"
         if len(messages) < 10_000:
             return
@@ -72,21 +72,31 @@ class Command(ScrapyCommand):
                 self._print(report, output)
         except (ValueError, RedisUnavailableError) as e:
             fail(self, str(e))
+        except KeyboardInterrupt:
+            fail(self, f"merge interrupted (Ctrl-C); {output} was not written")
 
     def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
         from crawler.distributed.feed import connect
 
         client = connect(job)
         try:
-            meta = cast("dict[str, str]", client.hgetall(job.meta_key))
-            if not meta:
-                raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
-            order = meta.get("sources", "").split(",")
-            report = merge(parts, output, source_order=order, entries=_job_entries(client, job))
+            with redis_failures(job, "merging"):
+                meta = cast("dict[str, str]", client.hgetall(job.meta_key))
+                if not meta:
+                    raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
+                order = meta.get("sources", "").split(",")
+                entries = _job_entries(client, job)
+                report = merge(parts, output, source_order=order, entries=entries)
         finally:
             client.close()
-        self._print(report, output)
-        if meta.get("state") != "fed":
+        self._print(report, output, job=True)
+        if meta.get("state") == INTERRUPTED:
+            fail(
+                self,
+                f"the feed of job {job.name!r} was interrupted: its entries are not the whole "
+                "list; feed it again with `scrapy feed --reset`, check it, then merge",
+            )
+        elif meta.get("state") != "fed":
             fail(self, f"job {job.name!r} is still being fed: merge again when it is done")
         elif report.missing_count:
             shown = ", ".join(f"{source}:{line}" for source, line in report.missing)
@@ -96,9 +106,10 @@ class Command(ScrapyCommand):
                 f"({shown}...): run a worker to finish them, then merge again",
             )
 
-    def _print(self, report: MergeReport, output: Path) -> None:
+    def _print(self, report: MergeReport, output: Path, *, job: bool = False) -> None:
+        foreign = f", {report.foreign} rows of no entry of the job dropped" if job else ""
         print(
             f"Merged {report.parts} parts into {output}: {report.rows_written} rows "
             f"({report.rows_read} read, {report.duplicates} duplicate rows dropped, "
-            f"{report.cut_lines} cut-off lines dropped)"
+            f"{report.cut_lines} cut-off lines dropped{foreign})"
         )

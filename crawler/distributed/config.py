@@ -19,6 +19,9 @@ _SCHEMES = ("redis://", "rediss://", "unix://")
 CONSUMER_GROUP = "workers"
 """The consumer group every worker of a job reads the entries stream through."""
 
+INTERRUPTED = "interrupted"
+"""A job's ``state`` when its feed stopped short (an error, Ctrl-C): workers drain what is there."""
+
 
 class RedisUnavailableError(RuntimeError):
     """Redis cannot be reached, or stopped answering: the worker stops cleanly."""
@@ -55,7 +58,7 @@ class RedisJob:
 
     @property
     def meta_key(self) -> str:
-        """Hash: ``state`` (``feeding``/``fed``), ``entries``, ``duplicates``, ``sources``."""
+        """Hash: ``state`` (``feeding``/``fed``/``interrupted``), ``entries``, ``sources``…"""
         return f"{self.key_prefix}:meta"
 
     @property

@@ -12,7 +12,7 @@ from scrapy import Request
 from scrapy_redis.connection import get_redis
 from scrapy_redis.dupefilter import RFPDupeFilter
 
-from crawler.distributed.config import CONSUMER_GROUP, RedisUnavailableError
+from crawler.distributed.config import CONSUMER_GROUP, INTERRUPTED, RedisUnavailableError
 from crawler.redact import redact
 
 if TYPE_CHECKING:
@@ -92,19 +92,53 @@ def feed(
     The first entry of each URL is checked; later ones are marked duplicates, through
     scrapy-redis's :class:`~scrapy_redis.dupefilter.RFPDupeFilter` fingerprints kept in
     the job's dupefilter set. Refuses a job that already has entries (``reset_job`` first).
+    A feed that stops short (an exception, Ctrl-C) marks the job ``interrupted``.
     """
-    if client.exists(job.meta_key):
-        state = cast("str | None", client.hget(job.meta_key, "state"))
-        raise ValueError(
-            f"job {job.name!r} already exists in Redis ({state}); check it to the end, "
-            "or start over with --reset (deletes its entries and rows)"
-        )
+    _refuse_existing(client, job)
     started = time.monotonic()
     ensure_group(client, job)
     client.hset(
         job.meta_key,
         mapping={"state": "feeding", "entries": 0, "sources": ",".join(sources)},
     )
+    finished = False
+    try:
+        result = _add_entries(client, job, entries, batch_size)
+        finished = True
+    finally:
+        if not finished:
+            _mark_interrupted(client, job)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _refuse_existing(client: redis.Redis, job: RedisJob) -> None:
+    """Raise ``ValueError`` (one line, naming ``--reset``) when ``job`` already exists."""
+    if not client.exists(job.meta_key):
+        return
+    state = cast("str | None", client.hget(job.meta_key, "state"))
+    if state == INTERRUPTED:
+        raise ValueError(
+            f"job {job.name!r} was interrupted while being fed; start over with "
+            "`scrapy feed --reset` (deletes its entries and rows)"
+        )
+    raise ValueError(
+        f"job {job.name!r} already exists in Redis ({state}); check it to the end, "
+        "or start over with --reset (deletes its entries and rows)"
+    )
+
+
+def _mark_interrupted(client: redis.Redis, job: RedisJob) -> None:
+    """Tell workers and ``scrapy merge`` the feed stopped short (best effort: Redis may be gone)."""
+    try:
+        client.hset(job.meta_key, "state", INTERRUPTED)
+    except redis.RedisError as e:
+        logger.debug("Could not mark job %r interrupted: %s", job.name, e)
+
+
+def _add_entries(
+    client: redis.Redis, job: RedisJob, entries: Iterable[UrlEntry], batch_size: int
+) -> FeedResult:
     dupefilter = RFPDupeFilter(client, key=job.dupefilter_key)
     result = FeedResult()
     for batch in _batches(entries, batch_size):
@@ -130,7 +164,6 @@ def feed(
         job.meta_key,
         mapping={"state": "fed", "duplicates": result.duplicates, "fed_at": time.time()},
     )
-    result.seconds = time.monotonic() - started
     return result
 
 

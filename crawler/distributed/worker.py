@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from crawler.distributed.config import CONSUMER_GROUP, RedisUnavailableError
+from crawler.distributed.config import CONSUMER_GROUP, INTERRUPTED, RedisUnavailableError
 from crawler.redact import redact
 from crawler.sources import UrlEntry
 
@@ -46,6 +46,15 @@ JOB_WAIT = 10.0
 Messages = list[tuple[str, dict[str, str]]]
 """Stream messages as the client returns them (``decode_responses=True``)."""
 _IDLE_POLL_MS = 1000
+_ACK_ADDING_ROWS = """
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
+    redis.call('XADD', KEYS[2], '*', 'row', ARGV[i + 1])
+  end
+end
+"""
+"""Acknowledge entries (ARGV: group, then message id and row pairs), adding the row of each
+entry this call acknowledged: run again (a retry after a lost reply), it adds nothing."""
 HEARTBEAT_TASK = "crawler-redis-heartbeat"
 
 
@@ -88,15 +97,20 @@ class WorkQueue:
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=4),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
+        self._ack_adding_rows = self._client.register_script(_ACK_ADDING_ROWS)
         self._held: dict[tuple[str, int], str] = {}
         self._to_ack: list[tuple[str, str | None]] = []
         self._acking: set[str] = set()
         """Entries whose rows are written and whose acknowledgement is queued or under way."""
         self._next_take_over = 0.0
         self._closing = False
+        self._warned_interrupted = False
         self._ack_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: RedisUnavailableError | None = None
+        self._failure_told = False
+        """The failure is logged, or was raised to the caller of :meth:`entries` (who logs it)."""
+        self._iterating = False
 
     def _unavailable(self, error: redis.RedisError) -> RedisUnavailableError:
         return RedisUnavailableError(
@@ -148,21 +162,28 @@ class WorkQueue:
     async def entries(self) -> AsyncIterator[LeasedEntry]:
         """Leased entries, until the job is drained (or forever with ``wait``).
 
-        Raises :class:`RedisUnavailableError` when Redis stops answering.
+        Raises :class:`RedisUnavailableError` when Redis stops answering, also when a
+        background task met it: the caller logs it, once (the queue logs what it cannot raise).
         """
         idle = False
-        while True:
-            if self.failure is not None:
-                raise self.failure
-            try:
-                leased = await self._take_over(force=idle) or await self._take_new(block=idle)
-                if not leased and await self._drained():
-                    return
-            except redis.RedisError as e:
-                raise self._unavailable(e) from e
-            idle = not leased
-            for item in leased:
-                yield item
+        self._iterating = True
+        try:
+            while True:
+                if self.failure is not None:
+                    self._failure_told = True  # the caller logs it
+                    raise self.failure
+                try:
+                    leased = await self._take_over(force=idle) or await self._take_new(block=idle)
+                    if not leased and await self._drained():
+                        return
+                except redis.RedisError as e:
+                    self._fail(e)
+                    continue
+                idle = not leased
+                for item in leased:
+                    yield item
+        finally:
+            self._iterating = False
 
     async def _take_new(self, *, block: bool) -> list[LeasedEntry]:
         response = cast(
@@ -186,7 +207,8 @@ class WorkQueue:
         """Entries whose lease ran out (their worker died), claimed for this worker.
 
         This worker's own entries count too when it does not hold them: Redis delivered them
-        but the reply was lost (the connection broke and the client retried the read).
+        but the reply was lost (the connection broke and the client retried the read). No
+        worker died on those, so their deliveries do not count towards giving them up.
         Looked for when idle, else at most every quarter lease: a lease cannot run out sooner.
         """
         now = time.monotonic()
@@ -230,8 +252,7 @@ class WorkQueue:
             if not fields:  # deleted from the stream meanwhile
                 await self._client.xack(self.job.entries_key, CONSUMER_GROUP, message_id)
                 continue
-            delivered = int(deliveries.get(message_id, 1))
-            given_up = delivered if delivered >= self.job.max_deliveries else 0
+            given_up = 0 if message_id in lost else self._given_up(deliveries[message_id])
             leased.append(
                 self._hold(message_id, fields, dup=fields.get("dup") == "1", given_up=given_up)
             )
@@ -247,6 +268,14 @@ class WorkQueue:
         self._stats.inc_value(f"{STATS_PREFIX}entries_taken_over_count", len(leased))
         return leased
 
+    def _given_up(self, times_delivered: int) -> int:
+        """The deliveries an entry taken from a dead worker is given up after (0: check it).
+
+        Never called for an entry whose delivery to this worker was lost: no worker died on it.
+        """
+        delivered = int(times_delivered)
+        return delivered if delivered >= self.job.max_deliveries else 0
+
     def _hold(
         self, message_id: str, fields: dict[str, str], *, dup: bool, given_up: int = 0
     ) -> LeasedEntry:
@@ -255,15 +284,27 @@ class WorkQueue:
         return LeasedEntry(entry, duplicate=dup, abandoned_after=given_up)
 
     async def _drained(self) -> bool:
-        """No entry left to take, none held elsewhere, and the feeder has finished."""
+        """No entry left to take, none held elsewhere, and the feeder has finished (or died)."""
         if self.job.wait:
             return False
         state = await self._client.hget(self.job.meta_key, "state")
-        if state != "fed":
+        if state == INTERRUPTED:
+            self._warn_interrupted()
+        elif state != "fed":
             return False
         pending = await self._client.xpending(self.job.entries_key, CONSUMER_GROUP)
         held_elsewhere = int(pending["pending"]) - len(self._held) - len(self._acking)
         return held_elsewhere <= 0
+
+    def _warn_interrupted(self) -> None:
+        """Say once that the job's feed stopped short: this worker checks what was fed."""
+        if not self._warned_interrupted:
+            self._warned_interrupted = True
+            logger.warning(
+                "The feed of job %r was interrupted: checking the entries it added, then "
+                "stopping; feed the list again with `scrapy feed --reset`",
+                self.job.name,
+            )
 
     def done(self, source: str, line: int, row: dict[str, Any] | None = None) -> None:
         """The row of entry ``(source, line)`` is written: acknowledge it (in the background)."""
@@ -291,12 +332,15 @@ class WorkQueue:
         if not batch:
             return
         try:
-            pipe = self._client.pipeline(transaction=True)
-            for _message_id, row in batch:
-                if row is not None:
-                    pipe.xadd(self.job.rows_key, {"row": row})
-            pipe.xack(self.job.entries_key, CONSUMER_GROUP, *(m for m, _ in batch))
-            await pipe.execute()
+            if self.job.rows:
+                await self._ack_adding_rows(
+                    keys=[self.job.entries_key, self.job.rows_key],
+                    args=[CONSUMER_GROUP, *(v for m, row in batch for v in (m, row or ""))],
+                )
+            else:
+                await self._client.xack(
+                    self.job.entries_key, CONSUMER_GROUP, *(m for m, _ in batch)
+                )
         except redis.RedisError as e:
             self._fail(e)
             return
@@ -326,8 +370,15 @@ class WorkQueue:
                 logger.debug("Renewed %d leases (%d ms)", len(held), lease_ms)
 
     def _fail(self, error: redis.RedisError) -> None:
+        """Remember the first failure; log it unless :meth:`entries` will raise it to its caller."""
         if self.failure is None:
             self.failure = self._unavailable(error)
+            if not self._iterating:
+                self._tell_failure()
+
+    def _tell_failure(self) -> None:
+        if self.failure is not None and not self._failure_told:
+            self._failure_told = True
             logger.error("%s", self.failure)
 
     async def close(self) -> None:
@@ -345,6 +396,7 @@ class WorkQueue:
                 CLOSE_TIMEOUT,
                 len(self._acking),
             )
+        self._tell_failure()  # a failure no caller of entries() was told of
 
     async def _close(self) -> None:
         # The heartbeat only sleeps between renewals: cancel it. The acknowledgements are let
@@ -357,11 +409,32 @@ class WorkQueue:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.failure is None and not self._tasks:  # never opened: nothing acknowledged yet
             await self._flush_acks()
-        if self.failure is None and not self._held:
+        if self.failure is None:
             try:
-                await self._client.xgroup_delconsumer(
-                    self.job.entries_key, CONSUMER_GROUP, self.consumer
-                )
+                await self._leave_group()
             except redis.RedisError as e:
                 logger.debug("Could not leave the consumer group: %s", e)
         await self._client.aclose()
+
+    async def _leave_group(self) -> None:
+        """Delete this worker's consumer, unless Redis still lists entries under its name.
+
+        Deleting a consumer drops its pending entries, and Redis may hold some this worker
+        never saw (a read whose reply was lost): those stay, for the others to take over.
+        """
+        pending = await self._client.xpending_range(
+            self.job.entries_key,
+            CONSUMER_GROUP,
+            min="-",
+            max="+",
+            count=1,
+            consumername=self.consumer,
+        )
+        if pending:
+            logger.info(
+                "Leaving entries pending under %s: other workers take them over after %g s",
+                self.consumer,
+                self.job.lease,
+            )
+            return
+        await self._client.xgroup_delconsumer(self.job.entries_key, CONSUMER_GROUP, self.consumer)
