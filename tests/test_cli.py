@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests._apps import checker_app
+from tests._apps import Arrivals, checker_app, recording_app
 from tests._crawl import read_rows
-from tests._scrapy import scrapy_crawl
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,3 +108,24 @@ def test_passwords_in_urls_never_reach_logs_or_rows(site: str, tmp_path: Path) -
     assert "s3cret" not in result.stderr
     assert "alice:***@" in exported
     assert "alice:***@" in result.stderr  # the Crawled / Gave up retrying lines, redacted
+
+
+def test_a_forced_stop_exits_1(server_loop: ServerLoop, tmp_path: Path) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site}/status/404\n" + "".join(f"{site}/page?key={i}&s=30\n" for i in range(4))
+    )
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        crawl = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-O", str(out), "-s", "LOG_LEVEL=INFO",
+            stderr=stderr,
+        )  # fmt: skip
+    wait_for_text(out, ",404,", crawl)  # a not-ok row is written, the slow pages are pending
+    crawl.send_signal(signal.SIGINT)
+    wait_for_text(log, "shutting down gracefully", crawl)  # it waits for the slow pages
+    crawl.send_signal(signal.SIGINT)
+    assert crawl.wait(60) == 1, log.read_text()[-3000:]
+    assert "forcing unclean shutdown" in log.read_text()

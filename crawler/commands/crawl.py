@@ -23,9 +23,10 @@ logger = logging.getLogger(__name__)
 
 
 def exit_status(crawler: Crawler) -> int:
-    """The process exit status a finished crawl deserves."""
+    """The process exit status a crawl deserves: 1 unless it finished (a forced stop, a second
+    Ctrl-C, never closes it, so it has no ``finish_reason`` and its rows were never counted)."""
     stats = crawler.stats
-    if stats.get_value("finish_reason") not in (None, "finished"):
+    if stats.get_value("finish_reason") != "finished":
         return 1
     if stats.get_value("crawler/rows_missing_count", 0):
         return 1
