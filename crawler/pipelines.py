@@ -118,7 +118,15 @@ class ResultPipeline:
         )
         rows = self.stats.get_value("crawler/rows_count", 0)
         not_ok = self.stats.get_value("crawler/rows_not_ok_count", 0)
-        if entries == rows:
+        if unwritten := self.stats.get_value("crawler/rows_export_failed_count", 0):
+            logger.info(
+                "%d entries, %d rows, %d not ok, %d not written (an output failed)",
+                entries,
+                rows,
+                not_ok,
+                unwritten,
+            )
+        elif entries == rows:
             logger.info("%d entries, %d rows, %d not ok", entries, rows, not_ok)
         else:
             self.stats.set_value("crawler/rows_missing_count", entries - rows)

@@ -10,6 +10,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
+from crawler._outputs import check_outputs
 from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
 from crawler.workers import WorkerPlan, run_workers, workers_wanted
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import argparse
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ def exit_status(crawler: Crawler) -> int:
     if stats.get_value("finish_reason") != "finished":
         return 1
     if stats.get_value("crawler/rows_missing_count", 0):
+        return 1
+    if stats.get_value("crawler/exports_failed_count", 0):
         return 1
     if stats.get_value("crawler/redis/errors_count", 0):
         return 1
@@ -54,25 +58,20 @@ class Command(ScrapyCrawlCommand):
         assert self.crawler_process
         spidercls = self.crawler_process.spider_loader.load(args[0])
         settings = self.crawler_process.settings
-        if issubclass(spidercls, UrlCheckSpider):
-            try:
-                spidercls.check_arguments(**opts.spargs)
-                spidercls.check_settings(settings)
-                if opts.spargs.get("redis") or settings.get("CRAWLER_REDIS_URL"):
-                    check_worker_outputs(settings)
-                workers = workers_wanted(opts.spargs, settings)
-                plan = (
-                    WorkerPlan.from_run(args[0], opts.spargs, settings, workers)
-                    if workers > 1
-                    else None
-                )
-            except ValueError as e:
-                logger.error("%s", e)
-                self.exitcode = 1
-                return
-            if plan is not None:
-                self.exitcode = run_workers(plan, settings)
-                return
+        try:
+            plan = (
+                _checked_plan(args[0], spidercls, opts.spargs, settings)
+                if issubclass(spidercls, UrlCheckSpider)
+                else None
+            )
+            check_outputs(settings.getdict("FEEDS"))
+        except ValueError as e:
+            logger.error("%s", e)
+            self.exitcode = 1
+            return
+        if plan is not None:
+            self.exitcode = run_workers(plan, settings)
+            return
         try:
             crawler = self.crawler_process.create_crawler(spidercls)
         except ValueError as e:  # a bad setting, e.g. CRAWLER_HOSTS, read by update_settings
@@ -85,3 +84,15 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
         else:
             self.exitcode = exit_status(crawler)
+
+
+def _checked_plan(
+    spider: str, spidercls: type[UrlCheckSpider], arguments: dict[str, str], settings: Settings
+) -> WorkerPlan | None:
+    """Check a URL check run's arguments and settings (``ValueError``); its workers' plan."""
+    spidercls.check_arguments(**arguments)
+    spidercls.check_settings(settings)
+    if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL"):
+        check_worker_outputs(settings)
+    workers = workers_wanted(arguments, settings)
+    return WorkerPlan.from_run(spider, arguments, settings, workers) if workers > 1 else None
