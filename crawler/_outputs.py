@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from crawler.resume import resume_paths
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -56,3 +58,26 @@ def check_outputs(feeds: Mapping[str, Any]) -> None:
         path = local_path(str(uri))
         if path is not None and (problem := output_problem(path)):
             raise ValueError(f"Cannot write the output {uri}: {problem}")
+
+
+def check_resume_outputs(feeds: Mapping[str, Any], resume: str, *, workers: int) -> None:
+    """``ValueError`` (one line) for an output that would replace the rows it resumes from.
+
+    In one process, ``-o`` appends to the file being resumed; workers merge their rows into
+    their outputs, replacing them, so they must write to a new file.
+    """
+    resumed = {path.resolve() for path in resume_paths(resume)}
+    for uri, options in feeds.items():
+        path = local_path(str(uri))
+        if path is None or path.resolve() not in resumed:
+            continue
+        if workers > 1:
+            raise ValueError(
+                f"{uri} is the file being resumed, and workers replace their outputs: write the "
+                f"rest to a new file (-a resume={uri} -O rest{path.suffix}; scrapy merge joins "
+                f"the two), or resume into it in one process with -o {uri}"
+            )
+        if (options or {}).get("overwrite"):
+            raise ValueError(
+                f"-O {uri} would delete the rows being resumed: append to it with -o {uri}"
+            )

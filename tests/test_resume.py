@@ -14,7 +14,7 @@ import pytest
 from crawler.resume import done_entries, drop_cut_line, entry_key
 from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
-from tests._scrapy import start_scrapy, wait_for_lines
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,3 +95,28 @@ def test_resume_refuses_json_arrays(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"resume reads \.csv or \.jsonl outputs"):
         done_entries(str(out))
     assert os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-O", "{out}"), "-O {out} would delete the rows being resumed: append to it with -o"),
+        (("-a", "workers=2", "-O", "{out}"), "{out} is the file being resumed, and workers"),
+        (("-a", "workers=2", "-o", "{out}"), "{out} is the file being resumed, and workers"),
+    ],
+)
+def test_resuming_into_a_file_that_would_be_replaced_is_refused(
+    site: str, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n")
+    out = tmp_path / "results.csv"
+    earlier = f"url,source,line,outcome,ok\n{site}/ok,{urls},1,ok,true\n"
+    out.write_text(earlier)
+    given = [arg.format(out=out) for arg in args]
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={out}", *given)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert message.format(out=out) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Spider opened" not in result.stderr  # nothing crawled
+    assert out.read_text() == earlier

@@ -10,7 +10,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
-from crawler._outputs import check_outputs
+from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
 from crawler.workers import WorkerPlan, run_workers, workers_wanted
@@ -95,4 +95,6 @@ def _checked_plan(
     if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL"):
         check_worker_outputs(settings)
     workers = workers_wanted(arguments, settings)
+    if resume := arguments.get("resume"):
+        check_resume_outputs(settings.getdict("FEEDS"), resume, workers=workers)
     return WorkerPlan.from_run(spider, arguments, settings, workers) if workers > 1 else None
