@@ -36,7 +36,9 @@ def exit_status(crawler: Crawler) -> int:
         return 1
     if stats.get_value("crawler/redis/errors_count", 0):
         return 1
-    if stats.get_value("crawler/rows_not_ok_count", 0):
+    if stats.get_value("crawler/rows_not_ok_count", 0) or stats.get_value(
+        "crawler/rows_resumed_not_ok_count", 0
+    ):
         return crawler.settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
     return 0
 
