@@ -184,3 +184,18 @@ def test_a_row_the_encoding_cannot_hold_stops_the_crawl_after_the_rows_before(
     assert "Closing spider (export_failed)" in result.stderr
     if suffix != ".json":  # a cut-off JSON array cannot be read
         assert [int(row["line"]) for row in read_rows(out)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-O", "out.xyz"), "error: Unrecognized output format 'xyz'"),
+        (("--bogus",), "error: unrecognized arguments: --bogus"),
+        (("other",), "error: run one spider: scrapy crawl <spider>"),
+    ],
+)
+def test_usage_errors_exit_1_not_the_not_ok_status(args: tuple[str, ...], message: str) -> None:
+    result = scrapy_crawl(*args)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
@@ -46,17 +47,36 @@ def exit_status(crawler: Crawler) -> int:
 class Command(ScrapyCrawlCommand):
     """Scrapy's ``crawl``, unchanged but for its exit status and a one-line input check."""
 
+    parser: argparse.ArgumentParser | None = None
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """Scrapy's options; the parser is kept to report usage errors with exit status 1."""
+        super().add_options(parser)
+        self.parser = parser
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Scrapy's options; then the ``ASYNCIO_EVENT_LOOP`` loop is made the current one, so
         Scrapy does not create a default loop first and leave it to be collected (with uvloop
         that printed "Exception ignored in BaseEventLoop.__del__" on early exits)."""
-        super().process_options(args, opts)
+        try:
+            super().process_options(args, opts)
+        except UsageError as e:  # e.g. -O out.xyz
+            self._usage_error(str(e))
         if self.settings is not None and (path := self.settings.get("ASYNCIO_EVENT_LOOP")):
             asyncio.set_event_loop(load_object(path)())
 
+    def _usage_error(self, message: str) -> NoReturn:
+        """Scrapy's usage line and error, with exit status 1: 2 means "some rows not ok"."""
+        if self.parser is None:
+            raise UsageError(message)
+        self.parser.print_usage(sys.stderr)
+        self.parser.exit(1, f"{self.parser.prog}: error: {message}\n")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if unknown := [arg for arg in args if arg.startswith("-")]:
+            self._usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         if len(args) != 1:
-            raise UsageError("run one spider: scrapy crawl <spider>")
+            self._usage_error("run one spider: scrapy crawl <spider>")
         assert self.crawler_process
         spidercls = self.crawler_process.spider_loader.load(args[0])
         settings = self.crawler_process.settings
