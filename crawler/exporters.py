@@ -98,12 +98,13 @@ class FlatCsvItemExporter(CsvItemExporter):
     header line.
     """
 
+    guard: ExportGuard | None = None
+
     def __init__(self, file: Any, **kwargs: Any) -> None:
         if _appending(file):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
         self._started = False
-        self.guard: ExportGuard | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
