@@ -1,16 +1,83 @@
 """Exporters that write each row through at once, CSV with flat cells.
 
 Rows are flushed as they are exported, so a run that is killed leaves every row written so far
-complete on disk.
+complete on disk. A write that fails (a full disk, a closed pipe, a character the encoding
+cannot hold) stops the crawl with one ERROR line instead of a traceback per row: Scrapy's
+feed exporter runs on a signal whose dispatch logs each exception and carries on.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
 
-from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
+from scrapy.exporters import CsvItemExporter, JsonItemExporter, JsonLinesItemExporter
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import UrlResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FAILED = "export_failed"
+"""The ``finish_reason`` of a crawl stopped because an output could not be written."""
+
+
+class ExportGuard:
+    """Runs an output's writes; at the first that fails, logs one ERROR line, closes the
+    output and stops the crawl (``finish_reason`` ``export_failed``).
+
+    Stats: ``crawler/exports_failed_count`` (outputs), ``crawler/rows_export_failed_count``
+    (rows handed to a failed output, none of them written: a Redis worker acknowledges no
+    row once it is set).
+    """
+
+    def __init__(self, crawler: Crawler, file: Any) -> None:
+        self.crawler = crawler
+        self.file = file
+        self.failed = False
+
+    def row(self, write: Callable[[], None]) -> None:
+        """Write a row with ``write``; once the output failed, count the row as not written."""
+        if not self.failed:
+            try:
+                write()
+                return
+            except (OSError, UnicodeError) as e:
+                self._fail(e)
+        self.crawler.stats.inc_value("crawler/rows_export_failed_count")
+
+    def finish(self, finish: Callable[[], None]) -> None:
+        """End the output with ``finish``, unless it already failed."""
+        if not self.failed:
+            try:
+                finish()
+            except (OSError, UnicodeError) as e:
+                self._fail(e)
+
+    def _fail(self, error: Exception) -> None:
+        self.failed = True
+        self.crawler.stats.inc_value("crawler/exports_failed_count")
+        name = getattr(self.file, "name", "an output")
+        logger.error(
+            "Cannot write rows to %s (%s: %s): stopping the crawl (finish reason export_failed);"
+            " the rows written before it are complete",
+            name,
+            type(error).__name__,
+            error,
+            extra={"crawler": self.crawler},
+        )
+        with contextlib.suppress(OSError):
+            self.file.close()  # what it still buffers cannot be written either
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=EXPORT_FAILED))
 
 
 def flat_chain(chain: list[dict[str, Any]]) -> str:
@@ -31,11 +98,20 @@ class FlatCsvItemExporter(CsvItemExporter):
     header line.
     """
 
+    guard: ExportGuard | None = None
+
     def __init__(self, file: Any, **kwargs: Any) -> None:
         if _appending(file):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
         self._started = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
+        """Build the exporter, its writes guarded (Scrapy's component factory)."""
+        exporter = cls(file, **kwargs)
+        exporter.guard = ExportGuard(crawler, file)
+        return exporter
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         if name == "chain" and isinstance(value, list):
@@ -51,6 +127,19 @@ class FlatCsvItemExporter(CsvItemExporter):
         :class:`~crawler.items.UrlResult` is written straight from its attributes: the same
         cells as Scrapy's per-field path, at a fraction of its cost.
         """
+        if self.guard is None:
+            self._write(item)
+        else:
+            self.guard.row(lambda: self._write(item))
+
+    def finish_exporting(self) -> None:
+        """Scrapy's end of the CSV (it detaches from the file), unless a write failed."""
+        if self.guard is None:
+            super().finish_exporting()
+        else:
+            self.guard.finish(super().finish_exporting)
+
+    def _write(self, item: Any) -> None:
         if self._started and type(item) is UrlResult and isinstance(self.fields_to_export, list):
             self.csv_writer.writerow([self._cell(name, item) for name in self.fields_to_export])
         else:
@@ -80,7 +169,57 @@ def _appending(file: Any) -> bool:
 class FlushingJsonLinesItemExporter(JsonLinesItemExporter):
     """Scrapy's JSON Lines exporter, flushing each row to the file."""
 
+    guard: ExportGuard | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
+        """Build the exporter, its writes guarded (Scrapy's component factory)."""
+        exporter = cls(file, **kwargs)
+        exporter.guard = ExportGuard(crawler, file)
+        return exporter
+
     def export_item(self, item: Any) -> None:
         """Write the row and flush it to the file."""
+        if self.guard is None:
+            self._write(item)
+        else:
+            self.guard.row(lambda: self._write(item))
+
+    def _write(self, item: Any) -> None:
         super().export_item(item)
+        self.file.flush()
+
+
+class FlushingJsonItemExporter(JsonItemExporter):
+    """Scrapy's JSON exporter (one array), flushing each row to the file."""
+
+    guard: ExportGuard | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
+        """Build the exporter, its writes guarded (Scrapy's component factory)."""
+        exporter = cls(file, **kwargs)
+        exporter.guard = ExportGuard(crawler, file)
+        return exporter
+
+    def export_item(self, item: Any) -> None:
+        """Write the row and flush it to the file."""
+        if self.guard is None:
+            self._write(item)
+        else:
+            self.guard.row(lambda: self._write(item))
+
+    def finish_exporting(self) -> None:
+        """Close the array and flush it, unless a write failed."""
+        if self.guard is None:
+            self._finish()
+        else:
+            self.guard.finish(self._finish)
+
+    def _write(self, item: Any) -> None:
+        super().export_item(item)
+        self.file.flush()
+
+    def _finish(self) -> None:
+        super().finish_exporting()
         self.file.flush()

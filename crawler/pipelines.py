@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from crawler.accept import StatusRanges
 from crawler.hosts import HostTable
 from crawler.items import UrlResult
+from crawler.resume import resumed_not_ok
 from crawler.slo import Slo, SloPolicy
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ class ResultPipeline:
     ``slo``) become ``slow``, not ok.
 
     Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
-    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
+    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``, and
+    ``crawler/rows_resumed_not_ok_count`` (the ``resume`` outputs' not-ok rows).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -97,6 +99,22 @@ class ResultPipeline:
         slo = getattr(self.crawler.spider, "slo", None)
         return self.slo.with_default(slo if isinstance(slo, Slo) else None)
 
+    def open_spider(self) -> None:
+        """Count the not-ok rows an earlier run wrote for this list (the spider's ``resume``),
+        before the new rows are appended: they are rows of the job too."""
+        spider = self.crawler.spider
+        resume, urls = getattr(spider, "resume", None), getattr(spider, "urls", None)
+        if not isinstance(resume, str) or not resume:
+            return
+        sources = (
+            {name.strip() for name in urls.split(",") if name.strip()}
+            if isinstance(urls, str)
+            else None
+        )
+        if not_ok := resumed_not_ok(resume, sources):
+            self.stats.set_value("crawler/rows_resumed_not_ok_count", not_ok)
+            logger.info("Resuming: %d earlier rows are not ok", not_ok)
+
     def process_item(self, item: Any) -> Any:
         """Judge and count a :class:`UrlResult`; pass anything else through."""
         if not isinstance(item, UrlResult):
@@ -118,7 +136,15 @@ class ResultPipeline:
         )
         rows = self.stats.get_value("crawler/rows_count", 0)
         not_ok = self.stats.get_value("crawler/rows_not_ok_count", 0)
-        if entries == rows:
+        if unwritten := self.stats.get_value("crawler/rows_export_failed_count", 0):
+            logger.info(
+                "%d entries, %d rows, %d not ok, %d not written (an output failed)",
+                entries,
+                rows,
+                not_ok,
+                unwritten,
+            )
+        elif entries == rows:
             logger.info("%d entries, %d rows, %d not ok", entries, rows, not_ok)
         else:
             self.stats.set_value("crawler/rows_missing_count", entries - rows)

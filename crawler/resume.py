@@ -3,7 +3,8 @@
 Rows are flushed one by one, so after any stop (Ctrl-C, SIGKILL, a power cut) the earlier
 output holds a complete row for every entry it finished, plus at most one cut-off line.
 :func:`done_entries` reads the ``(source, line)`` of every complete row; the spider skips
-those entries, and the new rows are appended to the same file.
+those entries, and the new rows are appended to the same file. :func:`resumed_not_ok` counts
+the earlier rows that are not ok: the job's exit status counts them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from crawler._fingerprints import FingerprintSet
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +30,17 @@ def entry_key(source: str, line: int) -> int:
     return int.from_bytes(digest, "big")
 
 
-def _csv_keys(path: Path) -> Iterator[tuple[str, int]]:
+def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
+    """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8", newline="") as rows:
         for row in csv.DictReader(rows):
             source, line = row.get("source"), row.get("line")
             if source is not None and line and line.isdigit() and row.get("outcome"):
-                yield source, int(line)
+                yield source, int(line), row.get("ok") == "false"
 
 
-def _jsonl_keys(path: Path) -> Iterator[tuple[str, int]]:
+def _jsonl_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
+    """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8") as lines:
         for text in lines:
             try:
@@ -45,7 +48,13 @@ def _jsonl_keys(path: Path) -> Iterator[tuple[str, int]]:
             except json.JSONDecodeError:
                 continue  # the line a kill cut off
             if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
-                yield str(row.get("source")), row["line"]
+                yield str(row.get("source")), row["line"], row.get("ok") is False
+
+
+def _rows(path: Path) -> Iterator[tuple[str, int, bool]]:
+    """The complete rows of an earlier output, its cut-off last line dropped first."""
+    drop_cut_line(path)
+    return _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
 
 
 def drop_cut_line(path: Path) -> None:
@@ -92,11 +101,26 @@ def done_entries(spec: str) -> FingerprintSet:
         if not path.exists():
             logger.info("Nothing to resume from %s: it does not exist yet", path)
             continue
-        drop_cut_line(path)
-        keys = _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
-        for source, line in keys:
+        for source, line, _ in _rows(path):
             key = entry_key(source, line)
             if key not in done:
                 done.add(key)
         logger.info("Resuming: %d entries already have a row in %s", len(done), path)
     return done
+
+
+def resumed_not_ok(spec: str, sources: Collection[str] | None = None) -> int:
+    """How many entries (of ``sources``, if given) the outputs named by ``spec`` hold a not-ok
+    row for: rows of the job, so they count in its exit status. Read before new rows come."""
+    seen, not_ok = FingerprintSet(), 0
+    for path in resume_paths(spec):
+        if not path.exists():
+            continue
+        for source, line, failed in _rows(path):
+            if sources is not None and source not in sources:
+                continue
+            key = entry_key(source, line)
+            if key not in seen:
+                seen.add(key)
+                not_ok += 1 if failed else 0
+    return not_ok

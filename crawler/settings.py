@@ -44,6 +44,7 @@ ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300, "crawler.cache.CacheP
 EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {
     "csv": "crawler.exporters.FlatCsvItemExporter",
+    "json": "crawler.exporters.FlushingJsonItemExporter",
     "jsonlines": "crawler.exporters.FlushingJsonLinesItemExporter",
     "jsonl": "crawler.exporters.FlushingJsonLinesItemExporter",
 }

@@ -82,8 +82,9 @@ def _outputs(feeds: Mapping[str, Any]) -> list[Output]:
             )
         if not (options or {}).get("overwrite") and path.exists() and path.stat().st_size:
             raise ValueError(
-                f"{path} already holds rows: with workers, write it with -O (overwrite) or "
-                "name a new file"
+                f"{path} already holds rows, and workers cannot append: write to a new file "
+                f"(to finish its list: -a resume={path} -O rest{path.suffix}), or overwrite "
+                "it with -O"
             )
         outputs.append(Output(path, *PART_FORMATS[suffix_format]))
     return outputs

@@ -55,6 +55,16 @@ def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> 
     pytest.fail(f"{path} never reached {count} lines")
 
 
+def wait_for_text(log: Path, text: str, process: subprocess.Popen[bytes], count: int = 1) -> None:
+    """Wait (polling the log, with a deadline) until ``log`` holds ``text`` ``count`` times."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if log.exists() and log.read_text(errors="replace").count(text) >= count:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{text!r} never logged {count} times; the log ends:\n{log.read_text()[-3000:]}")
+
+
 def scrapy_crawl(
     *args: str, stdin: bytes | None = None, cwd: Path = PROJECT_ROOT
 ) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from crawler.shard import Shard
 from crawler.sources import UrlEntry
 from tests._apps import Arrivals, recording_app
 from tests._crawl import read_rows
-from tests._scrapy import scrapy_crawl, start_scrapy
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_text
 
 if TYPE_CHECKING:
     import subprocess
@@ -106,9 +106,9 @@ def wait_for_pids(log: Path, process: subprocess.Popen[bytes]) -> list[int]:
 
 
 def start_busy_workers(
-    urls: Path, out: Path, log: Path, arrivals: Arrivals
+    urls: Path, out: Path, log: Path, arrivals: Arrivals, busy: int = 5
 ) -> tuple[subprocess.Popen[bytes], list[int]]:
-    """Start a 2-worker crawl logging to ``log``; return once pages are being asked for."""
+    """Start a 2-worker crawl logging to ``log``; return once ``busy`` pages were asked for."""
     with log.open("wb") as stderr:
         parent = start_scrapy(
             "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
@@ -117,7 +117,7 @@ def start_busy_workers(
         )  # fmt: skip
     pids = wait_for_pids(log, parent)
     deadline = time.monotonic() + 60
-    while len(arrivals.requests) < 5 and time.monotonic() < deadline:
+    while len(arrivals.requests) < busy and time.monotonic() < deadline:
         time.sleep(0.02)
     return parent, pids
 
@@ -162,3 +162,27 @@ def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
     lines = [row["line"] for row in read_rows(out)]
     assert 0 < len(lines) < 200
     assert lines == sorted(set(lines))
+
+
+def test_a_second_ctrl_c_stops_the_workers_at_once_and_the_run_exits_1(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site}/status/404\n" + "".join(f"{site}/page?key={i}&s=30\n" for i in range(20))
+    )
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    parent, _ = start_busy_workers(urls, out, log, arrivals, busy=2)  # one page per worker
+    shard = next(
+        i for i in range(2) if Shard(i, 2).owns(UrlEntry(f"{site}/status/404", str(urls), 1))
+    )
+    wait_for_text(tmp_path / ".results.csv.workers" / f"results.{shard}.csv", ",404,", parent)
+    parent.send_signal(signal.SIGINT)
+    wait_for_text(log, "shutting down gracefully", parent, count=2)  # both wait for pages
+    parent.send_signal(signal.SIGINT)
+    assert parent.wait(120) == 1, log.read_text()[-3000:]
+    text = log.read_text()
+    assert text.count("forcing unclean shutdown") == 2, text[-3000:]
+    assert "exit statuses [1, 1]" in text

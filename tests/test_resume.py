@@ -14,7 +14,7 @@ import pytest
 from crawler.resume import done_entries, drop_cut_line, entry_key
 from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
-from tests._scrapy import start_scrapy, wait_for_lines
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,10 +67,8 @@ def test_stop_anywhere_then_resume_gives_one_row_per_entry(
     second = crawl(urls, out)
     _, stderr = second.communicate(timeout=120)
     rows = read_rows(out)
-    # Exit 2 when the resumed run itself wrote a row that is not ok (the bad lines come out
-    # first, so the stopped run may already have written every one of them).
-    not_ok = [row for row in rows[before:] if row["ok"] in (False, "false")]
-    assert second.returncode == (2 if not_ok else 0), stderr.decode()[-2000:]
+    # Exit 2: the job's rows, the stopped run's and the resumed run's, include the bad lines.
+    assert second.returncode == 2, stderr.decode()[-2000:]
 
     lines = sorted(int(row["line"]) for row in rows)
     assert lines == expected  # every entry exactly once: nothing lost, nothing twice
@@ -95,3 +93,62 @@ def test_resume_refuses_json_arrays(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"resume reads \.csv or \.jsonl outputs"):
         done_entries(str(out))
     assert os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-O", "{out}"), "-O {out} would delete the rows being resumed: append to it with -o"),
+        (("-a", "workers=2", "-O", "{out}"), "{out} is the file being resumed, and workers"),
+        (("-a", "workers=2", "-o", "{out}"), "{out} is the file being resumed, and workers"),
+    ],
+)
+def test_resuming_into_a_file_that_would_be_replaced_is_refused(
+    site: str, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n")
+    out = tmp_path / "results.csv"
+    earlier = f"url,source,line,outcome,ok\n{site}/ok,{urls},1,ok,true\n"
+    out.write_text(earlier)
+    given = [arg.format(out=out) for arg in args]
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={out}", *given)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert message.format(out=out) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Spider opened" not in result.stderr  # nothing crawled
+    assert out.read_text() == earlier
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("earlier_list", ["same", "other"])
+def test_a_not_ok_row_of_the_earlier_run_makes_the_resumed_run_exit_2(
+    site: str, tmp_path: Path, suffix: str, earlier_list: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n{site}/ok?3\n")
+    source = str(urls) if earlier_list == "same" else "other.txt"
+    earlier = [
+        {"url": f"{site}/ok", "source": str(urls), "line": 1, "outcome": "ok", "ok": True},
+        {"url": f"{site}/status/404", "source": source, "line": 2, "outcome": "http_error",
+         "ok": False},
+    ]  # fmt: skip
+    out = tmp_path / f"results{suffix}"
+    if suffix == ".csv":
+        out.write_text(
+            "url,source,line,outcome,ok\n"
+            + "".join(
+                f"{r['url']},{r['source']},{r['line']},{r['outcome']},{str(r['ok']).lower()}\n"
+                for r in earlier
+            )
+        )
+    else:
+        out.write_text("".join(json.dumps(row) + "\n" for row in earlier))
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out))
+    if earlier_list == "same":  # only line 3 is checked, and it is ok: line 2 is not
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "'crawler/rows_resumed_not_ok_count': 1" in result.stderr
+        assert [row["line"] for row in read_rows(out)] in ([1, 2, 3], ["1", "2", "3"])
+    else:  # line 2 of another list is no row of this job: lines 2 and 3 are checked
+        assert result.returncode == 2, result.stderr[-2000:]  # line 2 is a 404 here too
+        assert "crawler/rows_resumed_not_ok_count" not in result.stderr

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
+from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.distributed.config import check_worker_outputs
 from crawler.spider import UrlCheckSpider
 from crawler.workers import WorkerPlan, run_workers, workers_wanted
@@ -18,20 +20,26 @@ if TYPE_CHECKING:
     import argparse
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 def exit_status(crawler: Crawler) -> int:
-    """The process exit status a finished crawl deserves."""
+    """The process exit status a crawl deserves: 1 unless it finished (a forced stop, a second
+    Ctrl-C, never closes it, so it has no ``finish_reason`` and its rows were never counted)."""
     stats = crawler.stats
-    if stats.get_value("finish_reason") not in (None, "finished"):
+    if stats.get_value("finish_reason") != "finished":
         return 1
     if stats.get_value("crawler/rows_missing_count", 0):
         return 1
+    if stats.get_value("crawler/exports_failed_count", 0):
+        return 1
     if stats.get_value("crawler/redis/errors_count", 0):
         return 1
-    if stats.get_value("crawler/rows_not_ok_count", 0):
+    if stats.get_value("crawler/rows_not_ok_count", 0) or stats.get_value(
+        "crawler/rows_resumed_not_ok_count", 0
+    ):
         return crawler.settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
     return 0
 
@@ -39,39 +47,53 @@ def exit_status(crawler: Crawler) -> int:
 class Command(ScrapyCrawlCommand):
     """Scrapy's ``crawl``, unchanged but for its exit status and a one-line input check."""
 
+    parser: argparse.ArgumentParser | None = None
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """Scrapy's options; the parser is kept to report usage errors with exit status 1."""
+        super().add_options(parser)
+        self.parser = parser
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Scrapy's options; then the ``ASYNCIO_EVENT_LOOP`` loop is made the current one, so
         Scrapy does not create a default loop first and leave it to be collected (with uvloop
         that printed "Exception ignored in BaseEventLoop.__del__" on early exits)."""
-        super().process_options(args, opts)
+        try:
+            super().process_options(args, opts)
+        except UsageError as e:  # e.g. -O out.xyz
+            self._usage_error(str(e))
         if self.settings is not None and (path := self.settings.get("ASYNCIO_EVENT_LOOP")):
             asyncio.set_event_loop(load_object(path)())
 
+    def _usage_error(self, message: str) -> NoReturn:
+        """Scrapy's usage line and error, with exit status 1: 2 means "some rows not ok"."""
+        if self.parser is None:
+            raise UsageError(message)
+        self.parser.print_usage(sys.stderr)
+        self.parser.exit(1, f"{self.parser.prog}: error: {message}\n")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if unknown := [arg for arg in args if arg.startswith("-")]:
+            self._usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         if len(args) != 1:
-            raise UsageError("run one spider: scrapy crawl <spider>")
+            self._usage_error("run one spider: scrapy crawl <spider>")
         assert self.crawler_process
         spidercls = self.crawler_process.spider_loader.load(args[0])
         settings = self.crawler_process.settings
-        if issubclass(spidercls, UrlCheckSpider):
-            try:
-                spidercls.check_arguments(**opts.spargs)
-                spidercls.check_settings(settings)
-                if opts.spargs.get("redis") or settings.get("CRAWLER_REDIS_URL"):
-                    check_worker_outputs(settings)
-                workers = workers_wanted(opts.spargs, settings)
-                plan = (
-                    WorkerPlan.from_run(args[0], opts.spargs, settings, workers)
-                    if workers > 1
-                    else None
-                )
-            except ValueError as e:
-                logger.error("%s", e)
-                self.exitcode = 1
-                return
-            if plan is not None:
-                self.exitcode = run_workers(plan, settings)
-                return
+        try:
+            plan = (
+                _checked_plan(args[0], spidercls, opts.spargs, settings)
+                if issubclass(spidercls, UrlCheckSpider)
+                else None
+            )
+            check_outputs(settings.getdict("FEEDS"))
+        except ValueError as e:
+            logger.error("%s", e)
+            self.exitcode = 1
+            return
+        if plan is not None:
+            self.exitcode = run_workers(plan, settings)
+            return
         try:
             crawler = self.crawler_process.create_crawler(spidercls)
         except ValueError as e:  # a bad setting, e.g. CRAWLER_HOSTS, read by update_settings
@@ -84,3 +106,17 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
         else:
             self.exitcode = exit_status(crawler)
+
+
+def _checked_plan(
+    spider: str, spidercls: type[UrlCheckSpider], arguments: dict[str, str], settings: Settings
+) -> WorkerPlan | None:
+    """Check a URL check run's arguments and settings (``ValueError``); its workers' plan."""
+    spidercls.check_arguments(**arguments)
+    spidercls.check_settings(settings)
+    if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL"):
+        check_worker_outputs(settings)
+    workers = workers_wanted(arguments, settings)
+    if resume := arguments.get("resume"):
+        check_resume_outputs(settings.getdict("FEEDS"), resume, workers=workers)
+    return WorkerPlan.from_run(spider, arguments, settings, workers) if workers > 1 else None
