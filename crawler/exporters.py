@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 EXPORT_FAILED = "export_failed"
 """The ``finish_reason`` of a crawl stopped because an output could not be written."""
+ROWS_EXPORT_FAILED = "crawler/rows_export_failed_count"
+"""Stats key: rows handed to an output that had failed, none of them written."""
 
 
 class ExportGuard:
@@ -51,7 +53,7 @@ class ExportGuard:
                 return
             except (OSError, UnicodeError) as e:
                 self._fail(e)
-        self.crawler.stats.inc_value("crawler/rows_export_failed_count")
+        self.crawler.stats.inc_value(ROWS_EXPORT_FAILED)
 
     def finish(self, finish: Callable[[], None]) -> None:
         """End the output with ``finish``, unless it already failed."""

@@ -28,6 +28,7 @@ from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
 from crawler.distributed.config import RedisJob, RedisUnavailableError
+from crawler.exporters import ROWS_EXPORT_FAILED
 from crawler.hosts import HostTable, add_download_slots
 from crawler.items import UrlResult
 from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
@@ -360,8 +361,13 @@ class UrlCheckSpider(Spider):
         return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
 
     def _row_written(self, item: Any) -> None:
-        if self._work is not None and isinstance(item, UrlResult):
-            self._work.done(item.source, item.line, asdict(item) if self._work.job.rows else None)
+        # The exporters ran first (connected earlier); once one failed, rows are not on disk
+        # and stay unacknowledged, for another worker to check.
+        if self._work is None or not isinstance(item, UrlResult):
+            return
+        if self.crawler.stats.get_value(ROWS_EXPORT_FAILED):
+            return
+        self._work.done(item.source, item.line, asdict(item) if self._work.job.rows else None)
 
     async def _close_work(self) -> None:
         if self._work is not None:

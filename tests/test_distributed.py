@@ -410,3 +410,25 @@ def test_merge_drops_rows_of_no_entry_of_the_job(site: str, redis_url: str, tmp_
         (1, f"{site}/ok?new=1"),
         (2, f"{site}/ok?new=2"),
     ]
+
+
+@coroutine_test
+async def test_a_worker_whose_output_fails_acknowledges_only_rows_on_disk(
+    site: str, redis_url: str, tmp_path: Path
+) -> None:
+    job = feed_lines(redis_url, ["http://bücher.invalid/", *(f"{site}/ok?i={i}" for i in range(5))])
+    out = tmp_path / "worker.csv"  # the first URL's row cannot be written in ASCII
+    crawler = await run_worker(redis_url, out, FEED_EXPORT_ENCODING="ascii")
+
+    assert crawler.stats.get_value("finish_reason") == "export_failed"
+    written = {int(row["line"]) for row in read_rows(out)}
+    assert 1 not in written
+    assert crawler.stats.get_value("crawler/redis/entries_acked_count", 0) == len(written)
+    with client_for(redis_url) as client:
+        pending = client.xpending_range(job.entries_key, CONSUMER_GROUP, "-", "+", 100)
+        lines = {
+            int(client.xrange(job.entries_key, p["message_id"], p["message_id"])[0][1]["line"])
+            for p in pending
+        }
+    assert 1 in lines  # left for another worker
+    assert not lines & written
