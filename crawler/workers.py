@@ -14,6 +14,7 @@ to the per-host limit; per-host intervals and retry budgets apply per worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -175,7 +176,11 @@ def _status(returncodes: list[int], failure_code: int) -> int:
 
 
 class _Forwarder:
-    """Passes SIGINT and SIGTERM on to the workers (each runs in its own session)."""
+    """Passes SIGINT and SIGTERM on to the workers (each runs in its own session), as SIGTERM.
+
+    Scrapy treats both alike (stop gracefully; again: at once), but a worker that has not yet
+    installed its handlers dies quietly of SIGTERM where SIGINT prints a traceback.
+    """
 
     def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
         self.processes = processes
@@ -194,7 +199,7 @@ class _Forwarder:
         logger.info("Passing %s on to the workers", signal.Signals(signum).name)
         for process in self.processes:
             if process.poll() is None:
-                process.send_signal(signum)
+                process.send_signal(signal.SIGTERM)
 
 
 def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -> None:
@@ -246,7 +251,9 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
         parts = [output.part(plan.parts, shard) for shard in range(plan.workers)]
         present = [part for part in parts if part.exists()]
         if not present:
-            logger.error("No worker wrote a part of %s; parts kept in %s", output.path, plan.parts)
+            logger.error("No worker wrote a part of %s", output.path)
+            with contextlib.suppress(OSError):
+                plan.parts.rmdir()  # only if empty: parts of other outputs stay
             return 1
         merge_started = time.monotonic()
         report = merge(present, output.path, source_order=sources)

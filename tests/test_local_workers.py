@@ -186,3 +186,24 @@ def test_a_second_ctrl_c_stops_the_workers_at_once_and_the_run_exits_1(
     text = log.read_text()
     assert text.count("forcing unclean shutdown") == 2, text[-3000:]
     assert "exit statuses [1, 1]" in text
+
+
+def test_ctrl_c_while_the_workers_start_is_quiet_and_leaves_no_parts(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = server_loop.http(recording_app(Arrivals()))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site}/page?key={i}\n" for i in range(20)))
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        parent = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "LOG_LEVEL=INFO", stderr=stderr,
+        )  # fmt: skip
+    wait_for_pids(log, parent)  # the workers are still importing Scrapy
+    parent.send_signal(signal.SIGINT)
+    assert parent.wait(120) == 1
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert "KeyboardInterrupt" not in text
+    assert not (tmp_path / ".results.csv.workers").exists()  # merged, or empty and removed
