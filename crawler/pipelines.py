@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from crawler.accept import StatusRanges
 from crawler.hosts import HostTable
 from crawler.items import UrlResult
-from crawler.resume import resumed_not_ok
 from crawler.slo import Slo, SloPolicy
 
 if TYPE_CHECKING:
@@ -70,8 +69,7 @@ class ResultPipeline:
     ``slo``) become ``slow``, not ok.
 
     Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
-    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``, and
-    ``crawler/rows_resumed_not_ok_count`` (the ``resume`` outputs' not-ok rows).
+    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -98,22 +96,6 @@ class ResultPipeline:
     def _slo(self) -> SloPolicy:
         slo = getattr(self.crawler.spider, "slo", None)
         return self.slo.with_default(slo if isinstance(slo, Slo) else None)
-
-    def open_spider(self) -> None:
-        """Count the not-ok rows an earlier run wrote for this list (the spider's ``resume``),
-        before the new rows are appended: they are rows of the job too."""
-        spider = self.crawler.spider
-        resume, urls = getattr(spider, "resume", None), getattr(spider, "urls", None)
-        if not isinstance(resume, str) or not resume:
-            return
-        sources = (
-            {name.strip() for name in urls.split(",") if name.strip()}
-            if isinstance(urls, str)
-            else None
-        )
-        if not_ok := resumed_not_ok(resume, sources):
-            self.stats.set_value("crawler/rows_resumed_not_ok_count", not_ok)
-            logger.info("Resuming: %d earlier rows are not ok", not_ok)
 
     def process_item(self, item: Any) -> Any:
         """Judge and count a :class:`UrlResult`; pass anything else through."""

@@ -2,9 +2,9 @@
 
 Rows are flushed one by one, so after any stop (Ctrl-C, SIGKILL, a power cut) the earlier
 output holds a complete row for every entry it finished, plus at most one cut-off line.
-:func:`done_entries` reads the ``(source, line)`` of every complete row; the spider skips
-those entries, and the new rows are appended to the same file. :func:`resumed_not_ok` counts
-the earlier rows that are not ok: the job's exit status counts them.
+:func:`done_entries` reads the ``(source, line)`` of every complete row, and whether it is
+ok; the spider skips those entries (counting the not-ok ones: the job's exit status counts
+them), and the new rows are appended to the same file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from crawler._fingerprints import FingerprintSet
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -94,33 +94,36 @@ def resume_paths(spec: str) -> list[Path]:
     return paths
 
 
-def done_entries(spec: str) -> FingerprintSet:
-    """Keys of the entries the outputs named by ``spec`` (comma-separated) already hold."""
-    done = FingerprintSet()
+class ResumedEntries:
+    """The entries earlier outputs already hold a row for, and which of those rows are not ok."""
+
+    def __init__(self) -> None:
+        self.keys = FingerprintSet()
+        self.not_ok = FingerprintSet()
+        """Keys whose (first) row is not ok: rows of the job, so they count in its exit status."""
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, key: int, *, ok: bool) -> None:
+        """Record an entry's row; the first row of an entry wins."""
+        if key not in self.keys:
+            self.keys.add(key)
+            if not ok:
+                self.not_ok.add(key)
+
+
+def done_entries(spec: str) -> ResumedEntries:
+    """The entries the outputs named by ``spec`` (comma-separated) already hold a row for."""
+    done = ResumedEntries()
     for path in resume_paths(spec):
         if not path.exists():
             logger.info("Nothing to resume from %s: it does not exist yet", path)
             continue
-        for source, line, _ in _rows(path):
-            key = entry_key(source, line)
-            if key not in done:
-                done.add(key)
+        for source, line, failed in _rows(path):
+            done.add(entry_key(source, line), ok=not failed)
         logger.info("Resuming: %d entries already have a row in %s", len(done), path)
     return done
-
-
-def resumed_not_ok(spec: str, sources: Collection[str] | None = None) -> int:
-    """How many entries (of ``sources``, if given) the outputs named by ``spec`` hold a not-ok
-    row for: rows of the job, so they count in its exit status. Read before new rows come."""
-    seen, not_ok = FingerprintSet(), 0
-    for path in resume_paths(spec):
-        if not path.exists():
-            continue
-        for source, line, failed in _rows(path):
-            if sources is not None and source not in sources:
-                continue
-            key = entry_key(source, line)
-            if key not in seen:
-                seen.add(key)
-                not_ok += 1 if failed else 0
-    return not_ok

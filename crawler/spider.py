@@ -33,7 +33,7 @@ from crawler.hosts import HostTable, add_download_slots
 from crawler.items import UrlResult
 from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
 from crawler.redact import redact
-from crawler.resume import done_entries, entry_key, resume_paths
+from crawler.resume import ResumedEntries, done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
 from crawler.shard import Shard, parse_workers, url_fingerprint
 from crawler.slo import Slo
@@ -306,7 +306,7 @@ class UrlCheckSpider(Spider):
             await until_the_rest_is_done(self.crawler)
             raise CloseSpider(INPUT_ERROR) from e
 
-    async def _list_steps(self, done: FingerprintSet | None) -> AsyncIterator[Request | UrlResult]:
+    async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:
         stats, shard = self.crawler.stats, self.shard
         for position, given in enumerate(self.url_entries(), 1):
             entry = (
@@ -317,8 +317,10 @@ class UrlCheckSpider(Spider):
             if shard is not None and not shard.owns(entry):
                 continue
             stats.inc_value("crawler/entries_count")
-            if done is not None and entry_key(entry.source, entry.line) in done:
+            if done is not None and (key := entry_key(entry.source, entry.line)) in done:
                 stats.inc_value("crawler/entries_resumed_count")
+                if key in done.not_ok:  # a row of this job: it counts in the exit status
+                    stats.inc_value("crawler/rows_resumed_not_ok_count")
                 continue
             await wait_for_room(self.crawler, self._read_ahead)
             yield self._first_step(entry)
