@@ -77,7 +77,8 @@ def _resolve_mode(mode: str, crawler: Crawler) -> str:
     return "bar" if sys.stderr is not None and sys.stderr.isatty() else "log"
 
 
-def _clock(seconds: float) -> str:
+def eta_clock(seconds: float) -> str:
+    """``h:mm:ss``, or ``m:ss`` under an hour."""
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
@@ -195,7 +196,7 @@ class ProgressExtension:
             parts[0] += f" ({done / total:.1%})"
         parts.append(f"{rate:,.1f}/s")
         if total and rate > 0:
-            parts.append(f"ETA {_clock(max(total - done, 0) / rate)}")
+            parts.append(f"ETA {eta_clock(max(total - done, 0) / rate)}")
         parts += [f"{self.not_ok:,} not ok", f"{self.in_flight} in flight"]
         return ", ".join(parts)
 

@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler._workers_progress import PartsProgress
 from crawler.merge import merge
 from crawler.report import check_report_path
 from crawler.report.reader import read_rows
@@ -219,6 +220,40 @@ def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -
     publish_summary(data, [check_report_path(str(n)) for n in names if str(n).strip()])
 
 
+def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
+    """The whole run's progress lines, unless progress is off or the log hides them.
+
+    The total is unknown when resuming: the entries already done are the workers' to skip.
+    """
+    if str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower() == "off":
+        return None
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
+    if not settings.getbool("LOG_ENABLED", True) or (
+        isinstance(level, int) and level > logging.INFO
+    ):
+        return None
+    if not plan.outputs:
+        return None
+    first = plan.outputs[0]
+    parts = [first.part(plan.parts, shard) for shard in range(plan.workers)]
+    spec = None if plan.arguments.get("resume") else plan.arguments.get("urls", "")
+    return PartsProgress(parts, spec, header_lines=1 if first.part_format == "csv" else 0)
+
+
+def _wait(
+    processes: list[subprocess.Popen[bytes]], progress: PartsProgress | None, interval: float
+) -> list[int]:
+    """Wait for every worker; log the run's progress every ``interval`` seconds meanwhile."""
+    for process in processes:
+        while progress is not None:
+            try:
+                process.wait(timeout=max(interval - (time.monotonic() - progress.last), 0))
+                break
+            except subprocess.TimeoutExpired:
+                progress.log()
+    return [process.wait() for process in processes]
+
+
 def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
     """Run the workers of ``plan``, merge their parts, log the summary; the exit status."""
     plan.parts.mkdir(parents=True, exist_ok=True)
@@ -233,7 +268,12 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
             ", ".join(str(p.pid) for p in processes),
             plan.parts,
         )
-        returncodes = [process.wait() for process in processes]
+        progress = _progress(plan, settings)
+        try:
+            returncodes = _wait(processes, progress, settings.getfloat("CRAWLER_PROGRESS_INTERVAL"))
+        finally:
+            if progress is not None:
+                progress.stop()
     logger.info(
         "Workers finished in %.2f s, exit statuses %s", time.monotonic() - started, returncodes
     )

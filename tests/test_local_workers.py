@@ -207,3 +207,29 @@ def test_ctrl_c_while_the_workers_start_is_quiet_and_leaves_no_parts(
     assert "Traceback" not in text, text[-3000:]
     assert "KeyboardInterrupt" not in text
     assert not (tmp_path / ".results.csv.workers").exists()  # merged, or empty and removed
+
+
+def test_the_parent_shows_the_whole_runs_progress(server_loop: ServerLoop, tmp_path: Path) -> None:
+    site = server_loop.http(recording_app(Arrivals()))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        "# forty entries\n" + "".join(f"{site}/page?key={i}&s=0.1\n" for i in range(40))
+    )
+    out = tmp_path / "results.csv"
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "CRAWLER_PROGRESS_INTERVAL=0.3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    whole = re.findall(
+        r"\[crawler\._workers_progress\] INFO: Progress: (\d+)/40 rows \([\d.]+%\), .* \(2 workers\)",
+        result.stderr,
+    )
+    assert whole, result.stderr[-3000:]
+    counts = [int(count) for count in whole]
+    assert counts == sorted(counts)
+    assert counts[-1] <= 40
+    shares = re.findall(r"\[worker \d/2\] .*Progress: ([\d,]+)(/\d+)? rows", result.stderr)
+    assert shares
+    assert all(not total for _, total in shares)  # a worker knows no total of its own
+    assert len(read_rows(out)) == 40
