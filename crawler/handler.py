@@ -25,6 +25,7 @@ from crawler._config import HandlerConfig, normalize_bind_address
 from crawler._errors import scrapy_download_errors
 from crawler._handler_stats import HandlerStats
 from crawler._response import TimedClientResponse
+from crawler._slot_limits import SlotLimits
 from crawler._timing import (
     TIMING_META_KEY,
     DownloadTiming,
@@ -73,6 +74,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         self._dataloss_warned = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._stats = HandlerStats(crawler.stats)
+        self._slot_limits = SlotLimits(crawler)
         crawler.signals.connect(self._stats.write, signal=signals.spider_closed)
 
     def _new_session(self, bind_address: BindAddress) -> aiohttp.ClientSession:
@@ -164,17 +166,18 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme '{scheme}': {request.url}")
         timeout: float = request.meta.get("download_timeout", self.config.download_timeout)
-        timing = DownloadTiming(started_at=time.time())
-        clock = PhaseClock(timing)
-        if self.config.timing_enabled:
-            request.meta[TIMING_META_KEY] = timing
-        token = current_clock.set(clock)
-        try:
-            return await self._download(request, timing, clock, timeout)
-        finally:
-            current_clock.reset(token)
-            clock.finish()
-            self._stats.count("bytes_received_count", timing.bytes_received)
+        async with self._slot_limits.turn(request):  # the slot's turn: before the clock starts
+            timing = DownloadTiming(started_at=time.time())
+            clock = PhaseClock(timing)
+            if self.config.timing_enabled:
+                request.meta[TIMING_META_KEY] = timing
+            token = current_clock.set(clock)
+            try:
+                return await self._download(request, timing, clock, timeout)
+            finally:
+                current_clock.reset(token)
+                clock.finish()
+                self._stats.count("bytes_received_count", timing.bytes_received)
 
     async def _download(
         self, request: Request, timing: DownloadTiming, clock: PhaseClock, timeout: float

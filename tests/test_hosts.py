@@ -196,3 +196,20 @@ async def test_a_urls_clock_starts_with_its_download_not_its_wait_for_a_turn(
     waited_ms = (starts[-1] - starts[0]) * 1000
     assert rows[-1]["total_ms"] < waited_ms  # its ~1 s wait for a turn is not in its time
     assert all(row["total_ms"] >= row["ttfb_ms"] + row["download_ms"] for row in rows)
+
+
+@coroutine_test
+async def test_a_hosts_concurrency_holds_without_an_interval(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site}/page?key=c{i}&s=0.2\n" for i in range(12)))
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CRAWLER_HOSTS={"127.0.0.1": {"concurrency": 2}})
+    rows = read_rows(out)
+    assert [row["outcome"] for row in rows] == ["ok"] * 12
+    assert arrivals.max_inflight == 2
+    # the turn is waited for before the download starts: no row counts it as its own time
+    assert {row["queue_ms"] for row in rows} == {0.0}
