@@ -82,6 +82,44 @@ class ExportGuard:
             deferred_from_coro(engine.close_spider_async(reason=EXPORT_FAILED))
 
 
+class GuardedWrites:
+    """Mixin of the project's exporters: rows and the output's end go through an
+    :class:`ExportGuard` when built by Scrapy (``from_crawler``); subclasses define
+    :meth:`_write` and may extend :meth:`_finish`."""
+
+    guard: ExportGuard | None = None
+
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)  # type: ignore[call-arg]  # the exporter's own
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
+        """Build the exporter, its writes guarded (Scrapy's component factory)."""
+        exporter = cls(file, **kwargs)
+        exporter.guard = ExportGuard(crawler, file)
+        return exporter
+
+    def export_item(self, item: Any) -> None:
+        """Write the row (through the guard, if any)."""
+        if self.guard is None:
+            self._write(item)
+        else:
+            self.guard.row(lambda: self._write(item))
+
+    def finish_exporting(self) -> None:
+        """End the output, unless a write failed."""
+        if self.guard is None:
+            self._finish()
+        else:
+            self.guard.finish(self._finish)
+
+    def _write(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        super().finish_exporting()  # type: ignore[misc]  # the exporter's own
+
+
 def flat_chain(chain: list[dict[str, Any]]) -> str:
     """``301 http://a (12.3 ms) -> 200 https://b (40.1 ms)``."""
     hops = []
@@ -93,27 +131,18 @@ def flat_chain(chain: list[dict[str, Any]]) -> str:
     return " -> ".join(hops)
 
 
-class FlatCsvItemExporter(CsvItemExporter):
+class FlatCsvItemExporter(GuardedWrites, CsvItemExporter):
     """Scrapy's CSV exporter, with lists of hops flattened and booleans as true/false.
 
     Appending to a file that already has rows (``-o`` on a resumed run) writes no second
     header line.
     """
 
-    guard: ExportGuard | None = None
-
     def __init__(self, file: Any, **kwargs: Any) -> None:
         if _appending(file):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
         self._started = False
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
-        """Build the exporter, its writes guarded (Scrapy's component factory)."""
-        exporter = cls(file, **kwargs)
-        exporter.guard = ExportGuard(crawler, file)
-        return exporter
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
         if name == "chain" and isinstance(value, list):
@@ -122,30 +151,17 @@ class FlatCsvItemExporter(CsvItemExporter):
             return "true" if value else "false"
         return super().serialize_field(field, name, value)
 
-    def export_item(self, item: Any) -> None:
+    def _write(self, item: Any) -> None:
         """Write the row and flush it to the file.
 
         After the first row (which sets the columns and writes the header), a plain
         :class:`~crawler.items.UrlResult` is written straight from its attributes: the same
         cells as Scrapy's per-field path, at a fraction of its cost.
         """
-        if self.guard is None:
-            self._write(item)
-        else:
-            self.guard.row(lambda: self._write(item))
-
-    def finish_exporting(self) -> None:
-        """Scrapy's end of the CSV (it detaches from the file), unless a write failed."""
-        if self.guard is None:
-            super().finish_exporting()
-        else:
-            self.guard.finish(super().finish_exporting)
-
-    def _write(self, item: Any) -> None:
         if self._started and type(item) is UrlResult and isinstance(self.fields_to_export, list):
             self.csv_writer.writerow([self._cell(name, item) for name in self.fields_to_export])
         else:
-            super().export_item(item)
+            CsvItemExporter.export_item(self, item)
             self._started = True
         self.stream.flush()
 
@@ -168,60 +184,21 @@ def _appending(file: Any) -> bool:
         return False
 
 
-class FlushingJsonLinesItemExporter(JsonLinesItemExporter):
+class FlushingJsonLinesItemExporter(GuardedWrites, JsonLinesItemExporter):
     """Scrapy's JSON Lines exporter, flushing each row to the file."""
 
-    guard: ExportGuard | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
-        """Build the exporter, its writes guarded (Scrapy's component factory)."""
-        exporter = cls(file, **kwargs)
-        exporter.guard = ExportGuard(crawler, file)
-        return exporter
-
-    def export_item(self, item: Any) -> None:
-        """Write the row and flush it to the file."""
-        if self.guard is None:
-            self._write(item)
-        else:
-            self.guard.row(lambda: self._write(item))
-
     def _write(self, item: Any) -> None:
-        super().export_item(item)
+        JsonLinesItemExporter.export_item(self, item)
         self.file.flush()
 
 
-class FlushingJsonItemExporter(JsonItemExporter):
+class FlushingJsonItemExporter(GuardedWrites, JsonItemExporter):
     """Scrapy's JSON exporter (one array), flushing each row to the file."""
 
-    guard: ExportGuard | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
-        """Build the exporter, its writes guarded (Scrapy's component factory)."""
-        exporter = cls(file, **kwargs)
-        exporter.guard = ExportGuard(crawler, file)
-        return exporter
-
-    def export_item(self, item: Any) -> None:
-        """Write the row and flush it to the file."""
-        if self.guard is None:
-            self._write(item)
-        else:
-            self.guard.row(lambda: self._write(item))
-
-    def finish_exporting(self) -> None:
-        """Close the array and flush it, unless a write failed."""
-        if self.guard is None:
-            self._finish()
-        else:
-            self.guard.finish(self._finish)
-
     def _write(self, item: Any) -> None:
-        super().export_item(item)
+        JsonItemExporter.export_item(self, item)
         self.file.flush()
 
     def _finish(self) -> None:
-        super().finish_exporting()
+        JsonItemExporter.finish_exporting(self)
         self.file.flush()
