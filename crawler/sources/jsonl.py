@@ -43,9 +43,4 @@ def _url_of(text: str) -> tuple[str, str | None]:
     if not isinstance(url, str):
         return "", f'"url" is not a string: {json.dumps(url)[:100]}'
     url = url.strip()
-    try:
-        url.encode("utf-8")
-    except UnicodeEncodeError:  # JSON's \ud800 escapes can spell half of a character
-        shown = url.encode("utf-8", errors="backslashreplace").decode("utf-8")
-        return shown, '"url" is not valid Unicode (a lone surrogate escape such as \\ud800)'
     return url, None if url else 'empty "url" value'
