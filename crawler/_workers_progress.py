@@ -71,6 +71,8 @@ class PartsProgress:
     def line(self) -> str:
         """``Progress: 1,200/5,000 rows (24.0%), 310.0/s, ETA 0:12 (2 workers)``."""
         rows, total = self.rows(), self.total
+        if total:
+            rows = min(rows, total)  # a CSV cell holding a newline counts as two lines
         rate = rows / max(time.monotonic() - self.started, 1e-9)
         text = (
             f"Progress: {rows:,}/{total:,} rows ({rows / total:.1%})"
