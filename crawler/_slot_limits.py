@@ -5,13 +5,23 @@ transferring only once they run: a slot given many requests at once starts them 
 its concurrency (``CONCURRENT_REQUESTS_PER_DOMAIN``, a ``CRAWLER_HOSTS`` ``concurrency``). The
 handler's connection pool then held them back, so the wait was in their ``queue_ms`` and
 ``total_ms``, and a host limited to fewer connections than the pool allows got more.
+
+Requests waiting together take their turns by priority, as in Scrapy's scheduler (a retry,
+priority 1, before entries at 0; Scrapy's slot queue hands them over in arrival order), and a
+slot held back after a 429/503 (its ``lastseen`` moved into the future, see
+:mod:`crawler._slots`) starts none of them until then. Scrapy counts the waiting requests as
+transferring, so it hands a slot nothing more until they are done: a retry waits at most for
+one such batch (up to ``CONCURRENT_REQUESTS`` requests of its host), never for the list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import time
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -23,19 +33,39 @@ SLOT_META_KEY = "download_slot"
 """Where Scrapy's downloader writes the slot of a request before handing it over."""
 
 
-class SlotLimits:
-    """One semaphore per downloader slot in use, sized to that slot's concurrency.
+class _Turns:
+    """The places of one slot: ``free`` of them, and the requests waiting, by priority."""
 
-    A slot's semaphore lives while a request holds or waits for it: memory follows the
-    requests in flight, not the hosts of the list.
+    __slots__ = ("free", "users", "waiting")
+
+    def __init__(self, places: int) -> None:
+        self.free = places
+        self.users = 0
+        self.waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+
+    def hand_on(self) -> None:
+        """Give a freed place to the first waiter still waiting, else keep it free."""
+        while self.waiting:
+            _, _, future = heapq.heappop(self.waiting)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
+
+
+class SlotLimits:
+    """The turns of every downloader slot in use, sized to that slot's concurrency.
+
+    A slot's turns live while a request holds or waits for one: memory follows the requests
+    in flight, not the hosts of the list.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._users: dict[str, int] = {}
+        self._turns: dict[str, _Turns] = {}
+        self._order = itertools.count()
 
-    def _concurrency(self, request: Request) -> tuple[str, int] | None:
+    def _slot(self, request: Request) -> tuple[str, Any] | None:
         key = request.meta.get(SLOT_META_KEY)
         if key is None:
             return None  # not sent by Scrapy's downloader (a test, a direct call)
@@ -44,24 +74,43 @@ class SlotLimits:
         except RuntimeError:  # Scrapy 2.19: no engine before the crawl starts
             return None
         slot = engine.downloader.slots.get(key) if engine is not None else None
-        return None if slot is None else (key, max(1, slot.concurrency))
+        return None if slot is None else (key, slot)
 
     @asynccontextmanager
     async def turn(self, request: Request) -> AsyncIterator[None]:
-        """Wait for a free place in ``request``'s slot, and hold it while in the block."""
-        limit = self._concurrency(request)
-        if limit is None:
+        """Wait for ``request``'s turn in its slot (by priority, after any hold); keep it
+        while in the block."""
+        found = self._slot(request)
+        if found is None:
             yield
             return
-        key, concurrency = limit
-        semaphore = self._semaphores.get(key)
-        if semaphore is None:
-            semaphore = self._semaphores[key] = asyncio.Semaphore(concurrency)
-        self._users[key] = self._users.get(key, 0) + 1
+        key, slot = found
+        turns = self._turns.get(key)
+        if turns is None:
+            turns = self._turns[key] = _Turns(max(1, int(slot.concurrency)))
+        turns.users += 1
         try:
-            async with semaphore:
+            await self._take(turns, request.priority)
+            try:
+                if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
+                    await asyncio.sleep(held)
                 yield
+            finally:
+                turns.hand_on()
         finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._semaphores[key]
+            turns.users -= 1
+            if not turns.users:
+                del self._turns[key]
+
+    async def _take(self, turns: _Turns, priority: int) -> None:
+        if turns.free:  # a place is free only when no one waits (hand_on gives it on)
+            turns.free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(turns.waiting, (-priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                turns.hand_on()  # the place came as it was cancelled: pass it on
+            raise

@@ -10,7 +10,7 @@ import pytest
 from scrapy.settings import Settings
 
 from crawler.hosts import HostTable, add_download_slots
-from tests._apps import Arrivals, recording_app
+from tests._apps import Arrivals, checker_app, recording_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
 
@@ -213,3 +213,38 @@ async def test_a_hosts_concurrency_holds_without_an_interval(
     assert arrivals.max_inflight == 2
     # the turn is waited for before the download starts: no row counts it as its own time
     assert {row["queue_ms"] for row in rows} == {0.0}
+
+
+@coroutine_test
+async def test_a_retry_waits_for_the_turns_handed_out_not_for_the_list(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = server_loop.http(checker_app())
+    urls = tmp_path / "urls.txt"  # a 503 (1 s backoff), then 200 URLs for the host's one turn
+    urls.write_text(f"{site}/flaky?key=turn\n" + "".join(f"{site}/ok?i={i}\n" for i in range(200)))
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CRAWLER_HOSTS={"127.0.0.1": {"concurrency": 1}})
+    written = [row["line"] for row in read_rows(out)]  # in the order the URLs finished
+    assert sorted(written) == list(range(1, 202))
+    # Scrapy hands a slot at most CONCURRENT_REQUESTS (64) requests at once; the retry goes
+    # before the rest of the list (it would finish last at Scrapy's RETRY_PRIORITY_ADJUST=-1)
+    assert written.index(1) <= 64, written.index(1)
+
+
+@coroutine_test
+async def test_a_backed_off_host_starts_no_waiting_url_until_the_hold_ends(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = server_loop.http(checker_app())
+    urls = tmp_path / "urls.txt"  # a 429 with Retry-After: 1, then five URLs waiting their turn
+    urls.write_text(
+        f"{site}/retry-after?key=hold&wait=1\n" + "".join(f"{site}/ok?h={i}\n" for i in range(5))
+    )
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CRAWLER_HOSTS={"127.0.0.1": {"concurrency": 1}})
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert [rows[n]["outcome"] for n in range(1, 7)] == ["ok"] * 6
+    held_from = datetime.fromisoformat(rows[1]["started_at"]).timestamp()
+    starts = [datetime.fromisoformat(rows[n]["started_at"]).timestamp() for n in range(2, 7)]
+    # one may take the turn the 429 freed before the hold is set; the others wait it out
+    assert sum(start < held_from + 0.9 for start in starts) <= 1, starts
