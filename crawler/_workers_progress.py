@@ -33,7 +33,7 @@ class PartsProgress:
         self.started = self.last = time.monotonic()
         """When the run started, and when a line was last logged."""
         self._read = dict.fromkeys(parts, 0)
-        self._lines = 0
+        self._lines = dict.fromkeys(parts, 0)
         self._stop = threading.Event()
         self._counter: threading.Thread | None = None
         if spec is not None:
@@ -52,16 +52,17 @@ class PartsProgress:
         """Rows the parts hold so far (complete lines only)."""
         for part in self.parts:
             self._read_new_lines(part)
-        started = sum(1 for part in self.parts if self._read[part])
-        return max(self._lines - self.header_lines * started, 0)
+        return sum(max(lines - self.header_lines, 0) for lines in self._lines.values())
 
     def _read_new_lines(self, part: Path) -> None:
         try:
             with part.open("rb") as stream:
+                if stream.seek(0, 2) < self._read[part]:  # rewritten since: count it again
+                    self._read[part] = self._lines[part] = 0
                 stream.seek(self._read[part])
                 while chunk := stream.read(_READ_SIZE):
                     end = chunk.rfind(b"\n") + 1  # a line still being written waits
-                    self._lines += chunk.count(b"\n", 0, end)
+                    self._lines[part] += chunk.count(b"\n", 0, end)
                     self._read[part] += end
                     if end < len(chunk):
                         break

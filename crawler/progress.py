@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
     from crawler._progress_bar import ProgressBar
 
@@ -53,6 +54,20 @@ def countable_inputs(spider: Spider) -> str | None:
         return None
     names = [name.strip() for name in (spider.urls or "").split(",")]
     return None if "-" in names else (spider.urls or "")
+
+
+def progress_settings(settings: BaseSettings) -> tuple[str, float]:
+    """``CRAWLER_PROGRESS`` and ``CRAWLER_PROGRESS_INTERVAL``, checked (``ValueError``)."""
+    mode = str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower()
+    if mode not in MODES:
+        raise ValueError(
+            f"CRAWLER_PROGRESS must be one of {', '.join(MODES)}, got "
+            f"{settings.get('CRAWLER_PROGRESS')!r}"
+        )
+    interval = settings.getfloat("CRAWLER_PROGRESS_INTERVAL", 10.0)
+    if interval <= 0:
+        raise ValueError(f"CRAWLER_PROGRESS_INTERVAL must be > 0 seconds, got {interval!r}")
+    return mode, interval
 
 
 def count_entries(spec: str, stop: threading.Event | None = None) -> int | None:
@@ -101,16 +116,7 @@ class ProgressExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Read ``CRAWLER_PROGRESS`` and ``CRAWLER_PROGRESS_INTERVAL``; connect the signals."""
-        settings = crawler.settings
-        mode = str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower()
-        if mode not in MODES:
-            raise ValueError(
-                f"CRAWLER_PROGRESS must be one of {', '.join(MODES)}, got "
-                f"{settings.get('CRAWLER_PROGRESS')!r}"
-            )
-        interval = settings.getfloat("CRAWLER_PROGRESS_INTERVAL", 10.0)
-        if interval <= 0:
-            raise ValueError(f"CRAWLER_PROGRESS_INTERVAL must be > 0 seconds, got {interval!r}")
+        mode, interval = progress_settings(crawler.settings)
         mode = _resolve_mode(mode, crawler)
         if mode == "off":
             raise NotConfigured  # no message: Scrapy would log one line saying so

@@ -32,6 +32,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler._workers_progress import PartsProgress
 from crawler.merge import merge
+from crawler.progress import progress_settings
 from crawler.report import check_report_path
 from crawler.report.reader import read_rows
 from crawler.run_summary import publish_summary
@@ -225,7 +226,8 @@ def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
 
     The total is unknown when resuming: the entries already done are the workers' to skip.
     """
-    if str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower() == "off":
+    mode, _ = progress_settings(settings)  # checked before the workers started
+    if mode == "off":
         return None
     level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
     if not settings.getbool("LOG_ENABLED", True) or (
@@ -256,7 +258,8 @@ def _wait(
 
 def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
     """Run the workers of ``plan``, merge their parts, log the summary; the exit status."""
-    plan.parts.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(plan.parts, ignore_errors=True)  # parts of a run killed earlier
+    plan.parts.mkdir(parents=True)
     started = time.monotonic()
     processes: list[subprocess.Popen[bytes]] = []
     with _Forwarder(processes):
@@ -270,7 +273,7 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
         )
         progress = _progress(plan, settings)
         try:
-            returncodes = _wait(processes, progress, settings.getfloat("CRAWLER_PROGRESS_INTERVAL"))
+            returncodes = _wait(processes, progress, progress_settings(settings)[1])
         finally:
             if progress is not None:
                 progress.stop()

@@ -64,6 +64,10 @@ def test_standard_input(site: str, tmp_path: Path) -> None:
         (("-a", "method=post"), "method='post' is not a check method; use one of"),
         (("-s", "CRAWLER_METHOD=options"), "CRAWLER_METHOD='options' is not a check method"),
         (("-s", "CRAWLER_HOST_RETRY_BUDGET=-1"), "CRAWLER_HOST_RETRY_BUDGET must be >= 0"),
+        (
+            ("-a", "workers=2", "-s", "CRAWLER_PROGRESS_INTERVAL=0"),
+            "CRAWLER_PROGRESS_INTERVAL must be > 0 seconds",
+        ),
         (("-s", "CRAWLER_REDIS_URL=http://h:6379"), "CRAWLER_REDIS_URL must start with redis://"),
         (("-a", "redis=redis://h", "-a", "urls=a.txt"), "drop urls=/resume="),
         (("-a", "redis=redis://h", "-a", "job=a b"), "CRAWLER_REDIS_JOB must be"),

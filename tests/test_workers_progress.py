@@ -36,3 +36,12 @@ def test_the_total_is_the_lists_entries_and_never_exceeded(tmp_path: Path) -> No
     assert progress.total == 2
     part.write_text('{"line": 1}\n{"line": 2}\n{"line": 3}\n')  # e.g. a cell with a newline
     assert progress.line().startswith("Progress: 2/2 rows (100.0%), ")
+
+
+def test_a_part_written_anew_is_counted_from_its_start(tmp_path: Path) -> None:
+    part = tmp_path / "out.0.jsonl"
+    part.write_text('{"line": 1}\n{"line": 2}\n{"line": 3}\n')  # left by a killed run
+    progress = PartsProgress([part], None, header_lines=0)
+    assert progress.rows() == 3
+    part.write_text('{"line": 1}\n')  # the new worker's -O starts it again
+    assert progress.rows() == 1

@@ -13,6 +13,7 @@ from scrapy.utils.misc import load_object
 
 from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.distributed.config import check_worker_outputs
+from crawler.progress import progress_settings
 from crawler.spider import UrlCheckSpider
 from crawler.workers import WorkerPlan, run_workers, workers_wanted
 
@@ -114,6 +115,7 @@ def _checked_plan(
     """Check a URL check run's arguments and settings (``ValueError``); its workers' plan."""
     spidercls.check_arguments(**arguments)
     spidercls.check_settings(settings)
+    progress_settings(settings)
     if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL"):
         check_worker_outputs(settings)
     workers = workers_wanted(arguments, settings)
