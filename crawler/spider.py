@@ -213,6 +213,12 @@ class UrlCheckSpider(Spider):
         UrlFilter.from_settings(settings)
         RedisJob.from_settings(settings)
         read_ahead(settings)
+        if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
+            raise ValueError(
+                "CONCURRENT_REQUESTS_PER_IP is not supported: Scrapy's scheduler queue here "
+                "(DownloaderAwarePriorityQueue) refuses it, and the handler resolves names "
+                "itself; limit hosts with CONCURRENT_REQUESTS_PER_DOMAIN or CRAWLER_HOSTS"
+            )
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
 

@@ -64,6 +64,7 @@ def test_standard_input(site: str, tmp_path: Path) -> None:
         (("-a", "method=post"), "method='post' is not a check method; use one of"),
         (("-s", "CRAWLER_METHOD=options"), "CRAWLER_METHOD='options' is not a check method"),
         (("-s", "CRAWLER_HOST_RETRY_BUDGET=-1"), "CRAWLER_HOST_RETRY_BUDGET must be >= 0"),
+        (("-s", "CONCURRENT_REQUESTS_PER_IP=1"), "CONCURRENT_REQUESTS_PER_IP is not supported"),
         (
             ("-a", "workers=2", "-s", "CRAWLER_PROGRESS_INTERVAL=0"),
             "CRAWLER_PROGRESS_INTERVAL must be > 0 seconds",
