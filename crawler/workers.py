@@ -26,10 +26,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler._outputs import local_path
 from crawler._workers_progress import PartsProgress
 from crawler.merge import merge
 from crawler.progress import progress_settings
@@ -71,11 +71,9 @@ def _outputs(feeds: Mapping[str, Any]) -> list[Output]:
     """The outputs of ``FEEDS``; ``ValueError`` for one that workers cannot merge into."""
     outputs = []
     for uri, options in feeds.items():
-        parts = urlsplit(str(uri))
-        remote = parts.scheme not in ("", "file") and len(parts.scheme) != 1  # C: is a drive
-        if remote or "%(" in str(uri):
+        path = local_path(str(uri))
+        if path is None:
             raise ValueError(f"{uri}: with workers, outputs must be local files, no placeholders")
-        path = Path(unquote(parts.path) if parts.scheme == "file" else str(uri))
         suffix_format = SUFFIX_FORMATS.get(path.suffix.lower())
         feed_format = str((options or {}).get("format") or suffix_format)
         if suffix_format is None or SUFFIX_FORMATS.get(f".{feed_format}") != suffix_format:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+
+from crawler._outputs import local_path
 
 if TYPE_CHECKING:
     from typing import Self
@@ -133,10 +133,8 @@ def check_worker_outputs(settings: BaseSettings) -> None:
         if not (options or {}).get("overwrite"):
             continue
         text = str(uri)
-        if "://" in text and not text.startswith("file://"):
-            continue
-        path = Path(urlsplit(text).path if text.startswith("file://") else text)
-        if path.is_file() and path.stat().st_size > 0:
+        path = local_path(text)
+        if path is not None and path.is_file() and path.stat().st_size > 0:
             raise ValueError(
                 f"-O {text} would overwrite rows a Redis worker already wrote and acknowledged; "
                 "give each worker run a new output file, or append with -o"
