@@ -130,6 +130,7 @@ def command(contender: str, urls: Path, concurrency: int, out: Path) -> list[str
         "CONCURRENT_REQUESTS": c,
         "CONCURRENT_REQUESTS_PER_DOMAIN": c,
         "LOG_LEVEL": "INFO",
+        "CRAWLER_SCRAPY_LOG": "True",  # the stats dump holds the crawl's elapsed time
         "LOGSTATS_INTERVAL": "0",
     }
     if contender == "product-notiming":

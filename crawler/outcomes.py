@@ -47,6 +47,7 @@ OUTCOMES: Final = (
     "invalid_response",
     "invalid_url",
     "unsupported_scheme",
+    "unchecked",
     "url_too_long",
     "robots",
     "offsite",
@@ -60,6 +61,10 @@ OUTCOMES: Final = (
     "blocked",
 )
 """Every value the ``outcome`` field can take."""
+
+UNCHECKED_SCHEMES: Final = ("mailto", "tel")
+"""Default of ``CRAWLER_UNCHECKED_SCHEMES``: links no HTTP request can check, which get an
+``unchecked`` row (``ok`` empty, not a failure), as in lychee."""
 
 # Most specific first: our subclasses before the Scrapy classes they refine.
 _BY_TYPE: Final[tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...]] = (

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NOT_JUDGED = frozenset({"duplicate", "excluded"})
+NOT_JUDGED = frozenset({"duplicate", "excluded", "unchecked"})
 """Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
 
 TIMEOUTS = frozenset({"timeout", "connect_timeout"})

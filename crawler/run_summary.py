@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from crawler.console import FailureList
 from crawler.items import UrlResult
 from crawler.report import check_report_path, write_report
 from crawler.summary import RunSummary, log_lines
@@ -22,16 +23,32 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
 
+FAILURES_SHOWN = 20
+"""Default of ``CRAWLER_FAILURES_SHOWN``: failed URLs listed on the console after a run."""
+
+
+def failures_shown(settings: BaseSettings) -> int:
+    """``CRAWLER_FAILURES_SHOWN``, checked (``ValueError``): 0 lists none."""
+    shown = settings.getint("CRAWLER_FAILURES_SHOWN", FAILURES_SHOWN)
+    if shown < 0:
+        raise ValueError(f"CRAWLER_FAILURES_SHOWN must be >= 0, got {shown}")
+    return shown
+
+
 def publish_summary(
-    data: dict[str, Any], paths: Iterable[Path], *, extra: dict[str, Any] | None = None
+    data: dict[str, Any],
+    paths: Iterable[Path],
+    failures: FailureList,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Log the summary ``data`` and write it to each of ``paths`` (a write error is logged)."""
-    for line in log_lines(data):
-        logger.info("%s", line, extra=extra)
+    """Write the summary ``data`` to each of ``paths`` (a write error is logged), then log the
+    failed URLs and the summary: the last lines of a run."""
     for path in paths:
         try:
             write_report(data, path)
@@ -39,6 +56,10 @@ def publish_summary(
             logger.error("Cannot write %s: %s", path, e, extra=extra)
         else:
             logger.info("Wrote %s", path, extra=extra)
+    for line in failures.lines(list(data.get("run", {}).get("exports", []))):
+        logger.info("%s", line, extra=extra)
+    for line in log_lines(data):
+        logger.info("%s", line, extra=extra)
 
 
 def _slo_text(crawler: Crawler, spider: Spider) -> str | None:
@@ -58,6 +79,7 @@ class RunSummaryExtension:
     def __init__(self, crawler: Crawler, summary_file: Path | None, reports: list[Path]) -> None:
         self.crawler = crawler
         self.summary = RunSummary()
+        self.failures = FailureList(failures_shown(crawler.settings))
         self.summary_file = summary_file
         self.reports = reports
 
@@ -88,6 +110,7 @@ class RunSummaryExtension:
         """Count a result row (after the pipelines judged it)."""
         if isinstance(item, UrlResult):
             self.summary.add(item)
+            self.failures.add(item)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Log the summary; write the summary file and the reports that were asked for."""
@@ -103,4 +126,4 @@ class RunSummaryExtension:
             "slo": _slo_text(self.crawler, spider),
         }
         paths = [p for p in (self.summary_file,) if p] + self.reports
-        publish_summary(data, paths, extra={"spider": spider})
+        publish_summary(data, paths, self.failures, extra={"spider": spider})

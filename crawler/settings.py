@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib.util import find_spec
-from pathlib import Path
 
 from crawler.items import FIELDS
 
@@ -11,7 +10,6 @@ BOT_NAME = "crawler"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 COMMANDS_MODULE = "crawler.commands"
-TEMPLATES_DIR = str(Path(__file__).parent / "templates")  # adds `-t urlcheck`
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # uvloop (a dependency except on Windows) runs the event loop for less CPU per request.
@@ -31,6 +29,9 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # Scrapy's robots.txt middleware lets waiting requests through (see middlewares/robots.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "middlewares.robots.RobotsTxtMiddleware": 100,
     "middlewares.politeness.PoliteRetryMiddleware": 550,
     "middlewares.methods.CheckMethodMiddleware": 540,
     "middlewares.tracking.UrlTrackingMiddleware": 950,
@@ -73,6 +74,9 @@ RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408]
 # A retry goes ahead of the entries queued by read-ahead (Scrapy's -1 puts it behind them all):
 # behind up to CRAWLER_READ_AHEAD requests, its total_ms would count our queue, not the site.
 RETRY_PRIORITY_ADJUST = 1
+# Giving up on a URL is a designed outcome, reported in its row and on the console list of
+# failures: not an ERROR line (ERROR is for the run's own failures; Scrapy logs it at ERROR).
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 # No way in for other local processes: Scrapy's telnet console and its remote-control HTTP

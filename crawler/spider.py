@@ -8,7 +8,7 @@ import logging
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -32,16 +32,23 @@ from crawler.exporters import ROWS_EXPORT_FAILED
 from crawler.hosts import HostTable, add_download_slots
 from crawler.items import UrlResult
 from crawler.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
+from crawler.names import (
+    SPIDER_ARGUMENTS,
+    check_argument_names,
+    check_setting_names,
+)
+from crawler.outcomes import UNCHECKED_SCHEMES
 from crawler.redact import redact
 from crawler.resume import ResumedEntries, done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
+from crawler.run_summary import failures_shown
 from crawler.shard import Shard, parse_workers, url_fingerprint
 from crawler.slo import Slo
 from crawler.sources import UrlEntry, UrlSourceError, open_sources
 from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator, Iterable, Mapping
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -69,8 +76,11 @@ _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 """Characters no URL holds, which URL parsers drop silently (tab, CR, LF) or refuse."""
 
 
-def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
-    """``(outcome, error)`` when ``url`` cannot be checked, else ``None``."""
+def _url_problem(
+    url: str, max_length: int, unchecked: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
+    """``(outcome, error)`` when ``url`` cannot be checked, else ``None``; ``unchecked`` are
+    the schemes whose URLs are reported as not checked rather than as unsupported."""
     if not url:
         return "invalid_url", "empty URL"
     if max_length and len(url) > max_length:
@@ -91,7 +101,9 @@ def _url_problem(url: str, max_length: int) -> tuple[str, str] | None:
         return "invalid_url", f"cannot parse URL: {e}"
     if not parts.scheme:
         return "invalid_url", "relative URL (no scheme); write it as http://… or https://…"
-    if parts.scheme.lower() not in CHECKED_SCHEMES:
+    if (scheme := parts.scheme.lower()) in unchecked:
+        return "unchecked", f"{scheme}: links are not checked (CRAWLER_UNCHECKED_SCHEMES)"
+    if scheme not in CHECKED_SCHEMES:
         return "unsupported_scheme", f"scheme {parts.scheme!r} is not checked (http and https are)"
     if not parts.hostname:
         return "invalid_url", "URL has no host"
@@ -110,6 +122,26 @@ def _host_problem(host: str) -> tuple[str, str] | None:
     except UnicodeError:
         return "invalid_url", f"host {host!r} has an empty label or one over 63 characters"
     return None
+
+
+def unchecked_schemes(settings: BaseSettings) -> frozenset[str]:
+    """``CRAWLER_UNCHECKED_SCHEMES``, lower-cased; ``ValueError`` for http or https."""
+    schemes = frozenset(
+        name.strip().lower().rstrip(":")
+        for name in settings.getlist("CRAWLER_UNCHECKED_SCHEMES", list(UNCHECKED_SCHEMES))
+        if name.strip()
+    )
+    if checked := sorted(schemes & CHECKED_SCHEMES):
+        raise ValueError(
+            f"CRAWLER_UNCHECKED_SCHEMES holds {', '.join(checked)}: those URLs are checked; "
+            "list only schemes like mailto, tel"
+        )
+    return schemes
+
+
+def _default_list(urls: str | None) -> Path | None:
+    """The example list when no ``urls`` argument was given at all (``urls=`` is an error)."""
+    return EXAMPLE_URLS if urls is None else None
 
 
 def _work_queue(job: RedisJob, stats: StatsCollector) -> WorkQueue:
@@ -140,6 +172,9 @@ class UrlCheckSpider(Spider):
     """
 
     name = "urlcheck"
+    arguments: ClassVar[Mapping[str, str]] = SPIDER_ARGUMENTS
+    """Every ``-a NAME=VALUE`` argument the spider takes, with its one-line help; a subclass
+    with arguments of its own extends it (``{**UrlCheckSpider.arguments, "depth": "…"}``)."""
 
     def __init__(
         self,
@@ -184,6 +219,7 @@ class UrlCheckSpider(Spider):
         )
         self._hosts = HostTable()
         self._read_ahead = READ_AHEAD
+        self._unchecked_schemes = frozenset(UNCHECKED_SCHEMES)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -205,11 +241,15 @@ class UrlCheckSpider(Spider):
         spider._hosts = HostTable.from_settings(crawler.settings)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
         spider._read_ahead = read_ahead(crawler.settings)
+        spider._unchecked_schemes = unchecked_schemes(crawler.settings)
         return spider
 
     @classmethod
     def check_settings(cls, settings: BaseSettings) -> None:
         """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
+        check_setting_names(settings)
+        failures_shown(settings)
+        unchecked_schemes(settings)
         UrlFilter.from_settings(settings)
         RedisJob.from_settings(settings)
         read_ahead(settings)
@@ -248,9 +288,11 @@ class UrlCheckSpider(Spider):
         method: str | None = None,
         shard: str | None = None,
         workers: str | None = None,
-        **_: Any,
+        **others: Any,
     ) -> None:
-        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``..."""
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``... and
+        for an argument the spider does not take."""
+        check_argument_names(others, cls.arguments, spider=cls.name)
         if shard is not None:
             Shard.parse(shard)
         if workers is not None:
@@ -273,10 +315,12 @@ class UrlCheckSpider(Spider):
                 RedisJob.checked(url=redis, name=job or "urls")
             return
         if resume is not None:
+            if urls is None:
+                raise ValueError("resume= needs the list it resumes: add -a urls=FILE")
             resume_paths(resume)  # the outputs themselves are read once, when crawling starts
         names = [name.strip() for name in (urls or "").split(",")]
         if "-" not in names:  # standard input can be read only once: by the crawl
-            open_sources(urls, default=EXAMPLE_URLS).close()
+            open_sources(urls, default=_default_list(urls)).close()
 
     def url_entries(self) -> Iterable[UrlEntry | str]:
         """The URLs to check, lazily. Override this to take them from anywhere.
@@ -284,8 +328,15 @@ class UrlCheckSpider(Spider):
         Yield :class:`~crawler.sources.UrlEntry` objects, or plain URL strings (their
         ``source`` is the spider's name and ``line`` their position).
         """
-        with open_sources(self.urls, default=EXAMPLE_URLS) as sources:
-            logger.info("Checking URLs from %s", sources.describe(), extra={"spider": self})
+        with open_sources(self.urls, default=_default_list(self.urls)) as sources:
+            if self.urls is None:
+                logger.info(
+                    "No input given (-a urls=FILE): checking the example list %s",
+                    EXAMPLE_URLS,
+                    extra={"spider": self},
+                )
+            else:
+                logger.info("Checking URLs from %s", sources.describe(), extra={"spider": self})
             yield from sources
 
     async def start(self) -> AsyncIterator[Any]:
@@ -387,7 +438,7 @@ class UrlCheckSpider(Spider):
     def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
             return entry_row(entry, "invalid_url", entry.error)
-        if problem := _url_problem(entry.url, self._max_url_length):
+        if problem := _url_problem(entry.url, self._max_url_length, self._unchecked_schemes):
             return entry_row(entry, *problem)
         if reason := self.url_filter.reason(entry.url):
             return entry_row(entry, "excluded", reason)

@@ -24,6 +24,9 @@ PERCENTILES = (50, 90, 99)
 RELATIVE_ACCURACY = 0.01
 """A percentile is within 1 % of a value at that rank."""
 
+UNREACHABLE = ("dns", "refused")
+"""Outcomes of a URL whose host could not be reached at all."""
+
 _USED = ("url", "outcome", "ok", "status", "error", "attempts", "redirects", "retry_after", *PHASES)
 _STEPS = (1.0, 2.0, 5.0)
 _LOWEST_BIN = -9  # 0.001 ms; anything shorter (0.0 included) falls in the first bin
@@ -273,6 +276,15 @@ def log_lines(summary: Mapping[str, Any], *, hosts: int = 5) -> list[str]:
         "Status classes: "
         + ", ".join(f"{name} {count}" for name, count in summary["status_classes"].items()),
     ]
+    reason = (summary.get("run") or {}).get("finish_reason")
+    if reason not in (None, "finished"):
+        lines.append(f"Stopped before the end: {reason} (finish reason)")
+    unreachable = sum(summary["outcomes"].get(outcome, 0) for outcome in UNREACHABLE)
+    if summary["rows"] and unreachable == summary["rows"]:
+        lines.append(
+            "No URL could be reached (DNS or connection refused): "
+            "is this machine offline, or does it need a proxy (HTTPS_PROXY)?"
+        )
     timed = [
         f"{phase.removesuffix('_ms')} " + "/".join(format_ms(figures[f"p{p}"]) for p in PERCENTILES)
         for phase, figures in summary["phases"].items()

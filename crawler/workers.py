@@ -31,11 +31,12 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler._outputs import local_path
 from crawler._workers_progress import PartsProgress
+from crawler.console import FailureList
 from crawler.merge import merge
 from crawler.progress import progress_settings
 from crawler.report import check_report_path
 from crawler.report.reader import read_rows
-from crawler.run_summary import publish_summary
+from crawler.run_summary import failures_shown, publish_summary
 from crawler.shard import parse_workers
 from crawler.summary import RunSummary
 
@@ -148,6 +149,9 @@ class WorkerPlan:
                 "CRAWLER_REPORT_FILES": "",
                 "LOG_FORMAT": "[worker {shard}] "
                 + log_format.replace("{", "{{").replace("}", "}}"),
+                # one start-up and one summary, the parent's: workers show warnings and errors
+                # unless Scrapy's own log is asked for
+                "LOG_LEVEL": str(settings.get("LOG_LEVEL")) if _verbose(settings) else "WARNING",
             },
         )
 
@@ -166,6 +170,12 @@ class WorkerPlan:
         for name, value in settings.items():
             line += ["-s", f"{name}={value}"]
         return line
+
+
+def _verbose(settings: BaseSettings) -> bool:
+    """Whether workers log as the parent would: ``CRAWLER_SCRAPY_LOG`` or ``LOG_LEVEL=DEBUG``."""
+    level = str(settings.get("LOG_LEVEL", "DEBUG")).upper()
+    return settings.getbool("CRAWLER_SCRAPY_LOG") or level == "DEBUG"
 
 
 def _status(returncodes: list[int], failure_code: int) -> int:
@@ -205,8 +215,10 @@ class _Forwarder:
 def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
     summary = RunSummary()
+    failures = FailureList(failures_shown(settings))
     for row in read_rows(output):
         summary.add(row)
+        failures.add(row)
     data = summary.as_dict()
     data["run"] = {
         "spider": spider,
@@ -216,7 +228,8 @@ def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -
         "slo": settings.get("CRAWLER_SLO", ""),
     }
     names = [settings.get("CRAWLER_SUMMARY_FILE") or "", *settings.getlist("CRAWLER_REPORT_FILES")]
-    publish_summary(data, [check_report_path(str(n)) for n in names if str(n).strip()])
+    reports = [check_report_path(str(n)) for n in names if str(n).strip()]
+    publish_summary(data, reports, failures)
 
 
 def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
@@ -306,11 +319,10 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
             time.monotonic() - merge_started,
         )
     shutil.rmtree(plan.parts, ignore_errors=True)
+    logger.info("Elapsed %.2f s with %d workers", time.monotonic() - started, plan.workers)
     if plan.outputs:
         _summarise(plan.outputs[0].path, settings, plan.spider, ", ".join(sources))
-    status = _status(returncodes, settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2))
-    logger.info("Elapsed %.2f s with %d workers", time.monotonic() - started, plan.workers)
-    return status
+    return _status(returncodes, settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2))
 
 
 def workers_wanted(arguments: Mapping[str, str], settings: BaseSettings) -> int:

@@ -163,12 +163,14 @@ def test_a_full_disk_stops_the_crawl_with_one_error_and_exit_1(
 ) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{site}/ok\n{site}/status/404\nnot a url\n")
-    result = scrapy_crawl("-a", f"urls={urls}", "-O", f"/dev/full:{feed_format}")
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-O", f"/dev/full:{feed_format}", "-s", "CRAWLER_SCRAPY_LOG=True"
+    )  # fmt: skip  # with Scrapy's stats dump
     assert result.returncode == 1, result.stderr[-3000:]
     assert result.stderr.count("] ERROR: ") == 1, result.stderr[-3000:]
     assert "Cannot write rows to /dev/full (OSError: [Errno 28] No space left" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "Closing spider (export_failed)" in result.stderr
+    assert "Stopped before the end: export_failed" in result.stderr
     assert "'crawler/exports_failed_count': 1" in result.stderr
 
 
@@ -181,12 +183,12 @@ def test_a_row_the_encoding_cannot_hold_stops_the_crawl_after_the_rows_before(
     out = tmp_path / f"results{suffix}"
     result = scrapy_crawl(
         "-a", f"urls={urls}", "-O", str(out), "-s", "FEED_EXPORT_ENCODING=ascii",
-        "-s", "CONCURRENT_REQUESTS=1",
+        "-s", "CONCURRENT_REQUESTS=1", "-s", "CRAWLER_SCRAPY_LOG=True",
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]
     assert f"Cannot write rows to {out} (UnicodeEncodeError: " in result.stderr
     assert "Traceback" not in result.stderr
-    assert "Closing spider (export_failed)" in result.stderr
+    assert "Stopped before the end: export_failed" in result.stderr
     assert "'crawler/rows_export_failed_count': " in result.stderr  # a Redis worker acks none
     if suffix != ".json":  # a cut-off JSON array cannot be read
         assert [int(row["line"]) for row in read_rows(out)] == [1]

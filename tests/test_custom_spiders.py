@@ -60,7 +60,7 @@ async def test_a_subclass_yields_strings_or_entries(site: str, tmp_path: Path) -
     assert rows[("list", 3)]["error"] == "URL is 3009 characters long (URLLENGTH_LIMIT=2083)"
 
 
-def test_genspider_template_makes_a_working_spider(tmp_path: Path) -> None:
+def test_genspider_makes_spiders_from_scrapys_templates_and_ours(tmp_path: Path) -> None:
     (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = crawler.settings\n")
     (tmp_path / "spiders").mkdir()
     (tmp_path / "spiders" / "__init__.py").write_text("")
@@ -82,6 +82,13 @@ def test_genspider_template_makes_a_working_spider(tmp_path: Path) -> None:
     source = (tmp_path / "spiders" / "docs_links.py").read_text()
     assert "class DocsLinksSpider(UrlCheckSpider):" in source
     assert 'yield "https://docs.example.org"' in source
+    basic = scrapy("genspider", "example", "example.com")  # Scrapy's own "basic" template
+    assert basic.returncode == 0, basic.stdout + basic.stderr
+    assert (
+        "class ExampleSpider(scrapy.Spider):" in (tmp_path / "spiders" / "example.py").read_text()
+    )
+    templates = scrapy("genspider", "--list")
+    assert templates.stdout.split()[2:] == ["basic", "crawl", "csvfeed", "urlcheck", "xmlfeed"]
     listed = scrapy("list")
     assert listed.returncode == 0, listed.stderr
-    assert "docs_links" in listed.stdout.split()
+    assert listed.stdout.split() == ["docs_links", "example"]

@@ -38,7 +38,7 @@ def test_a_list_cut_off_mid_crawl_keeps_every_row_read(site: str, tmp_path: Path
     read = re.search(r"is unreadable after line (\d+)", error)
     assert read, error
     assert "Traceback" not in result.stderr
-    assert "'finish_reason': 'input_error'" in result.stderr
+    assert "Stopped before the end: input_error" in result.stderr
     rows = read_rows(out)
     assert sorted(int(row["line"]) for row in rows) == list(range(1, int(read[1]) + 1))
     assert {row["outcome"] for row in rows} == {"ok"}

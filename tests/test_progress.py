@@ -85,7 +85,9 @@ def urls_file(tmp_path: Path, lines: Iterable[str]) -> Path:
 
 def test_bar_on_a_terminal(site: str, tmp_path: Path) -> None:
     urls = urls_file(tmp_path, [f"{site}/ok", f"{site}/status/404", f"{site}/slow?s=0.5"])
-    status, output = scrapy_crawl_on_terminal("-a", f"urls={urls}", "-O", str(tmp_path / "r.csv"))
+    status, output = scrapy_crawl_on_terminal(
+        "-a", f"urls={urls}", "-O", str(tmp_path / "r.csv"), "-s", "CRAWLER_SCRAPY_LOG=True"
+    )  # fmt: skip  # Scrapy's "Closing spider" line is written while the bar is up
     assert status == 2, output[-3000:]
     assert "\x1b[" in output  # drawn with terminal escape codes, in place
     bars = [line for line in screen_lines(output) if re.search(r"URLs .*\d+/3 ", line)]

@@ -144,7 +144,9 @@ def test_a_not_ok_row_of_the_earlier_run_makes_the_resumed_run_exit_2(
         )
     else:
         out.write_text("".join(json.dumps(row) + "\n" for row in earlier))
-    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out))
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out), "-s", "CRAWLER_SCRAPY_LOG=True"
+    )  # fmt: skip  # with Scrapy's stats dump
     if earlier_list == "same":  # only line 3 is checked, and it is ok: line 2 is not
         assert result.returncode == 2, result.stderr[-2000:]
         assert "'crawler/rows_resumed_not_ok_count': 1" in result.stderr

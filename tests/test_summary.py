@@ -178,8 +178,10 @@ async def test_crawl_logs_and_writes_the_summary(
     assert summary["run"]["source"] == str(urls)
     assert all(path.stat().st_size > 0 for path in reports)
     messages = [r.getMessage() for r in caplog.records if r.name == "crawler.run_summary"]
-    assert "Summary: 5 rows, 2 ok, 2 not ok (50.0% ok); " in messages[0]
-    assert f"Wrote {summary_file}" in messages
+    # the reports are written first; then the failed URLs; the summary is logged last
+    summary_at = next(n for n, text in enumerate(messages) if text.startswith("Summary: "))
+    assert "Summary: 5 rows, 2 ok, 2 not ok (50.0% ok); " in messages[summary_at]
+    assert messages.index(f"Wrote {summary_file}") < messages.index("2 URLs not ok:") < summary_at
 
 
 @pytest.mark.parametrize(

@@ -192,6 +192,7 @@ async def test_one_row_per_entry_on_a_large_mixed_list(site: str, tmp_path: Path
         lambda i: refused,
         lambda i: f"nonsense {i}",
         lambda i: f"mailto:user{i}@example.com",
+        lambda i: f"ftp://example.com/{i}",
         lambda i: f"http://[::1:{i}",
         lambda i: "# comment",
         lambda i: "   ",
@@ -209,9 +210,9 @@ async def test_one_row_per_entry_on_a_large_mixed_list(site: str, tmp_path: Path
     assert len(rows) == len(expected_lines) > 1000
     assert {row["line"] for row in rows} == expected_lines
     assert {row["outcome"] for row in rows} <= set(OUTCOMES)
-    assert {"ok", "http_error", "refused", "invalid_url", "unsupported_scheme", "duplicate"} <= {
-        row["outcome"] for row in rows
-    }
+    assert {"ok", "http_error", "refused", "invalid_url", "unsupported_scheme", "unchecked"} | {
+        "duplicate"
+    } <= {row["outcome"] for row in rows}
     stats = crawler.stats.get_stats()
     assert stats["crawler/entries_count"] == stats["crawler/rows_count"] == len(expected_lines)
     outcome_total = sum(v for k, v in stats.items() if k.startswith("crawler/outcome_count/"))
@@ -353,7 +354,7 @@ async def test_awkward_urls_each_get_their_row(site: str, tmp_path: Path) -> Non
         f"http://[::1]:{closed_port()}/": "refused",
         "http://bücher.invalid/": "dns",
         "javascript:alert(1)": "unsupported_scheme",
-        "mailto:someone@example.com": "unsupported_scheme",
+        "mailto:someone@example.com": "unchecked",
         "ftp://example.com/file": "unsupported_scheme",
         "//example.com/no-scheme": "invalid_url",
         "/relative/path": "invalid_url",

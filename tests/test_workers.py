@@ -49,8 +49,8 @@ def worker(redis_url: str, out: Path, *settings: str) -> list[str]:
     return [
         "crawl", "urls", "-a", f"redis={redis_url}", "-O", str(out),
         "-s", "CONCURRENT_REQUESTS=32", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
-        "-s", "CRAWLER_REDIS_LEASE=2", *settings,
-    ]  # fmt: skip
+        "-s", "CRAWLER_REDIS_LEASE=2", "-s", "CRAWLER_SCRAPY_LOG=True", *settings,
+    ]  # fmt: skip  # the tests read Scrapy's stats dump
 
 
 def stat(stderr: str, name: str) -> int:

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
 from crawler._outputs import check_outputs, check_resume_outputs
+from crawler.console import quiet_scrapy_log
 from crawler.distributed.config import check_worker_outputs
 from crawler.progress import progress_settings
 from crawler.spider import UrlCheckSpider
@@ -19,6 +21,7 @@ from crawler.workers import WorkerPlan, run_workers, workers_wanted
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
 
     from scrapy.crawler import Crawler
     from scrapy.settings import Settings
@@ -51,20 +54,47 @@ class Command(ScrapyCrawlCommand):
     parser: argparse.ArgumentParser | None = None
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
-        """Scrapy's options; the parser is kept to report usage errors with exit status 1."""
+        """Scrapy's options; the parser is kept to report usage errors with exit status 1.
+        ``-h`` also lists the arguments of the spider named before it."""
         super().add_options(parser)
+        parser.add_argument(
+            "-h",
+            "--help",
+            action="store_true",
+            dest="help_wanted",
+            help="show this help and the spider's arguments (scrapy crawl urls -h), then exit",
+        )
         self.parser = parser
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Scrapy's options; then the ``ASYNCIO_EVENT_LOOP`` loop is made the current one, so
         Scrapy does not create a default loop first and leave it to be collected (with uvloop
         that printed "Exception ignored in BaseEventLoop.__del__" on early exits)."""
+        if opts.help_wanted:
+            self._print_help(args)
         try:
             super().process_options(args, opts)
         except UsageError as e:  # e.g. -O out.xyz
             self._usage_error(str(e))
-        if self.settings is not None and (path := self.settings.get("ASYNCIO_EVENT_LOOP")):
+        if self.settings is None:
+            return
+        quiet_scrapy_log(self.settings)
+        if path := self.settings.get("ASYNCIO_EVENT_LOOP"):
             asyncio.set_event_loop(load_object(path)())
+
+    def _print_help(self, args: list[str]) -> NoReturn:
+        """Scrapy's help for ``crawl``, then the arguments of the spider in ``args``, if any."""
+        assert self.parser is not None
+        text = self.parser.format_help()
+        if args and self.settings is not None:
+            try:
+                spidercls = get_spider_loader(self.settings).load(args[0])
+            except KeyError:
+                text += f"\nNo spider named {args[0]!r}: `scrapy list` names them.\n"
+            else:
+                text += _arguments_help(args[0], getattr(spidercls, "arguments", {}))
+        sys.stdout.write(text)
+        sys.exit(0)
 
     def _usage_error(self, message: str) -> NoReturn:
         """Scrapy's usage line and error, with exit status 1: 2 means "some rows not ok"."""
@@ -101,12 +131,31 @@ class Command(ScrapyCrawlCommand):
             logger.error("%s", e)
             self.exitcode = 1
             return
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(started, asyncio.Future):
+            started.add_done_callback(_report_bad_value)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
         else:
             self.exitcode = exit_status(crawler)
+
+
+def _report_bad_value(crawl: asyncio.Future[None]) -> None:
+    """A bad value found while the crawl is built (``ValueError``, e.g. from the spider's
+    ``from_crawler``) is one error line, not an asyncio traceback; the run exits 1."""
+    if not crawl.cancelled() and isinstance(error := crawl.exception(), ValueError):
+        logger.error("%s", error)
+    elif not crawl.cancelled() and (error := crawl.exception()) is not None:
+        logger.error("The crawl could not start", exc_info=error)
+
+
+def _arguments_help(spider: str, arguments: Mapping[str, str]) -> str:
+    if not arguments:
+        return f"\nThe spider {spider!r} lists no arguments.\n"
+    width = max(len(name) for name in arguments) + len("-a =VALUE")
+    lines = [f"  {f'-a {name}=VALUE':<{width}}  {text}" for name, text in arguments.items()]
+    return f"\nArguments of the {spider!r} spider:\n" + "\n".join(lines) + "\n"
 
 
 def _checked_plan(

@@ -1,0 +1,127 @@
+"""The names a user types: the ``urls`` spider's arguments and the ``CRAWLER_*`` settings.
+
+A misspelt name is one error line naming the nearest valid one, never a silently ignored
+option.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from scrapy.settings import BaseSettings
+
+SPIDER_ARGUMENTS: dict[str, str] = {
+    "urls": "input files, comma-separated (.txt, .csv, .jsonl, .json, .gz), or - for "
+    "standard input; with no input argument at all, the example list",
+    "resume": "earlier .csv/.jsonl outputs, comma-separated: entries with a row there are skipped",
+    "accept": "accepted statuses, e.g. 200..=299,403 (default: CRAWLER_ACCEPT)",
+    "include": "a regular expression: check only the URLs it matches (with CRAWLER_INCLUDE)",
+    "exclude": "a regular expression: URLs it matches get an excluded row (with CRAWLER_EXCLUDE)",
+    "method": "get, head or headers (default: CRAWLER_METHOD)",
+    "slo": "thresholds like ttfb_ms<500,total_ms<2000 (default: CRAWLER_SLO)",
+    "workers": "processes to split the list across, a number or auto (default: CRAWLER_WORKERS)",
+    "shard": "I/N: check only worker I's share of the list (set by workers=N)",
+    "redis": "redis://… URL: take the entries of a job fed with `scrapy feed` instead",
+    "job": "the Redis job's name (default: CRAWLER_REDIS_JOB)",
+}
+"""Every argument of the ``urls`` spider (``-a NAME=VALUE``), with its one-line help."""
+
+
+CRAWLER_SETTINGS = frozenset(
+    {
+        "CRAWLER_ACCEPT",
+        "CRAWLER_ACCEPT_TIMEOUTS",
+        "CRAWLER_BACKOFF_BASE",
+        "CRAWLER_CACHE",
+        "CRAWLER_CACHE_MAX_AGE",
+        "CRAWLER_CACHE_SKIP_STATUSES",
+        "CRAWLER_CONNECT_TIMEOUT",
+        "CRAWLER_DNS_CACHE_TTL",
+        "CRAWLER_DNS_RESOLVER",
+        "CRAWLER_EXCLUDE",
+        "CRAWLER_EXCLUDE_PRIVATE",
+        "CRAWLER_FAILURES_SHOWN",
+        "CRAWLER_FAILURE_EXIT_CODE",
+        "CRAWLER_FALLBACK_HTTPS_HANDLER",
+        "CRAWLER_FALLBACK_HTTP_HANDLER",
+        "CRAWLER_HOSTS",
+        "CRAWLER_HOST_RETRY_BUDGET",
+        "CRAWLER_INCLUDE",
+        "CRAWLER_KEEPALIVE_TIMEOUT",
+        "CRAWLER_METHOD",
+        "CRAWLER_PROGRESS",
+        "CRAWLER_PROGRESS_INTERVAL",
+        "CRAWLER_READ_AHEAD",
+        "CRAWLER_REDIS_BATCH",
+        "CRAWLER_REDIS_JOB",
+        "CRAWLER_REDIS_LEASE",
+        "CRAWLER_REDIS_MAX_DELIVERIES",
+        "CRAWLER_REDIS_ROWS",
+        "CRAWLER_REDIS_URL",
+        "CRAWLER_REDIS_WAIT",
+        "CRAWLER_REPORT_FILES",
+        "CRAWLER_RETRY_AFTER_MAX",
+        "CRAWLER_SCRAPY_LOG",
+        "CRAWLER_SLO",
+        "CRAWLER_SLO_HOSTS",
+        "CRAWLER_SUMMARY_FILE",
+        "CRAWLER_TIMING_ENABLED",
+        "CRAWLER_UNCHECKED_SCHEMES",
+        "CRAWLER_WORKERS",
+    }
+)
+"""Every ``CRAWLER_*`` setting the project reads."""
+
+SETTING_PREFIX = "CRAWLER_"
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``name``, if any is close enough to be a likely typo."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def check_argument_names(
+    given: Iterable[str], known: Mapping[str, str], *, spider: str = "urls"
+) -> None:
+    """Raise ``ValueError`` (one line) for an argument ``known`` does not hold."""
+    for name in given:
+        if name in known:
+            continue
+        hint = nearest(name, known)
+        if hint is None and (setting := _setting_like(name)):
+            hint = f"-s {setting}=…"
+        raise ValueError(
+            f"unknown argument -a {name}=…"
+            + (
+                f"; did you mean {hint if hint.startswith('-s') else f'-a {hint}=…'}?"
+                if hint
+                else ""
+            )
+            + f" (scrapy crawl {spider} -h lists the arguments)"
+        )
+
+
+def _setting_like(name: str) -> str | None:
+    """A setting the argument ``name`` may have meant, e.g. ``timeout`` → ``DOWNLOAD_TIMEOUT``."""
+    upper = name.upper()
+    for setting in (f"{SETTING_PREFIX}{upper}", f"DOWNLOAD_{upper}", f"CONCURRENT_{upper}"):
+        if setting in CRAWLER_SETTINGS or setting in {"DOWNLOAD_TIMEOUT", "DOWNLOAD_DELAY"}:
+            return setting
+    return None
+
+
+def check_setting_names(settings: BaseSettings) -> None:
+    """Raise ``ValueError`` (one line) for a ``CRAWLER_*`` setting the project does not read."""
+    for name in sorted(settings):
+        if name.startswith(SETTING_PREFIX) and name not in CRAWLER_SETTINGS:
+            hint = nearest(name, CRAWLER_SETTINGS)
+            raise ValueError(
+                f"unknown setting {name}"
+                + (f"; did you mean {hint}?" if hint else "")
+                + " (the README lists every CRAWLER_* setting)"
+            )
