@@ -14,7 +14,7 @@ from crawler.shard import Shard
 from crawler.sources import UrlEntry
 from tests._apps import Arrivals, recording_app
 from tests._crawl import read_rows
-from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_text
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines, wait_for_text
 
 if TYPE_CHECKING:
     import subprocess
@@ -153,6 +153,8 @@ def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
     urls.write_text("".join(f"{site}/page?key={i}&s=0.2\n" for i in range(200)))
     out, log = tmp_path / "results.jsonl", tmp_path / "log.txt"
     parent, _ = start_busy_workers(urls, out, log, arrivals)
+    for shard in range(2):  # both crawl, so both have Scrapy's Ctrl-C handlers in place
+        wait_for_lines(tmp_path / ".results.jsonl.workers" / f"results.{shard}.jsonl", 1, parent)
     parent.send_signal(signal.SIGINT)
     assert parent.wait(120) == 1
     text = log.read_text()
