@@ -15,7 +15,7 @@ from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.distributed.config import check_worker_outputs
 from crawler.progress import progress_settings
 from crawler.spider import UrlCheckSpider
-from crawler.workers import WorkerPlan, run_workers, workers_wanted
+from crawler.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
 
 if TYPE_CHECKING:
     import argparse
@@ -74,6 +74,7 @@ class Command(ScrapyCrawlCommand):
         self.parser.exit(1, f"{self.parser.prog}: error: {message}\n")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        watch_parent()  # a worker of `-a workers=N` stops when its parent dies
         if unknown := [arg for arg in args if arg.startswith("-")]:
             self._usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         if len(args) != 1:
