@@ -12,6 +12,11 @@ slot held back after a 429/503 (its ``lastseen`` moved into the future, see
 :mod:`crawler._slots`) starts none of them until then. Scrapy counts the waiting requests as
 transferring, so it hands a slot nothing more until they are done: a retry waits at most for
 one such batch (up to ``CONCURRENT_REQUESTS`` requests of its host), never for the list.
+
+Once the crawl stops (Ctrl-C, SIGTERM: Scrapy's engine stops running), no request waiting here,
+in a held-back slot or in Scrapy's slot queues (``DOWNLOAD_DELAY``) is sent: each fails with
+:class:`~crawler.exceptions.NotStartedError`, so only the requests already on the wire are
+waited for, and ``resume`` checks the others.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from crawler.exceptions import NotStartedError
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -31,6 +38,15 @@ if TYPE_CHECKING:
 
 SLOT_META_KEY = "download_slot"
 """Where Scrapy's downloader writes the slot of a request before handing it over."""
+STOP_POLL = 0.05
+"""Seconds between looks at whether the engine still runs. Polled: Scrapy sends no signal
+when a crawl begins to stop, only once it has stopped."""
+NOT_STARTED = "not sent: the crawl is stopping"
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _Turns:
@@ -64,6 +80,42 @@ class SlotLimits:
         self.crawler = crawler
         self._turns: dict[str, _Turns] = {}
         self._order = itertools.count()
+        self._holds: set[asyncio.Future[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+
+    def stopping(self) -> bool:
+        """Whether the crawl is stopping: its engine no longer runs (Ctrl-C, SIGTERM)."""
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # Scrapy 2.19: no engine before the crawl starts
+            return False
+        return engine is not None and not engine.running
+
+    async def _watch_for_stop(self) -> None:
+        while not self.stopping():
+            await asyncio.sleep(STOP_POLL)
+        self._drop_waiting()
+
+    def _drop_waiting(self) -> None:
+        """Fail every request that waits for its turn, a hold, or in Scrapy's slot queues."""
+        for turns in self._turns.values():
+            for _, _, future in turns.waiting:
+                if not future.done():
+                    future.set_exception(NotStartedError(NOT_STARTED))
+        for future in self._holds:
+            if not future.done():
+                future.set_exception(NotStartedError(NOT_STARTED))
+        engine = self.crawler.engine
+        for slot in list(engine.downloader.slots.values()) if engine is not None else []:
+            while slot.queue:  # not yet handed to the handler (a DOWNLOAD_DELAY, a hold)
+                request, queued = slot.queue.popleft()
+                queued.errback(NotStartedError(f"{request.url} {NOT_STARTED}"))
+
+    def close(self) -> None:
+        """Stop watching for the crawl to stop."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
 
     def _slot(self, request: Request) -> tuple[str, Any] | None:
         key = request.meta.get(SLOT_META_KEY)
@@ -84,6 +136,10 @@ class SlotLimits:
         if found is None:
             yield
             return
+        if self.stopping():
+            raise NotStartedError(f"{request.url} {NOT_STARTED}")
+        if self._watch is None:
+            self._watch = asyncio.ensure_future(self._watch_for_stop())
         key, slot = found
         turns = self._turns.get(key)
         if turns is None:
@@ -93,7 +149,9 @@ class SlotLimits:
             await self._take(turns, request.priority)
             try:
                 if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
-                    await asyncio.sleep(held)
+                    await self._hold(held)
+                if self.stopping():
+                    raise NotStartedError(f"{request.url} {NOT_STARTED}")
                 yield
             finally:
                 turns.hand_on()
@@ -101,6 +159,17 @@ class SlotLimits:
             turns.users -= 1
             if not turns.users:
                 del self._turns[key]
+
+    async def _hold(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(seconds, _finish, future)
+        self._holds.add(future)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self._holds.discard(future)
 
     async def _take(self, turns: _Turns, priority: int) -> None:
         if turns.free:  # a place is free only when no one waits (hand_on gives it on)

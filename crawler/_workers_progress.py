@@ -23,12 +23,15 @@ _READ_SIZE = 1 << 20
 
 
 class PartsProgress:
-    """Rows written to ``parts`` (``header_lines`` each, e.g. a CSV header, not counted)
-    against the entries of ``spec`` (``None``: unknown)."""
+    """Rows written to ``parts`` (``header_lines`` each, e.g. a CSV header, not counted), plus
+    ``already`` rows of an earlier run, against the entries of ``spec`` (``None``: unknown)."""
 
-    def __init__(self, parts: list[Path], spec: str | None, *, header_lines: int) -> None:
+    def __init__(
+        self, parts: list[Path], spec: str | None, *, header_lines: int, already: int = 0
+    ) -> None:
         self.parts = parts
         self.header_lines = header_lines
+        self.already = already
         self.total: int | None = None
         self.started = self.last = time.monotonic()
         """When the run started, and when a line was last logged."""
@@ -52,7 +55,8 @@ class PartsProgress:
         """Rows the parts hold so far (complete lines only)."""
         for part in self.parts:
             self._read_new_lines(part)
-        return sum(max(lines - self.header_lines, 0) for lines in self._lines.values())
+        new = sum(max(lines - self.header_lines, 0) for lines in self._lines.values())
+        return self.already + new
 
     def _read_new_lines(self, part: Path) -> None:
         try:
@@ -74,7 +78,7 @@ class PartsProgress:
         rows, total = self.rows(), self.total
         if total:
             rows = min(rows, total)  # a CSV cell holding a newline counts as two lines
-        rate = rows / max(time.monotonic() - self.started, 1e-9)
+        rate = max(rows - self.already, 0) / max(time.monotonic() - self.started, 1e-9)
         text = (
             f"Progress: {rows:,}/{total:,} rows ({rows / total:.1%})"
             if total

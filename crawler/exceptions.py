@@ -20,6 +20,7 @@ __all__ = [
     "ConnectionResetError",
     "InvalidResponseError",
     "InvalidUrlError",
+    "NotStartedError",
     "PrivateAddressError",
     "ResponseTooLargeError",
     "TlsError",
@@ -53,3 +54,8 @@ class ResponseTooLargeError(DownloadCancelledError):
 class PrivateAddressError(IgnoreRequest):
     """Not requested: the host is, or resolves only to, non-public addresses (private,
     loopback, link-local, reserved...) and ``CRAWLER_EXCLUDE_PRIVATE`` is on."""
+
+
+class NotStartedError(IgnoreRequest):
+    """Not sent: the crawl began to stop (Ctrl-C, SIGTERM) while the request waited for its
+    turn. Its entry gets no row in this run; ``resume`` checks it."""

@@ -249,6 +249,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
     async def close(self) -> None:
         """Close every session and its pooled connections; write the stats not yet written."""
         self._stats.write()
+        self._slot_limits.close()
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()

@@ -6,9 +6,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy import signals
+
+from crawler._outputs import local_path
 from crawler.accept import StatusRanges
 from crawler.hosts import HostTable
 from crawler.items import UrlResult
+from crawler.resume import RESUMABLE_SUFFIXES
 from crawler.slo import Slo, SloPolicy
 
 if TYPE_CHECKING:
@@ -20,6 +24,14 @@ logger = logging.getLogger(__name__)
 
 NOT_JUDGED = frozenset({"duplicate", "excluded", "unchecked"})
 """Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
+
+STOPPED = "shutdown"
+"""``finish_reason`` of a crawl stopped by Ctrl-C, SIGTERM or ``crawler.stop()``."""
+ENTRIES = "crawler/entries_count"
+ROWS_MISSING = "crawler/rows_missing_count"
+"""Entries without a row in a run that was not stopped: a bug, or a killed run."""
+ENTRIES_NOT_STARTED = "crawler/entries_not_started_count"
+"""Entries a stopped run (Ctrl-C, SIGTERM) did not finish: left to ``resume``."""
 
 TIMEOUTS = frozenset({"timeout", "connect_timeout"})
 """Outcomes ``CRAWLER_ACCEPT_TIMEOUTS`` accepts."""
@@ -85,7 +97,9 @@ class ResultPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Build the pipeline (Scrapy's component factory)."""
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     def _accept(self, row: UrlResult) -> StatusRanges:
         if self.hosts and (rule := self.hosts.match(_host(row.url))) and rule.accept:
@@ -111,23 +125,36 @@ class ResultPipeline:
             self.stats.inc_value("crawler/rows_not_ok_count")
         return item
 
-    def close_spider(self) -> None:
-        """Log whether every entry got its row."""
-        entries = self.stats.get_value("crawler/entries_count", 0) - self.stats.get_value(
-            "crawler/entries_resumed_count", 0
-        )
-        rows = self.stats.get_value("crawler/rows_count", 0)
-        not_ok = self.stats.get_value("crawler/rows_not_ok_count", 0)
-        if unwritten := self.stats.get_value("crawler/rows_export_failed_count", 0):
+    def spider_closed(self, reason: str) -> None:
+        """Log whether every entry got its row; a stopped run's entries without a row are
+        left to ``resume``, not counted missing."""
+        stats = self.stats
+        entries = stats.get_value(ENTRIES, 0) - stats.get_value("crawler/entries_resumed_count", 0)
+        rows = stats.get_value("crawler/rows_count", 0)
+        not_ok = stats.get_value("crawler/rows_not_ok_count", 0)
+        counts = f"{entries} entries, {rows} rows, {not_ok} not ok"
+        if unwritten := stats.get_value("crawler/rows_export_failed_count", 0):
+            logger.info("%s, %d not written (an output failed)", counts, unwritten)
+        elif reason == STOPPED and entries > rows:
+            stats.set_value(ENTRIES_NOT_STARTED, entries - rows)
             logger.info(
-                "%d entries, %d rows, %d not ok, %d not written (an output failed)",
-                entries,
-                rows,
-                not_ok,
-                unwritten,
+                "%s; %d entries not started: %s", counts, entries - rows, self._resume_hint()
             )
         elif entries == rows:
-            logger.info("%d entries, %d rows, %d not ok", entries, rows, not_ok)
+            logger.info("%s", counts)
         else:
-            self.stats.set_value("crawler/rows_missing_count", entries - rows)
+            stats.set_value(ROWS_MISSING, entries - rows)
             logger.error("%d entries but %d rows: %d missing", entries, rows, entries - rows)
+
+    def _resume_hint(self) -> str:
+        """How the entries a stopped run did not start get their rows."""
+        spider = self.crawler.spider
+        if getattr(spider, "redis_job", None) is not None:
+            return "they go back to the job when their leases run out"
+        if getattr(spider, "shard", None) is not None:
+            return "they are left to resume (see the workers' parent)"
+        for uri in self.crawler.settings.getdict("FEEDS"):
+            path = local_path(str(uri))
+            if path is not None and path.suffix in RESUMABLE_SUFFIXES:
+                return f"resume with -a resume={path} -o {path}"
+        return "resume them from a .csv or .jsonl output (-a resume=OUTPUT -o OUTPUT)"

@@ -103,8 +103,13 @@ class RunSummaryExtension:
         ]
         extension = cls(crawler, summary_path, reports)
         crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         return extension
+
+    def spider_opened(self) -> None:
+        """Connect ``spider_closed`` now, after every component built before the crawl: signal
+        receivers run in the order they were connected, and the summary is logged last."""
+        self.crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     def item_scraped(self, item: Any) -> None:
         """Count a result row (after the pipelines judged it)."""

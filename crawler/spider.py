@@ -28,6 +28,7 @@ from crawler._rows import entry_row, request_row
 from crawler.accept import StatusRanges
 from crawler.cache import CacheConfig, CacheReader, ResultCache
 from crawler.distributed.config import RedisJob, RedisUnavailableError
+from crawler.exceptions import NotStartedError
 from crawler.exporters import ROWS_EXPORT_FAILED
 from crawler.hosts import HostTable, add_download_slots
 from crawler.items import UrlResult
@@ -495,8 +496,11 @@ class UrlCheckSpider(Spider):
         return [request_row(entry, response.request or Request(response.url), response)]
 
     def failed_result(self, failure: Failure) -> list[UrlResult]:
-        """The row of a URL that ended in an exception."""
+        """The row of a URL that ended in an exception; none for a request the crawl did not
+        send because it was stopping (its entry is left to ``resume``)."""
         error: BaseException = failure.value  # type: ignore[assignment]
+        if isinstance(error, NotStartedError):
+            return []
         request: Request = failure.request  # type: ignore[attr-defined]
         entry: UrlEntry = request.meta[ENTRY_META_KEY]
         if isinstance(error, (HttpError, StopDownload)) and error.response is not None:

@@ -10,22 +10,33 @@ merged rows.
 Each child gets ``CONCURRENT_REQUESTS`` divided up (rounded up) and
 ``CONCURRENT_REQUESTS_PER_DOMAIN`` divided down (at least 1), so the crawl as a whole keeps
 to the per-host limit; per-host intervals and retry budgets apply per worker.
+
+A run that does not finish (Ctrl-C, a killed worker, a killed parent, a power cut) leaves its
+rows in the parts folder; the same command again merges them into one journal per output
+first (nothing is deleted before its rows are in the journal), lets the workers resume from it
+and merges journal and new parts into the outputs. Workers die with their parent: each watches
+a pipe whose other end only the parent holds (POSIX; the kernel closes it whatever kills the
+parent), and stops as on Ctrl-C when it closes. The parent holds a lock on the folder that the
+workers inherit, so no run starts there while workers of an earlier one still write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
@@ -45,7 +56,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
 
-__all__ = ["Output", "WorkerPlan", "run_workers", "workers_wanted"]
+__all__ = ["Output", "WorkerPlan", "run_workers", "watch_parent", "workers_wanted"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +64,11 @@ SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonlines", ".jsonl
 """Output suffixes workers can merge into, and their feed format (``.jsonl`` is the alias)."""
 PART_FORMATS = {"csv": ("csv", ".csv"), "json": ("jsonlines", ".jsonl")}
 PART_FORMATS["jsonlines"] = PART_FORMATS["json"]
+PARENT_FD_VARIABLE = "CRAWLER_WORKER_PARENT_FD"
+"""Environment variable naming a worker's end of the pipe only its parent writes to."""
+LOCK_NAME = ".lock"
+RUN_NAME = "run.json"
+"""What a parts folder was made for (spider and lists): another run's rows are never taken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,16 @@ class Output:
     def part(self, directory: Path, shard: int) -> Path:
         """Worker ``shard``'s part of this output."""
         return directory / f"{self.path.stem}.{shard}{self.part_suffix}"
+
+    def journal(self, directory: Path) -> Path:
+        """The rows of this output's earlier, unfinished runs, merged."""
+        return directory / f"{self.path.stem}.earlier{self.part_suffix}"
+
+    def leftovers(self, directory: Path) -> list[Path]:
+        """The parts and journal an unfinished run left in ``directory``, journal first."""
+        found = sorted(directory.glob(f"{self.path.stem}.*{self.part_suffix}"))
+        journal = self.journal(directory)
+        return [journal] * (journal in found) + [path for path in found if path != journal]
 
 
 def _outputs(feeds: Mapping[str, Any]) -> list[Output]:
@@ -155,6 +181,11 @@ class WorkerPlan:
             },
         )
 
+    def resuming(self, journal: Path) -> WorkerPlan:
+        """This plan, its workers skipping the entries ``journal`` holds rows for."""
+        resume = ",".join(filter(None, [self.arguments.get("resume"), str(journal)]))
+        return dataclasses.replace(self, arguments={**self.arguments, "resume": resume})
+
     def command(self, shard: int) -> list[str]:
         """The ``scrapy crawl`` line of worker ``shard`` (0-based)."""
         label = f"{shard + 1}/{self.workers}"
@@ -212,7 +243,84 @@ class _Forwarder:
                 process.send_signal(signal.SIGTERM)
 
 
-def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -> None:
+def _lock(parts: Path) -> IO[bytes] | None:
+    """Hold ``parts``' lock (the workers inherit it); ``ValueError`` while another run's
+    processes hold it. ``None`` where there is no ``fcntl`` (Windows): no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    lock = (parts / LOCK_NAME).open("ab")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ValueError(
+            f"{parts} is in use by another run, or by the workers of a run whose parent was "
+            "killed (they stop within DOWNLOAD_TIMEOUT): run this again once they have exited"
+        ) from None
+    return lock
+
+
+def _take_over(plan: WorkerPlan) -> int:
+    """Merge what an unfinished earlier run left in ``plan.parts`` into each output's journal
+    (the journal is written before any part is deleted); the journal's rows (first output).
+
+    ``ValueError`` if the folder was left by a run of another list.
+    """
+    run = {"spider": plan.spider, "urls": plan.arguments.get("urls", "")}
+    marker = plan.parts / RUN_NAME
+    leftovers = {output: output.leftovers(plan.parts) for output in plan.outputs}
+    if any(leftovers.values()):
+        try:
+            earlier = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = None
+        if earlier != run:
+            raise ValueError(
+                f"{plan.parts} holds the rows of an unfinished run of another list "
+                f"({earlier or 'unknown'}): finish it with its own command, or delete the "
+                "folder to start over"
+            )
+    marker.write_text(json.dumps(run), encoding="utf-8")
+    rows = 0
+    for index, (output, found) in enumerate(leftovers.items()):
+        if not found:
+            continue
+        journal = output.journal(plan.parts)
+        merged = plan.parts / f".{journal.name}"
+        report = merge(found, merged)
+        os.replace(merged, journal)
+        for path in found:
+            if path != journal:
+                path.unlink()
+        rows = report.rows_written if index == 0 else rows
+    return rows
+
+
+def watch_parent() -> None:
+    """In a worker: stop as on Ctrl-C (SIGTERM) once the parent is gone, however it died.
+
+    The parent passes the read end of a pipe it alone writes to; the kernel closes the write
+    end when the parent exits, SIGKILL included, and the read returns.
+    """
+    fd = os.environ.pop(PARENT_FD_VARIABLE, None)
+    if fd is None or not fd.isdigit():
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(int(fd), 1):
+                pass
+        logger.warning("The parent of this worker is gone: stopping, its rows so far are kept")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="crawler-parent-watch", daemon=True).start()
+
+
+def _summarise(
+    output: Path, settings: BaseSettings, spider: str, source: str, finish_reason: str
+) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
     summary = RunSummary()
     failures = FailureList(failures_shown(settings))
@@ -223,7 +331,7 @@ def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -
     data["run"] = {
         "spider": spider,
         "source": source,
-        "finish_reason": "finished",
+        "finish_reason": finish_reason,
         "exports": [str(output)],
         "slo": settings.get("CRAWLER_SLO", ""),
     }
@@ -232,10 +340,11 @@ def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -
     publish_summary(data, reports, failures)
 
 
-def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
+def _progress(plan: WorkerPlan, settings: BaseSettings, earlier: int) -> PartsProgress | None:
     """The whole run's progress lines, unless progress is off or the log hides them.
 
-    The total is unknown when resuming: the entries already done are the workers' to skip.
+    The total is unknown when resuming from other outputs: the entries already done are the
+    workers' to skip. ``earlier`` rows of an unfinished run of this output count as done.
     """
     mode, _ = progress_settings(settings)  # checked before the workers started
     if mode == "off":
@@ -250,7 +359,9 @@ def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
     first = plan.outputs[0]
     parts = [first.part(plan.parts, shard) for shard in range(plan.workers)]
     spec = None if plan.arguments.get("resume") else plan.arguments.get("urls", "")
-    return PartsProgress(parts, spec, header_lines=1 if first.part_format == "csv" else 0)
+    return PartsProgress(
+        parts, spec, header_lines=1 if first.part_format == "csv" else 0, already=earlier
+    )
 
 
 def _wait(
@@ -267,48 +378,14 @@ def _wait(
     return [process.wait() for process in processes]
 
 
-def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
-    """Run the workers of ``plan``, merge their parts, log the summary; the exit status."""
-    shutil.rmtree(plan.parts, ignore_errors=True)  # parts of a run killed earlier
-    plan.parts.mkdir(parents=True)
-    started = time.monotonic()
-    processes: list[subprocess.Popen[bytes]] = []
-    with _Forwarder(processes):
-        for shard in range(plan.workers):
-            processes.append(subprocess.Popen(plan.command(shard), start_new_session=True))
-        logger.info(
-            "Started %d workers (pids %s); parts in %s",
-            plan.workers,
-            ", ".join(str(p.pid) for p in processes),
-            plan.parts,
-        )
-        progress = _progress(plan, settings)
-        try:
-            returncodes = _wait(processes, progress, progress_settings(settings)[1])
-        finally:
-            if progress is not None:
-                progress.stop()
-    logger.info(
-        "Workers finished in %.2f s, exit statuses %s", time.monotonic() - started, returncodes
-    )
-    for shard, code in enumerate(returncodes, 1):
-        if code < 0:
-            logger.error(
-                "Worker %d/%d was stopped by %s: its rows so far are merged; finish the list "
-                "with -a resume=<this output>",
-                shard,
-                plan.workers,
-                signal.Signals(-code).name,
-            )
-    sources = [name.strip() for name in str(plan.arguments.get("urls") or "").split(",")]
+def _merge_all(plan: WorkerPlan, sources: list[str], *, finished: bool) -> bool:
+    """Merge the journal and parts into each output; unless ``finished``, into the journal too
+    (written before the parts are deleted). ``False`` if an output has no part at all."""
     for output in plan.outputs:
-        parts = [output.part(plan.parts, shard) for shard in range(plan.workers)]
-        present = [part for part in parts if part.exists()]
+        present = output.leftovers(plan.parts)
         if not present:
             logger.error("No worker wrote a part of %s", output.path)
-            with contextlib.suppress(OSError):
-                plan.parts.rmdir()  # only if empty: parts of other outputs stay
-            return 1
+            return False
         merge_started = time.monotonic()
         report = merge(present, output.path, source_order=sources)
         logger.info(
@@ -318,11 +395,118 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
             output.path,
             time.monotonic() - merge_started,
         )
-    shutil.rmtree(plan.parts, ignore_errors=True)
+        if not finished:  # the journal of the next run: the rows are safe before parts go
+            journal = output.journal(plan.parts)
+            merged = plan.parts / f".{journal.name}"
+            merge(present, merged)
+            os.replace(merged, journal)
+            for path in present:
+                if path != journal:
+                    path.unlink()
+    return True
+
+
+def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
+    """Run the workers of ``plan``, merge their parts, log the summary; the exit status."""
+    plan.parts.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = _lock(plan.parts)
+    except ValueError as e:
+        logger.error("%s", e)
+        return 1
+    try:
+        return _run(plan, settings, lock)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _start(plan: WorkerPlan, shard: int, inherited: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    """Start worker ``shard``; ``inherited[0]`` is its end of the parent's pipe (POSIX)."""
+    if not inherited:
+        return subprocess.Popen(plan.command(shard), start_new_session=True)
+    env = {**os.environ, PARENT_FD_VARIABLE: str(inherited[0])}
+    return subprocess.Popen(
+        plan.command(shard), start_new_session=True, pass_fds=inherited, env=env
+    )
+
+
+def _run(plan: WorkerPlan, settings: BaseSettings, lock: IO[bytes] | None) -> int:
+    try:
+        earlier = _take_over(plan)
+    except ValueError as e:
+        logger.error("%s", e)
+        return 1
+    workers_plan = plan
+    if plan.outputs and (journal := plan.outputs[0].journal(plan.parts)).exists():
+        logger.info(
+            "Resuming the unfinished run of this output: %d entries already have a row in %s "
+            "(delete it to start over)",
+            earlier,
+            plan.parts,
+        )
+        workers_plan = plan.resuming(journal)
+    started = time.monotonic()
+    processes: list[subprocess.Popen[bytes]] = []
+    watched, watching = os.pipe() if os.name == "posix" else (-1, -1)
+    inherited = (watched,) + ((lock.fileno(),) if lock is not None else ()) if watched >= 0 else ()
+    try:
+        with _Forwarder(processes):
+            for shard in range(plan.workers):
+                processes.append(_start(workers_plan, shard, inherited))
+            if watched >= 0:
+                os.close(watched)
+            logger.info(
+                "Started %d workers (pids %s); parts in %s",
+                plan.workers,
+                ", ".join(str(p.pid) for p in processes),
+                plan.parts,
+            )
+            progress = _progress(plan, settings, earlier)
+            try:
+                returncodes = _wait(processes, progress, progress_settings(settings)[1])
+            finally:
+                if progress is not None:
+                    progress.stop()
+    finally:
+        if watching >= 0:
+            os.close(watching)  # after the workers ended: they stop once it closes
+    logger.info(
+        "Workers finished in %.2f s, exit statuses %s", time.monotonic() - started, returncodes
+    )
+    for shard, code in enumerate(returncodes, 1):
+        if code < 0:
+            logger.error(
+                "Worker %d/%d was stopped by %s: its rows so far are merged",
+                shard,
+                plan.workers,
+                signal.Signals(-code).name,
+            )
+    failure_code = settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
+    finished = all(code in (0, failure_code) for code in returncodes)
+    sources = [name.strip() for name in str(plan.arguments.get("urls") or "").split(",")]
+    if not _merge_all(plan, sources, finished=finished):
+        shutil.rmtree(plan.parts, ignore_errors=True)  # nothing in it to keep
+        return 1
+    if finished:
+        shutil.rmtree(plan.parts, ignore_errors=True)
+    elif plan.outputs:
+        logger.warning(
+            "The run did not finish: its rows so far are in %s and kept in %s; run the same "
+            "command again to check only the entries without a row",
+            ", ".join(str(output.path) for output in plan.outputs),
+            plan.parts,
+        )
     logger.info("Elapsed %.2f s with %d workers", time.monotonic() - started, plan.workers)
-    if plan.outputs:
-        _summarise(plan.outputs[0].path, settings, plan.spider, ", ".join(sources))
-    return _status(returncodes, settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2))
+    if plan.outputs:  # the summary is the last thing logged
+        _summarise(
+            plan.outputs[0].path,
+            settings,
+            plan.spider,
+            ", ".join(sources),
+            "finished" if finished else "unfinished",
+        )
+    return _status(returncodes, failure_code)
 
 
 def workers_wanted(arguments: Mapping[str, str], settings: BaseSettings) -> int:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import threading
     from pathlib import Path
 
+    from tests.servers import ServerLoop
+
 ROBOTS_TXT = "User-agent: *\nDisallow: /private\n"
 
 
@@ -221,3 +223,29 @@ def paced_url_list(site: str, path: Path, entries: int) -> list[int]:
             lines.append(f"{site}/slow?s=0.01&i={i}")
     path.write_text("\n".join(lines) + "\n")
     return list(range(1, entries + 1))
+
+
+class Gate:
+    """A server whose pages answer only once the test opens the gate; it counts arrivals."""
+
+    def __init__(self, server_loop: ServerLoop) -> None:
+        self.server_loop = server_loop
+        self.arrivals: list[str] = []
+        self.opened = asyncio.Event()  # used on the server loop only
+        app = web.Application()
+        app.router.add_get("/page", self._page)
+        self.site = server_loop.http(app)
+
+    async def _page(self, request: web.Request) -> web.Response:
+        self.arrivals.append(request.query["key"])
+        await self.opened.wait()
+        return web.Response(text="through")
+
+    def open(self) -> None:
+        self.server_loop.loop.call_soon_threadsafe(self.opened.set)
+
+    def wait_for_arrivals(self, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.arrivals) < count:
+            assert time.monotonic() < deadline, f"only {len(self.arrivals)} requests arrived"
+            time.sleep(0.02)

@@ -12,9 +12,9 @@ import pytest
 
 from crawler.shard import Shard
 from crawler.sources import UrlEntry
-from tests._apps import Arrivals, recording_app
+from tests._apps import Arrivals, Gate, recording_app
 from tests._crawl import read_rows
-from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_text
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines, wait_for_text
 
 if TYPE_CHECKING:
     import subprocess
@@ -156,6 +156,8 @@ def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
     urls.write_text("".join(f"{site}/page?key={i}&s=0.2\n" for i in range(200)))
     out, log = tmp_path / "results.jsonl", tmp_path / "log.txt"
     parent, _ = start_busy_workers(urls, out, log, arrivals)
+    for shard in range(2):  # both crawl, so both have Scrapy's Ctrl-C handlers in place
+        wait_for_lines(tmp_path / ".results.jsonl.workers" / f"results.{shard}.jsonl", 1, parent)
     parent.send_signal(signal.SIGINT)
     assert parent.wait(120) == 1
     text = log.read_text()
@@ -165,6 +167,15 @@ def test_ctrl_c_reaches_each_worker_once_and_the_rows_so_far_are_merged(
     lines = [row["line"] for row in read_rows(out)]
     assert 0 < len(lines) < 200
     assert lines == sorted(set(lines))
+    assert "run the same command again" in text
+
+    rerun = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert [row["line"] for row in read_rows(out)] == list(range(1, 201))
+    assert sorted(arrivals.requests.values()) == [1] * 200  # nothing finished checked again
 
 
 def test_a_second_ctrl_c_stops_the_workers_at_once_and_the_run_exits_1(
@@ -234,3 +245,110 @@ def test_the_parent_shows_the_whole_runs_progress(server_loop: ServerLoop, tmp_p
     assert counts[-1] <= 40
     assert not re.search(r"\[worker \d/2\] .*Progress: ", result.stderr)  # the parent's only
     assert len(read_rows(out)) == 40
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie no one reaps does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 60
+    while any(running(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the workers outlived their parent"
+        time.sleep(0.02)
+
+
+def parts_rows(out: Path) -> set[str]:
+    """The keys of the pages with a row in the parts (and journal) of ``out``."""
+    keys = set()
+    for part in out.parent.glob(f".{out.name}.workers/*.csv"):
+        keys |= {row["url"].rpartition("key=")[2].split("&")[0] for row in read_rows(part)}
+    return keys
+
+
+@pytest.mark.parametrize("victims", ["parent", "parent and workers"])
+def test_after_a_kill_the_same_command_finishes_the_list_and_checks_nothing_twice(
+    server_loop: ServerLoop, tmp_path: Path, victims: str
+) -> None:
+    arrivals = Arrivals()
+    site = server_loop.http(recording_app(arrivals))
+    urls = tmp_path / "urls.txt"
+    entries = 600
+    urls.write_text("".join(f"{site}/page?key={i}&s=0.05\n" for i in range(entries)))
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        parent = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=INFO", stderr=stderr,
+        )  # fmt: skip
+    pids = wait_for_pids(log, parent)
+    for shard in range(2):
+        wait_for_lines(tmp_path / ".results.csv.workers" / f"results.{shard}.csv", 20, parent)
+    for pid in [parent.pid] + (pids if victims != "parent" else []):
+        os.kill(pid, signal.SIGKILL)  # a power cut kills them all at once
+    parent.wait(30)
+    wait_until_gone(pids)
+    asked = len(arrivals.requests)
+    assert asked < entries, "the workers stopped with their parent"
+    done = parts_rows(out)
+    assert len(done) >= 40
+
+    rerun = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"{len(done)} entries already have a row" in rerun.stderr
+    rows = read_rows(out)
+    assert [int(row["line"]) for row in rows] == list(range(1, entries + 1))
+    assert all(arrivals.requests[key] == 1 for key in done), "a finished row was checked again"
+    if victims == "parent":  # the workers stopped as on Ctrl-C: every page sent has its row
+        assert sorted(arrivals.requests.values()) == [1] * entries
+    else:  # only pages on the wire at the power cut were asked for twice
+        assert sum(count > 1 for count in arrivals.requests.values()) <= 8
+    assert not (tmp_path / ".results.csv.workers").exists()
+
+
+def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    gate = Gate(server_loop)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{gate.site}/page?key={i}\n" for i in range(20)))
+    out, log = tmp_path / "results.csv", tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        first = start_scrapy(
+            "crawl", "urls", "-a", f"urls={urls}", "-a", "workers=2", "-O", str(out),
+            "-s", "LOG_LEVEL=INFO", stderr=stderr,
+        )  # fmt: skip
+    wait_for_pids(log, first)
+    gate.wait_for_arrivals(1)  # the first run's workers are crawling, held at the gate
+    second = scrapy_crawl("-a", f"urls={urls}", "-a", "workers=2", "-O", str(out))
+    gate.open()
+    assert second.returncode == 1
+    assert "is in use by another run" in second.stderr, second.stderr[-3000:]
+    assert "Started 2 workers" not in second.stderr
+    assert first.wait(120) == 0, log.read_text()[-3000:]
+    assert len(read_rows(out)) == 20
+
+
+def test_parts_of_another_list_are_never_taken_nor_deleted(tmp_path: Path) -> None:
+    parts = tmp_path / ".results.csv.workers"
+    parts.mkdir()
+    (parts / "run.json").write_text('{"spider": "urls", "urls": "other.txt"}')
+    part = parts / "results.0.csv"
+    part.write_text("url,source,line,outcome\nhttp://a.test/,other.txt,1,ok\n")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://a.test/\n")
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", "workers=2", "-O", str(tmp_path / "results.csv")
+    )
+    assert result.returncode == 1
+    assert "holds the rows of an unfinished run of another list" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert part.read_text() == "url,source,line,outcome\nhttp://a.test/,other.txt,1,ok\n"

@@ -239,7 +239,13 @@ def test_ctrl_c_stops_a_feed_with_one_line_and_marks_the_job_interrupted(
             assert time.monotonic() < deadline, "the feed never began"
             time.sleep(0.02)
         feeder.send_signal(signal.SIGINT)
-        _, stderr = feeder.communicate(timeout=60)
+        # Standard input stays open until the feeder has exited: its feed can end only by
+        # the signal (communicate() would close it at once, racing the signal).
+        try:
+            feeder.wait(60)
+        except subprocess.TimeoutExpired:
+            feeder.kill()
+        _, stderr = feeder.communicate()
         state = client.hget("crawler:urls:meta", "state")
     assert feeder.returncode == 1
     assert b"Traceback" not in stderr

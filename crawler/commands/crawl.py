@@ -17,7 +17,7 @@ from crawler.console import quiet_scrapy_log
 from crawler.distributed.config import check_worker_outputs
 from crawler.progress import progress_settings
 from crawler.spider import UrlCheckSpider
-from crawler.workers import WorkerPlan, run_workers, workers_wanted
+from crawler.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
 
 if TYPE_CHECKING:
     import argparse
@@ -104,6 +104,7 @@ class Command(ScrapyCrawlCommand):
         self.parser.exit(1, f"{self.parser.prog}: error: {message}\n")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        watch_parent()  # a worker of `-a workers=N` stops when its parent dies
         if unknown := [arg for arg in args if arg.startswith("-")]:
             self._usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         if len(args) != 1:

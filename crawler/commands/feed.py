@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +17,7 @@ from crawler.sources import open_sources
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
+    from types import FrameType
 
 
 def job_from_options(command: ScrapyCommand, opts: argparse.Namespace) -> RedisJob:
@@ -48,6 +50,20 @@ def redis_failures(job: RedisJob, doing: str) -> Iterator[None]:
         ) from e
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interruptible() -> None:
+    """Make SIGINT and SIGTERM raise ``KeyboardInterrupt``, as ``scrapy crawl`` stops on both.
+
+    Set explicitly: a process started with SIGINT ignored (a background job of a script, some
+    CI runners) inherits that, and Python then leaves it ignored.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+
+
 def fail(command: ScrapyCommand, message: str) -> None:
     """Print a one-line error and set the exit status to 1."""
     print(f"error: {message}", file=sys.stderr)
@@ -77,6 +93,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("name the URL lists to feed (- for standard input)")
+        interruptible()
         try:
             job = job_from_options(self, opts)
             self._feed(job, args, reset=opts.reset)

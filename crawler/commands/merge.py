@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.feed import add_job_options, fail, job_from_options, redis_failures
+from crawler.commands.feed import (
+    add_job_options,
+    fail,
+    interruptible,
+    job_from_options,
+    redis_failures,
+)
 from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
 
@@ -64,6 +70,7 @@ class Command(ScrapyCommand):
             raise UsageError("name the workers' outputs to merge")
         parts, output = [Path(arg) for arg in args], Path(opts.output)
         assert self.settings is not None
+        interruptible()
         try:
             if opts.redis or opts.job or self.settings.get("CRAWLER_REDIS_URL"):
                 self._merge_job(job_from_options(self, opts), parts, output)
