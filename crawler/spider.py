@@ -18,6 +18,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._lean import leave_out_unused_middlewares
+from crawler._outputs import appended_outputs
 from crawler._read_ahead import (
     READ_AHEAD,
     read_ahead,
@@ -305,8 +306,9 @@ class UrlCheckSpider(Spider):
                 yield step
             return
         try:
-            done = done_entries(self.resume) if self.resume else None
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            appended = appended_outputs(self.crawler.settings.getdict("FEEDS"))
+            done = done_entries(self.resume, appended) if self.resume else None
+        except (OSError, ValueError, csv.Error) as e:  # UnicodeDecodeError, NotAnOutputError
             logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
             raise CloseSpider(INPUT_ERROR) from e
         try:
