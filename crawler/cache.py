@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
 
     from crawler.accept import StatusRanges
     from crawler.sources import UrlEntry
@@ -236,9 +237,14 @@ class CacheReader:
 
     def __init__(self, crawler: Crawler, config: CacheConfig) -> None:
         self.config = config
-        self.stats = crawler.stats
+        self.crawler = crawler
         self.cache: ResultCache | None = ResultCache.open(config.path)
         crawler.signals.connect(self.close, signal=signals.spider_closed)
+
+    @property
+    def stats(self) -> StatsCollector:
+        """The crawl's stats: the spider builds this reader before ``scrapy crawl`` sets them."""
+        return self.crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self | None:
