@@ -161,6 +161,7 @@ class ResultCache:
             if (check := connection.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise _DamagedError(check)
             connection.execute(_SCHEMA)
+            _check_writable(connection, path)
         except sqlite3.DatabaseError as e:
             connection.close()
             if getattr(e, "sqlite_errorcode", None) in _DAMAGED_CODES:
@@ -215,6 +216,25 @@ def _check_header(path: Path) -> None:
             f"CRAWLER_CACHE={str(path)!r} is not an SQLite database (is it the right path?); "
             "give another path, or delete the file"
         )
+
+
+def _check_writable(connection: sqlite3.Connection, path: Path) -> None:
+    """Write a row and roll it back: a read-only file (or directory, or file system) fails
+    here, with one line, rather than at the first row stored."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("INSERT OR REPLACE INTO results VALUES ('', 0, 0, '')")
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if getattr(e, "sqlite_errorcode", None) in _DAMAGED_CODES:
+            raise
+        raise CacheError(
+            f"CRAWLER_CACHE={str(path)!r} cannot be written ({e}); "
+            "give a path you can write to, or make the file writable"
+        ) from e
 
 
 def _claim(connection: sqlite3.Connection, path: Path) -> None:
