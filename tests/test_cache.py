@@ -300,3 +300,37 @@ def test_a_read_only_cache_file_is_a_one_line_error_before_crawling(
     )
     assert "Traceback" not in result.stderr
     assert "Spider opened" not in result.stderr  # nothing crawled
+
+
+def damage_cell_counts(path: Path) -> None:
+    """Make ``PRAGMA quick_check`` report many problems, on many lines."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[page + 3 : page + 5] = b"\x00\x50"  # page 2 claims 80 cells
+    data[page + 8 : page + 12] = b"\xff\xff\xff\x7f"
+    path.write_bytes(data)
+
+
+def test_caches_damaged_in_the_same_second_are_moved_aside_apart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    cache = ResultCache.open(path)
+    for i in range(500):  # page 2 is an interior page then
+        cache.put(f"http://a/{i}", UrlResult(url="x", source="x", line=i, status=200, outcome="ok"))
+    cache.close()
+    good = path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="crawler.cache"):
+        for _ in range(3):  # three within a second: two of them share one
+            path.write_bytes(good)
+            damage_cell_counts(path)
+            ResultCache.open(path).close()
+    asides = sorted(tmp_path.glob("cache.sqlite.corrupt-*"))
+    assert len(asides) == 3, asides  # none overwritten
+    assert all(aside.read_bytes()[:16] == b"SQLite format 3\x00" for aside in asides)
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 3
+    for message in warnings:
+        assert "\n" not in message
+        assert "is damaged (On tree page 2 cell 0: invalid page number" in message
+        assert len(message) < 400
