@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from crawler.resume import resume_paths
+from crawler.resume import check_output, resume_paths
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -60,16 +60,51 @@ def check_outputs(feeds: Mapping[str, Any]) -> None:
             raise ValueError(f"Cannot write the output {uri}: {problem}")
 
 
+def appended_outputs(feeds: Mapping[str, Any]) -> set[Path]:
+    """The local files (resolved) the feeds append rows to (``-o``, not ``-O``)."""
+    paths = {
+        (path.resolve(), bool((options or {}).get("overwrite")))
+        for uri, options in feeds.items()
+        if (path := local_path(str(uri))) is not None
+    }
+    return {path for path, overwrite in paths if not overwrite}
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether ``path`` holds a row: a line after a CSV header, any line in other formats."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(65536)
+    except OSError:
+        return False
+    if path.suffix == ".csv":
+        head = head.partition(b"\n")[2]
+    return bool(head.strip())
+
+
 def check_resume_outputs(feeds: Mapping[str, Any], resume: str, *, workers: int) -> None:
-    """``ValueError`` (one line) for an output that would replace the rows it resumes from.
+    """``ValueError`` (one line) for a ``resume`` file that is not an output of ours, an output
+    that would replace the rows it resumes from, or one that already holds rows of another run.
 
     In one process, ``-o`` appends to the file being resumed; workers merge their rows into
-    their outputs, replacing them, so they must write to a new file.
+    their outputs, replacing them, so they must write to a new file. Appending to a file with
+    rows that ``resume`` does not name (a typo) would give every entry a second row.
     """
     resumed = {path.resolve() for path in resume_paths(resume)}
+    for resumed_path in resume_paths(resume):
+        if resumed_path.is_file():
+            check_output(resumed_path)
     for uri, options in feeds.items():
         path = local_path(str(uri))
-        if path is None or path.resolve() not in resumed:
+        if path is None:
+            continue
+        if path.resolve() not in resumed:
+            if not (options or {}).get("overwrite") and workers <= 1 and _holds_rows(path):
+                raise ValueError(
+                    f"-o {uri} appends to a file with rows that resume={resume} does not name: "
+                    f"every entry would get a second row; resume from it (-a resume={uri}) "
+                    f"or replace it (-O {uri})"
+                )
             continue
         if workers > 1:
             raise ValueError(

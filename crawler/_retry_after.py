@@ -11,7 +11,7 @@ def retry_after_seconds(value: bytes | None) -> float | None:
     if not value:
         return None
     text = value.decode("latin-1").strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # RFC 9110 delay-seconds: ASCII digits only
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -108,13 +109,43 @@ class CacheConfig:
         return cls(Path(path), max_age, frozenset(skip))
 
 
+def _one_line(reason: str, limit: int = 200) -> str:
+    """SQLite's report on one line: its first problem and how many more it lists."""
+    problems = [line.strip() for line in reason.splitlines() if line.strip()]
+    problems = [line for line in problems if not line.startswith("***")] or problems or [reason]
+    first = problems[0] if len(problems[0]) <= limit else problems[0][: limit - 1] + "…"
+    return first + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+
+
+def _reserve_aside(path: Path) -> Path:
+    """A new ``<name>.corrupt-<time>[-N]`` beside ``path``, created empty: no one else's name."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for number in itertools.count(1):
+        suffix = f"-{number}" if number > 1 else ""
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}{suffix}")
+        try:
+            with aside.open("x"):
+                return aside
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
 def _move_aside(path: Path, reason: str) -> None:
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):  # another run may have moved it already
+    aside = _reserve_aside(path)
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:  # another run has moved it already
+        aside.unlink()
+        return
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
             os.replace(f"{path}{suffix}", f"{aside}{suffix}")
     logger.warning(
-        "Result cache %s is damaged (%s): moved it to %s, starting afresh", path, reason, aside
+        "Result cache %s is damaged (%s): moved it to %s, starting afresh",
+        path,
+        _one_line(reason),
+        aside,
     )
 
 
@@ -161,6 +192,7 @@ class ResultCache:
             if (check := connection.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise _DamagedError(check)
             connection.execute(_SCHEMA)
+            _check_writable(connection, path)
         except sqlite3.DatabaseError as e:
             connection.close()
             if getattr(e, "sqlite_errorcode", None) in _DAMAGED_CODES:
@@ -215,6 +247,25 @@ def _check_header(path: Path) -> None:
             f"CRAWLER_CACHE={str(path)!r} is not an SQLite database (is it the right path?); "
             "give another path, or delete the file"
         )
+
+
+def _check_writable(connection: sqlite3.Connection, path: Path) -> None:
+    """Write a row and roll it back: a read-only file (or directory, or file system) fails
+    here, with one line, rather than at the first row stored."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("INSERT OR REPLACE INTO results VALUES ('', 0, 0, '')")
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if getattr(e, "sqlite_errorcode", None) in _DAMAGED_CODES:
+            raise
+        raise CacheError(
+            f"CRAWLER_CACHE={str(path)!r} cannot be written ({e}); "
+            "give a path you can write to, or make the file writable"
+        ) from e
 
 
 def _claim(connection: sqlite3.Connection, path: Path) -> None:

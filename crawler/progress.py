@@ -74,9 +74,10 @@ def count_entries(spec: str, stop: threading.Event | None = None) -> int | None:
     """How many entries the inputs of ``spec`` hold (a pass over them); ``None`` if stopped."""
     count = 0
     with open_sources(spec, default=EXAMPLE_URLS) as sources:
-        for count, _ in enumerate(sources, 1):
-            if count % _COUNT_CHECK_EVERY == 0 and stop is not None and stop.is_set():
+        for read, entry in enumerate(sources.read(), 1):  # blank lines too: a stop is seen
+            if read % _COUNT_CHECK_EVERY == 0 and stop is not None and stop.is_set():
                 return None
+            count += entry is not None
     return count
 
 

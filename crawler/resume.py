@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from crawler._fingerprints import FingerprintSet
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterable, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,25 @@ def entry_key(source: str, line: int) -> int:
     return int.from_bytes(digest, "big")
 
 
+_KEY_COLUMNS = ("url", "source", "line", "outcome")
+"""Columns every row of ours has: what resuming reads."""
+
+
+class NotAnOutputError(ValueError):
+    """A ``resume`` file that is not an output of this checker: it is left untouched."""
+
+
+def _complete_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The lines that end with a newline: a last line a kill cut off is left out."""
+    for text in lines:
+        if text.endswith("\n"):
+            yield text
+
+
 def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
     """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8", newline="") as rows:
-        for row in csv.DictReader(rows):
+        for row in csv.DictReader(_complete_lines(rows)):
             source, line = row.get("source"), row.get("line")
             if source is not None and line and line.isdigit() and row.get("outcome"):
                 yield source, int(line), row.get("ok") == "false"
@@ -42,18 +57,53 @@ def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
 def _jsonl_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
     """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8") as lines:
-        for text in lines:
+        for text in _complete_lines(lines):
             try:
                 row = json.loads(text)
             except json.JSONDecodeError:
-                continue  # the line a kill cut off
+                continue
             if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
                 yield str(row.get("source")), row["line"], row.get("ok") is False
 
 
-def _rows(path: Path) -> Iterator[tuple[str, int, bool]]:
-    """The complete rows of an earlier output, its cut-off last line dropped first."""
-    drop_cut_line(path)
+def check_output(path: Path) -> None:
+    """Raise :class:`NotAnOutputError` unless ``path`` is empty or starts like a row file of ours.
+
+    Reads the first line only, which must be complete: a CSV output's header names the
+    ``url``, ``source``, ``line`` and ``outcome`` columns, a JSON Lines output's first row holds
+    them.
+    """
+    with path.open("rb") as file:
+        first = file.readline(65536)
+    if not first:
+        return
+    text = first.decode("utf-8", errors="replace")
+    if path.suffix == ".csv":
+        keys = {column.strip() for column in next(csv.reader([text]), [])}
+        what = "a header with url, source, line and outcome columns"
+    else:
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError:
+            row = None
+        keys = set(row) if isinstance(row, dict) else set()
+        what = 'a row with "url", "source", "line" and "outcome"'
+    if not first.endswith(b"\n") or not set(_KEY_COLUMNS) <= keys:
+        raise NotAnOutputError(
+            f"resume={path} is not an output of this checker (its first line is not {what}); "
+            "name the -o/-O file of the earlier run"
+        )
+
+
+def _rows(path: Path, *, appended: bool) -> Iterator[tuple[str, int, bool]]:
+    """The complete rows of an earlier output, checked to be ours first.
+
+    A cut-off last line is left out; it is cut from the file too when this run appends to it
+    (its rows would follow it on the same line).
+    """
+    check_output(path)
+    if appended:
+        drop_cut_line(path)
     return _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
 
 
@@ -116,14 +166,18 @@ class ResumedEntries:
                 self.not_ok.add(key)
 
 
-def done_entries(spec: str) -> ResumedEntries:
-    """The entries the outputs named by ``spec`` (comma-separated) already hold a row for."""
+def done_entries(spec: str, appended: Collection[Path] = ()) -> ResumedEntries:
+    """The entries the outputs named by ``spec`` (comma-separated) already hold a row for.
+
+    Raises :class:`NotAnOutputError` for a file that is not an output of ours. Only the
+    ``appended`` files (resolved paths this run appends rows to) are ever changed.
+    """
     done = ResumedEntries()
     for path in resume_paths(spec):
         if not path.exists():
             logger.info("Nothing to resume from %s: it does not exist yet", path)
             continue
-        for source, line, failed in _rows(path):
+        for source, line, failed in _rows(path, appended=path.resolve() in appended):
             done.add(entry_key(source, line), ok=not failed)
         logger.info("Resuming: %d entries already have a row in %s", len(done), path)
     return done

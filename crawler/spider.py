@@ -18,6 +18,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler import outcomes
 from crawler._fingerprints import FingerprintSet
 from crawler._lean import leave_out_unused_middlewares
+from crawler._outputs import appended_outputs
 from crawler._read_ahead import (
     READ_AHEAD,
     read_ahead,
@@ -69,6 +70,9 @@ EXAMPLE_URLS = Path(__file__).resolve().parent.parent / "examples" / "urls.txt"
 CHECKED_SCHEMES = frozenset({"http", "https"})
 BACKOUT_POLL = 0.02
 """Seconds between looks at the engine while a Redis worker waits for room to send more."""
+PAUSE_EVERY = 1000
+"""Entries and skipped lines read between two pauses of ``start()`` in which the event loop
+runs (downloads, timeouts, signals): skipping needs no request, so nothing else pauses it."""
 
 
 INPUT_ERROR = "input_error"
@@ -323,11 +327,13 @@ class UrlCheckSpider(Spider):
         if "-" not in names:  # standard input can be read only once: by the crawl
             open_sources(urls, default=_default_list(urls)).close()
 
-    def url_entries(self) -> Iterable[UrlEntry | str]:
+    def url_entries(self) -> Iterable[UrlEntry | str | None]:
         """The URLs to check, lazily. Override this to take them from anywhere.
 
         Yield :class:`~crawler.sources.UrlEntry` objects, or plain URL strings (their
-        ``source`` is the spider's name and ``line`` their position).
+        ``source`` is the spider's name and ``line`` their position). ``None`` stands for
+        input read that holds no entry (a blank line, a comment): it lets the crawl run on
+        (downloads, timeouts, Ctrl-C) while a long stretch of them is skipped.
         """
         with open_sources(self.urls, default=_default_list(self.urls)) as sources:
             if self.urls is None:
@@ -338,7 +344,7 @@ class UrlCheckSpider(Spider):
                 )
             else:
                 logger.info("Checking URLs from %s", sources.describe(), extra={"spider": self})
-            yield from sources
+            yield from sources.read()
 
     async def start(self) -> AsyncIterator[Any]:
         """One request, or one row straight away, per entry of :meth:`url_entries`.
@@ -352,8 +358,9 @@ class UrlCheckSpider(Spider):
                 yield step
             return
         try:
-            done = done_entries(self.resume) if self.resume else None
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            appended = appended_outputs(self.crawler.settings.getdict("FEEDS"))
+            done = done_entries(self.resume, appended) if self.resume else None
+        except (OSError, ValueError, csv.Error) as e:  # UnicodeDecodeError, NotAnOutputError
             logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
             raise CloseSpider(INPUT_ERROR) from e
         try:
@@ -366,7 +373,15 @@ class UrlCheckSpider(Spider):
 
     async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:
         stats, shard = self.crawler.stats, self.shard
-        for position, given in enumerate(self.url_entries(), 1):
+        position = 0
+        for read, given in enumerate(self.url_entries(), 1):
+            if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
+                await asyncio.sleep(0)
+                if not self._engine_running():
+                    return
+            if given is None:
+                continue
+            position += 1
             entry = (
                 UrlEntry(url=given, source=self.name, line=position)
                 if isinstance(given, str)
@@ -382,6 +397,10 @@ class UrlCheckSpider(Spider):
                 continue
             await wait_for_room(self.crawler, self._read_ahead)
             yield self._first_step(entry)
+
+    def _engine_running(self) -> bool:
+        engine = self.crawler.engine
+        return engine is not None and engine.running
 
     async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:
         """Steps for the entries leased from ``job``, taking no more than the engine can send."""

@@ -45,9 +45,11 @@ def start_scrapy(*args: str, stderr: int | None = subprocess.PIPE) -> subprocess
     )
 
 
-def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
-    """Wait (polling the file, with a deadline) until ``path`` holds ``count`` lines."""
-    deadline = time.monotonic() + 60
+def wait_for_lines(
+    path: Path, count: int, process: subprocess.Popen[bytes], *, within: float = 60
+) -> None:
+    """Wait (polling the file, for ``within`` seconds at most) until ``path`` holds ``count`` lines."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline and process.poll() is None:
         if path.exists() and path.read_bytes().count(b"\n") >= count:
             return

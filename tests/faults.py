@@ -126,6 +126,14 @@ async def unavailable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await writer.drain()
 
 
+async def continue_flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """``100 Continue`` after ``100 Continue``, as fast as the client reads, forever."""
+    burst = b"HTTP/1.1 100 Continue\r\n\r\n" * 4096
+    while True:
+        writer.write(burst)
+        await writer.drain()
+
+
 async def head_differs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """405 to HEAD (as many servers do), 200 to GET: the fault server passes the method."""
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
@@ -153,6 +161,7 @@ FAULTS: dict[str, Fault] = {
     "/gzip-bomb": gzip_bomb,
     "/429": rate_limited,
     "/503": unavailable,
+    "/continue-flood": continue_flood,
     "/head-differs": head_differs,
 }
 

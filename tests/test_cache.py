@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,8 @@ from tests._crawl import crawl_urls, read_rows, urls_crawler
 from tests._scrapy import scrapy_crawl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from scrapy.crawler import Crawler
 
     from tests.servers import ServerLoop
@@ -258,3 +262,75 @@ def test_two_processes_write_the_same_cache(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT count(*) FROM results").fetchone() == (700,)
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Make files read-only, even for root (``chattr +i``); undone after the test."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        if os.geteuid() != 0:
+            path.chmod(0o444)
+        elif subprocess.run(["chattr", "+i", str(path)], check=False).returncode != 0:
+            pytest.skip("no way to make a file read-only for root here (chattr +i failed)")
+        made.append(path)
+
+    yield make
+    for path in made:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
+
+
+def test_a_read_only_cache_file_is_a_one_line_error_before_crawling(
+    site: str, tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    ResultCache.open(path).close()
+    read_only(path)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n")
+    out = tmp_path / "out.csv"
+    result = scrapy_crawl("-a", f"urls={urls}", "-s", f"CRAWLER_CACHE={path}", "-O", str(out))
+    assert result.returncode == 1, result.stderr[-3000:]
+    (error,) = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert (
+        f"CRAWLER_CACHE='{path}' cannot be written (attempt to write a readonly database)" in error
+    )
+    assert "Traceback" not in result.stderr
+    assert "Spider opened" not in result.stderr  # nothing crawled
+
+
+def damage_cell_counts(path: Path) -> None:
+    """Make ``PRAGMA quick_check`` report many problems, on many lines."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[page + 3 : page + 5] = b"\x00\x50"  # page 2 claims 80 cells
+    data[page + 8 : page + 12] = b"\xff\xff\xff\x7f"
+    path.write_bytes(data)
+
+
+def test_caches_damaged_in_the_same_second_are_moved_aside_apart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    cache = ResultCache.open(path)
+    for i in range(500):  # page 2 is an interior page then
+        cache.put(f"http://a/{i}", UrlResult(url="x", source="x", line=i, status=200, outcome="ok"))
+    cache.close()
+    good = path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="crawler.cache"):
+        for _ in range(3):  # three within a second: two of them share one
+            path.write_bytes(good)
+            damage_cell_counts(path)
+            ResultCache.open(path).close()
+    asides = sorted(tmp_path.glob("cache.sqlite.corrupt-*"))
+    assert len(asides) == 3, asides  # none overwritten
+    assert all(aside.read_bytes()[:16] == b"SQLite format 3\x00" for aside in asides)
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 3
+    for message in warnings:
+        assert "\n" not in message
+        assert "is damaged (On tree page 2 cell 0: invalid page number" in message
+        assert len(message) < 400

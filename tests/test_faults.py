@@ -43,6 +43,7 @@ EXPECTED = {
     "/gzip-bomb": ("too_large", "exceeded DOWNLOAD_MAXSIZE"),
     "/429": ("rate_limited", "rate limited (HTTP 429, Retry-After 120 s)"),
     "/503": ("rate_limited", "rate limited (HTTP 503, Retry-After 60 s)"),
+    "/continue-flood": ("invalid_response", "more than 32 informational (1xx) responses"),
     # 405 to HEAD, 200 to GET: the checker sends GET, so it is not fooled (HEAD mode: issue 7)
     "/head-differs": ("ok", ""),
 }

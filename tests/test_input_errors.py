@@ -50,7 +50,7 @@ def test_a_resume_file_that_cannot_be_read(site: str, tmp_path: Path, kind: str)
     if kind == "directory":
         earlier.mkdir()
     else:
-        earlier.write_bytes(b"url,source,line\n\xff\xfe,a,1\n")
+        earlier.write_bytes(b"url,source,line,outcome\n\xff\xfe,a,1,ok\n")
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{site}/ok\n")
     result = scrapy_crawl(

@@ -8,6 +8,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -143,6 +144,16 @@ def test_log_lines_off_a_terminal(site: str, tmp_path: Path) -> None:
         done, percent, _, not_ok, _ = match.groups()
         assert float(percent) == pytest.approx(int(done) / 3 * 100, abs=0.05)
         assert int(not_ok) <= 1
+
+
+def test_counting_stops_in_a_stretch_of_blank_lines(tmp_path: Path) -> None:
+    """A stopped crawl waits for the counting thread: it must see the stop in blank lines too."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n" * 100_000 + "http://a.example/\n")
+    stop = threading.Event()
+    assert count_entries(str(urls), stop) == 1
+    stop.set()
+    assert count_entries(str(urls), stop) is None
 
 
 def test_total_counts_entries_of_files(tmp_path: Path) -> None:

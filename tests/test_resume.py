@@ -154,3 +154,73 @@ def test_a_not_ok_row_of_the_earlier_run_makes_the_resumed_run_exit_2(
     else:  # line 2 of another list is no row of this job: lines 2 and 3 are checked
         assert result.returncode == 2, result.stderr[-2000:]  # line 2 is a 404 here too
         assert "crawler/rows_resumed_not_ok_count" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "listing"),
+    [
+        ("urls.csv", "url\n{site}/ok\n{site}/ok?2"),
+        ("urls.jsonl", '{{"url": "{site}/ok"}}\n{{"url": "{site}/ok?2"}}'),
+    ],
+)
+def test_resume_given_the_input_list_leaves_it_untouched(
+    site: str, tmp_path: Path, name: str, listing: str
+) -> None:
+    """The list itself passed as ``resume`` (saved without a final newline, as editors do)."""
+    urls = tmp_path / name
+    urls.write_text(listing.format(site=site))
+    before = urls.read_bytes()
+    out = tmp_path / f"results{urls.suffix}"
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={urls}", "-o", str(out))
+    assert result.returncode == 1, result.stderr[-2000:]
+    (error,) = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
+    assert f"resume={urls} is not an output of this checker" in error
+    assert "Spider opened" not in result.stderr  # nothing crawled
+    assert urls.read_bytes() == before  # the last URL is still there
+
+
+def test_a_cut_off_row_of_a_resume_file_read_only_is_dropped_in_memory(
+    site: str, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/ok?2\n")
+    earlier = tmp_path / "earlier.jsonl"
+    row = {"url": f"{site}/ok", "source": str(urls), "line": 1, "outcome": "ok", "ok": True}
+    earlier.write_text(json.dumps(row) + "\n" + json.dumps({**row, "line": 2})[:30])
+    before = earlier.read_bytes()
+    rest = tmp_path / "rest.jsonl"
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={earlier}", "-O", str(rest))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [row["line"] for row in read_rows(rest)] == [2]
+    assert earlier.read_bytes() == before  # not an output of this run: never changed
+
+
+def test_a_typo_in_resume_with_o_onto_an_existing_output_is_refused(
+    site: str, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/ok?2\n")
+    out = tmp_path / "results.csv"
+    earlier = f"url,source,line,outcome,ok\n{site}/ok,{urls},1,ok,true\n"
+    out.write_text(earlier)
+    typo = tmp_path / "resluts.csv"
+    result = scrapy_crawl("-a", f"urls={urls}", "-a", f"resume={typo}", "-o", str(out))
+    assert result.returncode == 1, result.stderr[-2000:]
+    (error,) = [line for line in result.stderr.splitlines() if "] ERROR: " in line]
+    assert f"-o {out} appends to a file with rows that resume={typo} does not name" in error
+    assert "Spider opened" not in result.stderr  # nothing crawled
+    assert out.read_text() == earlier
+
+
+def test_appending_to_an_empty_output_or_a_header_alone_with_a_new_resume_file(
+    site: str, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n")
+    out = tmp_path / "results.csv"
+    out.write_text("url,source,line,outcome,ok\n")  # a run stopped before its first row
+    result = scrapy_crawl(
+        "-a", f"urls={urls}", "-a", f"resume={tmp_path / 'new.csv'}", "-o", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [row["line"] for row in read_rows(out)] == ["1"]

@@ -51,6 +51,24 @@ def test_text_bom_crlf_blanks_comments_and_whitespace(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("suffix", "data"),
+    [
+        (".txt", b"http://a/\n\n# c\n" + b"x" * (MAX_LINE_BYTES * 3) + b"\nhttp://b/\n"),
+        (".jsonl", b'{"url": "http://a/"}\n\n \n{"url": "http://b/"}\n'),
+        (".csv", b"url\nhttp://a/\n\n,\nhttp://b/\n"),
+    ],
+)
+def test_read_marks_each_skipped_line(tmp_path: Path, suffix: str, data: bytes) -> None:
+    """``read()`` yields ``None`` for what it skips: a reader can pause in any stretch."""
+    name = write(tmp_path / f"urls{suffix}", data)
+    with open_sources(name) as sources:
+        read = [entry if entry is None else entry.url[:9] for entry in sources.read()]
+    assert read[0] == "http://a/"
+    assert read[-1] == "http://b/"
+    assert read.count(None) >= 2
+
+
 def test_text_bom_is_stripped_on_the_first_line_only(tmp_path: Path) -> None:
     name = write(tmp_path / "urls", b"http://a/\n\xef\xbb\xbfhttp://b/\n")
     assert entries(name) == [UrlEntry("http://a/", name, 1), UrlEntry("\ufeffhttp://b/", name, 2)]

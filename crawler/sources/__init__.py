@@ -34,7 +34,7 @@ class UrlSources:
     def __init__(self, names: Sequence[str], *, stdin: BinaryIO | None = None) -> None:
         self.names = tuple(names)
         self._inputs: list[Input] = []
-        self._readers: list[Iterable[UrlEntry]] = []
+        self._readers: list[Iterable[UrlEntry | None]] = []
         try:
             for name in self.names:
                 opened = open_input(name, stdin)
@@ -52,6 +52,12 @@ class UrlSources:
         return f"{count} {noun}{'s' if count > 1 else ''}: {shown}"
 
     def __iter__(self) -> Iterator[UrlEntry]:
+        return (entry for entry in self.read() if entry is not None)
+
+    def read(self) -> Iterator[UrlEntry | None]:
+        """The entries in order, and ``None`` for each line read that holds none (blank, a
+        comment, a block of a line too long), so that a caller can pause, however much it skips.
+        """
         for reader in self._readers:
             yield from reader
 
@@ -72,7 +78,7 @@ class UrlSources:
         self.close()
 
 
-def _entries(opened: Input) -> Iterable[UrlEntry]:
+def _entries(opened: Input) -> Iterable[UrlEntry | None]:
     if opened.format == "csv":
         return CsvEntries(opened)
     if opened.format == "jsonl":

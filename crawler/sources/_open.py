@@ -79,34 +79,34 @@ class Input:
         self.format = format_of(name)
         self._stream = stream
 
-    def lines(self) -> Iterator[Line]:
-        """Every line in order; a too long line is cut, its rest skipped, never held."""
+    def lines(self) -> Iterator[Line | None]:
+        """Every line in order; a too long line is cut, its rest skipped, never held.
+
+        ``None`` for each block of a too long line skipped, so that a reader can pause.
+        """
         number = 0
         while True:
-            try:
-                chunk = self._stream.readline(MAX_LINE_BYTES + 2)  # room for "\r\n"
-                too_long = len(chunk) == MAX_LINE_BYTES + 2 and not chunk.endswith(b"\n")
-                if too_long:
-                    self._skip_rest_of_line()
-            except _READ_ERRORS as e:
-                raise UrlSourceError(
-                    f"urls file {self.name!r} is unreadable after line {number} ({e}); "
-                    "check that it is complete"
-                ) from e
+            chunk = self._readline(MAX_LINE_BYTES + 2, number)  # room for "\r\n"
             if not chunk:
                 return
-            number += 1
-            if too_long:
+            if len(chunk) == MAX_LINE_BYTES + 2 and not chunk.endswith(b"\n"):
+                while (rest := self._readline(MAX_LINE_BYTES, number)) and rest[-1:] != b"\n":
+                    yield None
+                number += 1
                 yield Line(number, chunk[:MAX_LINE_BYTES], too_long=True)
                 continue
+            number += 1
             data = chunk.removesuffix(b"\n").removesuffix(b"\r")
             yield Line(number, data[:MAX_LINE_BYTES], too_long=len(data) > MAX_LINE_BYTES)
 
-    def _skip_rest_of_line(self) -> None:
-        while True:
-            rest = self._stream.readline(MAX_LINE_BYTES)
-            if not rest or rest.endswith(b"\n"):
-                return
+    def _readline(self, size: int, number: int) -> bytes:
+        try:
+            return self._stream.readline(size)
+        except _READ_ERRORS as e:
+            raise UrlSourceError(
+                f"urls file {self.name!r} is unreadable after line {number} ({e}); "
+                "check that it is complete"
+            ) from e
 
     def close(self) -> None:
         """Close the input (standard input itself stays open)."""

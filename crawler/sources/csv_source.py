@@ -28,6 +28,8 @@ class CsvEntries:
 
     def _texts(self) -> Iterator[str]:
         for line in self._lines:
+            if line is None:  # the rest of a line too long: the CSV parser sees none of it
+                continue
             text, error = line.decode()
             self._last_line = line.number
             self._line_error = self._line_error or error
@@ -55,7 +57,8 @@ class CsvEntries:
             )
         return lowered.index("url")
 
-    def __iter__(self) -> Iterator[UrlEntry]:
+    def __iter__(self) -> Iterator[UrlEntry | None]:
+        """An entry for every row with a cell; ``None`` for the blank ones."""
         while True:
             start = self._last_line + 1
             self._line_error = None
@@ -67,6 +70,7 @@ class CsvEntries:
             if row is None:
                 return
             if not any(cell.strip() for cell in row):
+                yield None
                 continue
             url = row[self._url_column].strip() if len(row) > self._url_column else ""
             error = self._line_error or (None if url else "empty url cell")

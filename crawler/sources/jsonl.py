@@ -13,12 +13,17 @@ if TYPE_CHECKING:
     from crawler.sources._open import Input
 
 
-def jsonl_entries(source: Input) -> Iterator[UrlEntry]:
-    """An entry for every non-blank line; a line without a readable URL carries its error."""
+def jsonl_entries(source: Input) -> Iterator[UrlEntry | None]:
+    """An entry for every non-blank line (``None`` for the blank ones); a line without a
+    readable URL carries its error."""
     for line in source.lines():
+        if line is None:
+            yield None
+            continue
         text, error = line.decode()
         text = text.strip()
         if not text:
+            yield None
             continue
         if error is None:
             url, error = _url_of(text)
