@@ -91,6 +91,8 @@ class Redactor:
     def url(self, url: str) -> str:
         """``url`` as rows show it: secrets masked, lone surrogates escaped."""
         url = exportable(url)
+        if "@" not in url and "?" not in url and "#" not in url:
+            return url
         scheme = _SCHEME.match(url)
         start = scheme.end() if scheme else 0
         while start < len(url) and url[start] in "/\\":
@@ -106,7 +108,7 @@ class Redactor:
         params = _param_pattern(self.params, "")
         if params is None or end == len(url):
             return url
-        return url[:end] + params.sub(rf"\g<lead>{MASK}", url[end:])
+        return url[:end] + params.sub(_masked_value, url[end:])
 
     def text(self, text: str) -> str:
         """``text`` (a log line, an error) with the secrets of every URL in it masked."""
@@ -114,7 +116,7 @@ class Redactor:
             text = _TEXT_USERINFO.sub(_text_userinfo, text)
         params = _param_pattern(self.params, _STOP)
         if params is not None and ("?" in text or "#" in text):
-            text = params.sub(rf"\g<lead>{MASK}", text)
+            text = params.sub(_masked_value, text)
         return text
 
     def hides(self, url: str) -> bool:
@@ -125,6 +127,10 @@ class Redactor:
             return True
         params = _param_pattern(self.params, "")
         return params is not None and params.search(url) is not None
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    return f"{match.group('lead')}{MASK}"
 
 
 def _text_userinfo(match: re.Match[str]) -> str:
