@@ -9,7 +9,7 @@ from crawler._retry_after import retry_after_seconds
 from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
 from crawler.botwall import bot_wall_sign
 from crawler.items import UrlResult
-from crawler.redact import redact
+from crawler.redact import DEFAULT, Redactor
 from middlewares.tracking import (
     URL_TRACE_META_KEY,
     Hop,
@@ -72,32 +72,34 @@ def permanent_move(chain: list[dict[str, Any]]) -> tuple[bool, str | None]:
     return True, chain[moves]["url"] if moves < len(chain) else None
 
 
-def _exportable(text: str) -> str:
-    """``text``, with lone surrogates (JSON's ``"\\ud800"`` spells half a character) escaped:
-    no output encoding can write them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-    return text
-
-
-def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
-    """A row for ``entry`` with nothing measured yet."""
+def entry_row(
+    entry: UrlEntry,
+    outcome: str | None = None,
+    error: str | None = None,
+    *,
+    redactor: Redactor = DEFAULT,
+) -> UrlResult:
+    """A row for ``entry`` with nothing measured yet, its secrets masked by ``redactor``."""
     return UrlResult(
-        url=redact(_exportable(entry.url)),
+        url=redactor.url(entry.url),
         source=entry.source,
         line=entry.line,
         outcome=outcome,
-        error=redact(error) if error else error,
+        error=redactor.text(error) if error else error,
     )
 
 
-def request_row(entry: UrlEntry, request: Request, response: Response | None) -> UrlResult:
+def request_row(
+    entry: UrlEntry,
+    request: Request,
+    response: Response | None,
+    *,
+    redactor: Redactor = DEFAULT,
+) -> UrlResult:
     """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
-    row = entry_row(entry)
+    row = entry_row(entry, redactor=redactor)
     row.method = request.method
-    row.final_url = redact(request.url)
+    row.final_url = redactor.url(request.url)
     row.redirects = len(request.meta.get("redirect_urls", ()))
     trace = request.meta.get(URL_TRACE_META_KEY)
     hops: list[Hop] = []
@@ -108,7 +110,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         hops = trace.chain()
     if response is None and (not hops or hops[-1].url != request.url):
         hops.append(Hop(request.url, None, download_ms(request)))
-    row.chain = [{**hop.as_dict(), "url": redact(hop.url)} for hop in hops]
+    row.chain = [{**hop.as_dict(), "url": redactor.url(hop.url)} for hop in hops]
     row.permanent_redirect, row.moved_to = permanent_move(row.chain)
     timing = request.meta.get(TIMING_META_KEY)
     if isinstance(timing, DownloadTiming):
@@ -118,7 +120,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
             row.started_at = _iso(timing.started_at)
     if response is not None:
         row.status = response.status
-        row.final_url = redact(response.url)
+        row.final_url = redactor.url(response.url)
         if content_type := response.headers.get(b"Content-Type"):
             row.content_type = content_type.decode("latin-1")
         length = response.headers.get(b"Content-Length")
@@ -133,7 +135,7 @@ def request_row(entry: UrlEntry, request: Request, response: Response | None) ->
         elif target := other_scheme_target(request, response):
             row.outcome = "unsupported_scheme"
             row.error = (
-                f"HTTP {response.status} redirects to {redact(target)[:200]}: "
+                f"HTTP {response.status} redirects to {redactor.url(target)[:200]}: "
                 "only http and https are checked"
             )
     return row

@@ -1,7 +1,9 @@
 """The result cache (``CRAWLER_CACHE``): rows of accepted URLs, reused by later runs.
 
 One SQLite table keyed by the canonical URL (w3lib's ``canonicalize_url``) holds each ``ok``
-row as JSON with its status and the time it was checked. A rerun within
+row as JSON with its status and the time it was checked; URLs with credentials or secret query
+parameters (:class:`~crawler.redact.Redactor`) are never stored. A row checked without
+``CRAWLER_EXCLUDE_PRIVATE`` is not served to a run with it. A rerun within
 ``CRAWLER_CACHE_MAX_AGE`` serves those rows again (marked ``cached``) instead of requesting
 the URLs; failures and new URLs are checked. The spider reads through :class:`CacheReader`
 and :class:`CachePipeline` writes, each with its own connection: SQLite in WAL mode with a
@@ -21,14 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from w3lib.url import canonicalize_url
 
 from crawler.items import FIELDS, UrlResult
-from crawler.redact import redact
+from crawler.redact import DEFAULT, Redactor
 
 if TYPE_CHECKING:
     from typing import Self
@@ -55,6 +56,8 @@ _SCHEMA = (
     ") WITHOUT ROWID"
 )
 _NOT_STORED = ("url", "source", "line", "cached")
+PUBLIC_ONLY = "public_only"
+"""Key, in a stored row, marking it checked with ``CRAWLER_EXCLUDE_PRIVATE``."""
 
 
 class CacheError(ValueError):
@@ -68,12 +71,10 @@ class _DamagedError(Exception):
 _DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-def cache_key(url: str) -> str | None:
-    """The canonical form of ``url``; ``None`` for URLs with a password (never cached)."""
-    try:
-        if urlsplit(url).password is not None:
-            return None
-    except ValueError:
+def cache_key(url: str, redactor: Redactor = DEFAULT) -> str | None:
+    """The canonical form of ``url``; ``None`` for URLs with user info or a parameter
+    ``redactor`` masks (never cached: the cache file would hold them)."""
+    if redactor.hides(url):
         return None
     return canonicalize_url(url)
 
@@ -85,6 +86,9 @@ class CacheConfig:
     path: Path
     max_age: float
     skip_statuses: frozenset[int]
+    public_only: bool = False
+    """``CRAWLER_EXCLUDE_PRIVATE``: rows checked without it are not served."""
+    redactor: Redactor = DEFAULT
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self | None:
@@ -106,7 +110,13 @@ class CacheConfig:
                 raise ValueError(
                     f"CRAWLER_CACHE_SKIP_STATUSES must list HTTP statuses, got {value!r}"
                 ) from None
-        return cls(Path(path), max_age, frozenset(skip))
+        return cls(
+            Path(path),
+            max_age,
+            frozenset(skip),
+            public_only=settings.getbool("CRAWLER_EXCLUDE_PRIVATE", False),
+            redactor=Redactor.from_settings(settings),
+        )
 
 
 def _one_line(reason: str, limit: int = 200) -> str:
@@ -214,9 +224,14 @@ class ResultCache:
         row: dict[str, Any] = json.loads(found[0])
         return row
 
-    def put(self, key: str, row: UrlResult, *, now: float | None = None) -> None:
-        """Store ``row`` under ``key`` (replacing an older one)."""
+    def put(
+        self, key: str, row: UrlResult, *, now: float | None = None, public_only: bool = False
+    ) -> None:
+        """Store ``row`` under ``key`` (replacing an older one); ``public_only`` when it was
+        checked with ``CRAWLER_EXCLUDE_PRIVATE``."""
         data = {k: v for k, v in dataclasses.asdict(row).items() if k not in _NOT_STORED}
+        if public_only:
+            data[PUBLIC_ONLY] = True
         self.connection.execute(
             "INSERT OR REPLACE INTO results (url, status, checked_at, row) VALUES (?, ?, ?, ?)",
             (key, row.status, time.time() if now is None else now, json.dumps(data)),
@@ -306,7 +321,7 @@ class CacheReader:
     def row_for(self, entry: UrlEntry, accept: StatusRanges) -> UrlResult | None:
         """The cached row for ``entry`` (this entry's ``url``/``source``/``line``, ``cached``
         true, left for the pipeline to judge), or ``None`` to check it."""
-        key = cache_key(entry.url)
+        key = cache_key(entry.url, self.config.redactor)
         if self.cache is None or key is None:
             return None
         try:
@@ -314,12 +329,17 @@ class CacheReader:
         except sqlite3.Error as e:
             self._fail(e)
             return None
-        if stored is None or stored.get("status") not in accept:
+        if (
+            stored is None
+            or stored.get("status") not in accept
+            or (self.config.public_only and stored.get(PUBLIC_ONLY) is not True)
+        ):
             self.stats.inc_value("crawler/cache/misses_count")
             return None
         self.stats.inc_value("crawler/cache/hits_count")
         fields = {k: v for k, v in stored.items() if k in FIELDS and k not in _NOT_STORED}
-        row = UrlResult(url=redact(entry.url), source=entry.source, line=entry.line, **fields)
+        url = self.config.redactor.url(entry.url)
+        row = UrlResult(url=url, source=entry.source, line=entry.line, **fields)
         row.outcome = row.error = row.ok = None
         row.cached = True
         return row
@@ -342,7 +362,7 @@ class CachePipeline:
     """Item pipeline (after ``ResultPipeline``): stores ``ok`` rows in ``CRAWLER_CACHE``.
 
     Not stored: rows served from the cache (their age stays), statuses in
-    ``CRAWLER_CACHE_SKIP_STATUSES``, URLs with a password. Stats:
+    ``CRAWLER_CACHE_SKIP_STATUSES``, URLs with secrets (:func:`cache_key`). Stats:
     ``crawler/cache/stored_count``, ``crawler/cache/pruned_count``.
     """
 
@@ -368,10 +388,11 @@ class CachePipeline:
             return item
         if item.outcome != "ok" or not item.ok or item.cached:
             return item
-        if item.status in self.config.skip_statuses or (key := cache_key(item.url)) is None:
+        key = cache_key(item.url, self.config.redactor)
+        if item.status in self.config.skip_statuses or key is None:
             return item
         try:
-            self.cache.put(key, item)
+            self.cache.put(key, item, public_only=self.config.public_only)
         except sqlite3.Error as e:
             logger.error(
                 "Result cache %s failed (%s): not written for the rest of the run",

@@ -34,6 +34,7 @@ from crawler._timing import (
     current_clock,
 )
 from crawler._tls import log_tls_details, make_ssl_context
+from crawler.urls import host_of
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver
@@ -187,7 +188,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
             url = yarl.URL(request.url, encoded=True)
         client_timeout = self._client_timeout(timeout)
         if self.config.exclude_private:
-            refuse_non_public_literal(request.url, urlparse_cached(request).hostname)
+            refuse_non_public_literal(request.url, host_of(request.url))
         with scrapy_download_errors(request.url, timeout, self.config.connect_timeout):
             session = self._session(request)
             async with session.request(

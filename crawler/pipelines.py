@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import signals
 
@@ -14,6 +13,7 @@ from crawler.hosts import HostTable
 from crawler.items import UrlResult
 from crawler.resume import RESUMABLE_SUFFIXES
 from crawler.slo import Slo, SloPolicy
+from crawler.urls import host_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -65,13 +65,6 @@ def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False
         row.ok = False
 
 
-def _host(url: str) -> str | None:
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
 class ResultPipeline:
     """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the
     ``accept`` of the URL's host in ``CRAWLER_HOSTS``) and ``CRAWLER_ACCEPT_TIMEOUTS``, and
@@ -102,7 +95,7 @@ class ResultPipeline:
         return pipeline
 
     def _accept(self, row: UrlResult) -> StatusRanges:
-        if self.hosts and (rule := self.hosts.match(_host(row.url))) and rule.accept:
+        if self.hosts and (rule := self.hosts.match(host_of(row.url))) and rule.accept:
             return rule.accept
         accept = getattr(self.crawler.spider, "accept", None)
         return accept if isinstance(accept, StatusRanges) else self.default_accept

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+
+from crawler.urls import authority_of, host_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,15 +88,6 @@ class Slo:
         return ",".join(str(t) for t in self.thresholds)
 
 
-def _host_key(url: str) -> tuple[str, str]:
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        return (f"{host}:{parts.port}" if parts.port else host), host
-    except ValueError:
-        return "", ""
-
-
 @dataclass(frozen=True, slots=True)
 class SloPolicy:
     """The run's SLO and the per-host ones; :meth:`apply` marks rows that miss theirs."""
@@ -124,8 +116,7 @@ class SloPolicy:
         """The SLO of ``url``: its host's (``host:port`` or ``host``) over the run's."""
         if not self.hosts:
             return self.default
-        host_port, host = _host_key(url)
-        override = self.hosts.get(host_port) or self.hosts.get(host)
+        override = self.hosts.get(authority_of(url) or "") or self.hosts.get(host_of(url) or "")
         if override is None:
             return self.default
         return override if self.default is None else self.default.merged(override)

@@ -40,13 +40,14 @@ from crawler.names import (
     check_setting_names,
 )
 from crawler.outcomes import UNCHECKED_SCHEMES
-from crawler.redact import redact
+from crawler.redact import Redactor
 from crawler.resume import ResumedEntries, done_entries, entry_key, resume_paths
 from crawler.rules import UrlFilter, compile_patterns
 from crawler.run_summary import failures_shown
 from crawler.shard import Shard, parse_workers, url_fingerprint
 from crawler.slo import Slo
 from crawler.sources import UrlEntry, UrlSourceError, open_sources
+from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
 from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ runs (downloads, timeouts, signals): skipping needs no request, so nothing else 
 
 INPUT_ERROR = "input_error"
 """``finish_reason`` of a crawl stopped by an input that broke off or cannot be read."""
+DUPLICATE = "same URL as an earlier entry, checked once there"
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 """Characters no URL holds, which URL parsers drop silently (tab, CR, LF) or refuse."""
 
@@ -85,7 +87,10 @@ def _url_problem(
     url: str, max_length: int, unchecked: frozenset[str] = frozenset()
 ) -> tuple[str, str] | None:
     """``(outcome, error)`` when ``url`` cannot be checked, else ``None``; ``unchecked`` are
-    the schemes whose URLs are reported as not checked rather than as unsupported."""
+    the schemes whose URLs are reported as not checked rather than as unsupported.
+
+    Scheme and host are those of the request (:func:`crawler.urls.request_parts`).
+    """
     if not url:
         return "invalid_url", "empty URL"
     if max_length and len(url) > max_length:
@@ -98,12 +103,10 @@ def _url_problem(
     try:
         url.encode("utf-8")
     except UnicodeEncodeError:
-        return "invalid_url", "URL is not valid Unicode (a lone surrogate)"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as e:
-        return "invalid_url", f"cannot parse URL: {e}"
+        return "invalid_url", NOT_UNICODE
+    parts = request_parts(url)
+    if parts is None:
+        return "invalid_url", f"cannot parse URL: {_parse_error(url)}"
     if not parts.scheme:
         return "invalid_url", "relative URL (no scheme); write it as http://… or https://…"
     if (scheme := parts.scheme.lower()) in unchecked:
@@ -115,10 +118,21 @@ def _url_problem(
     return _host_problem(parts.hostname)
 
 
+def _parse_error(url: str) -> str:
+    """Why ``url`` cannot be parsed (:func:`crawler.urls.request_parts` said it cannot)."""
+    try:
+        urlsplit(request_url(url)).port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        return str(e)
+    return "not a URL"
+
+
 def _host_problem(host: str) -> tuple[str, str] | None:
     """``(outcome, error)`` for a host no request can be sent to, else ``None``."""
     if ":" in host:  # an IPv6 literal: urlsplit has checked it
         return None
+    if "%" in host:  # browsers decode it, aiohttp sends it as it is
+        return "invalid_url", f"host {host!r} holds a percent-escape"
     labels = host.rstrip(".").split(".")
     if all(label.isdigit() for label in labels) and len(labels) != 4:
         return "invalid_url", f"host {host!r} is neither a name nor an IPv4 address"
@@ -223,6 +237,7 @@ class UrlCheckSpider(Spider):
             check_method(method, name="method") if method is not None else None
         )
         self._hosts = HostTable()
+        self.redactor = Redactor()
         self._read_ahead = READ_AHEAD
         self._unchecked_schemes = frozenset(UNCHECKED_SCHEMES)
 
@@ -244,6 +259,7 @@ class UrlCheckSpider(Spider):
         if spider.method is None:
             spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
         spider._hosts = HostTable.from_settings(crawler.settings)
+        spider.redactor = Redactor.from_settings(crawler.settings)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
         spider._read_ahead = read_ahead(crawler.settings)
         spider._unchecked_schemes = unchecked_schemes(crawler.settings)
@@ -258,6 +274,7 @@ class UrlCheckSpider(Spider):
         UrlFilter.from_settings(settings)
         RedisJob.from_settings(settings)
         read_ahead(settings)
+        Redactor.from_settings(settings)
         if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
             raise ValueError(
                 "CONCURRENT_REQUESTS_PER_IP is not supported: Scrapy's scheduler queue here "
@@ -429,14 +446,14 @@ class UrlCheckSpider(Spider):
     def _leased_step(self, leased: LeasedEntry) -> Request | UrlResult:
         entry = leased.entry
         if leased.abandoned_after:
-            return entry_row(
+            return self._entry_row(
                 entry,
                 "abandoned",
                 f"given up after {leased.abandoned_after} workers took it and stopped "
                 "before writing its row (CRAWLER_REDIS_MAX_DELIVERIES)",
             )
         if leased.duplicate:
-            return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
+            return self._entry_row(entry, "duplicate", DUPLICATE)
         return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
 
     def _row_written(self, item: Any) -> None:
@@ -457,14 +474,14 @@ class UrlCheckSpider(Spider):
 
     def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
-            return entry_row(entry, "invalid_url", entry.error)
+            return self._entry_row(entry, "invalid_url", entry.error)
         if problem := _url_problem(entry.url, self._max_url_length, self._unchecked_schemes):
-            return entry_row(entry, *problem)
+            return self._entry_row(entry, *problem)
         if reason := self.url_filter.reason(entry.url):
-            return entry_row(entry, "excluded", reason)
+            return self._entry_row(entry, "excluded", reason)
         fingerprint = url_fingerprint(entry.url) if dedupe else None
         if fingerprint is not None and fingerprint in self._seen:
-            return entry_row(entry, "duplicate", "same URL as an earlier entry, checked once there")
+            return self._entry_row(entry, "duplicate", DUPLICATE)
         if self._cache and (
             cached := self._cache.row_for(entry, self.accept or self._default_accept)
         ):
@@ -474,21 +491,27 @@ class UrlCheckSpider(Spider):
         try:
             request = self.make_request(entry)
         except ValueError as e:
-            return entry_row(entry, "invalid_url", outcomes.describe(e))
+            return self._entry_row(entry, "invalid_url", outcomes.describe(e))
         if fingerprint is not None:
             self._seen.add(fingerprint)
         return request
 
+    def _entry_row(
+        self, entry: UrlEntry, outcome: str | None = None, error: str | None = None
+    ) -> UrlResult:
+        return entry_row(entry, outcome, error, redactor=self.redactor)
+
     def make_request(self, entry: UrlEntry) -> Request:
         """The request that checks ``entry`` (override to change method, headers...).
 
-        The ``CRAWLER_HOSTS`` entry of the URL's host, if any, sets its method, headers,
+        The ``CRAWLER_HOSTS`` entry of the host the request connects to
+        (:func:`crawler.urls.host_of`), if any, sets its method, headers,
         ``download_timeout`` and ``download_slot``.
         """
         method = self.method or "get"
         meta: dict[str, Any] = {ENTRY_META_KEY: entry}
         headers: tuple[tuple[str, str], ...] = ()
-        if self._hosts and (rule := self._hosts.match(urlsplit(entry.url).hostname)):
+        if self._hosts and (rule := self._hosts.match(host_of(entry.url))):
             method = rule.method or method
             headers = rule.headers
             if rule.timeout is not None:
@@ -512,7 +535,14 @@ class UrlCheckSpider(Spider):
     def parse_result(self, response: Response) -> list[UrlResult]:
         """The row of a URL that got a response (its status is judged by the pipeline)."""
         entry: UrlEntry = response.meta[ENTRY_META_KEY]
-        return [request_row(entry, response.request or Request(response.url), response)]
+        return [
+            request_row(
+                entry,
+                response.request or Request(response.url),
+                response,
+                redactor=self.redactor,
+            )
+        ]
 
     def failed_result(self, failure: Failure) -> list[UrlResult]:
         """The row of a URL that ended in an exception; none for a request the crawl did not
@@ -523,8 +553,8 @@ class UrlCheckSpider(Spider):
         request: Request = failure.request  # type: ignore[attr-defined]
         entry: UrlEntry = request.meta[ENTRY_META_KEY]
         if isinstance(error, (HttpError, StopDownload)) and error.response is not None:
-            return [request_row(entry, request, error.response)]
-        row = request_row(entry, request, None)
+            return [request_row(entry, request, error.response, redactor=self.redactor)]
+        row = request_row(entry, request, None, redactor=self.redactor)
         row.outcome = outcomes.classify(error, [hop["url"] for hop in row.chain])
-        row.error = redact(outcomes.describe(error))
+        row.error = self.redactor.text(outcomes.describe(error))
         return [row]

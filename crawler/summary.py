@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from ddsketch import DDSketch
+
+from crawler.urls import authority_of
 
 PHASES = ("queue_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
 """Timing fields summarised, in the order of a download."""
@@ -69,15 +70,7 @@ def _flag(value: Any) -> bool | None:
 
 def host_of(url: str) -> str:
     """``host`` or ``host:port`` of ``url``; ``(none)`` when it has none."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError:
-        return "(none)"
-    if not host:
-        return "(none)"
-    return f"{host}:{port}" if port else host
+    return authority_of(url) or "(none)"
 
 
 def format_ms(value: float) -> str:

@@ -17,17 +17,21 @@ from crawler.commands.feed import (
 )
 from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
+from crawler.redact import Redactor
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     import redis
 
     from crawler.distributed.config import RedisJob
 
 
-def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int, str]]:
+def _job_entries(
+    client: redis.Redis, job: RedisJob, shown: Callable[[str], str]
+) -> Iterator[tuple[str, int, str]]:
+    """The job's entries, each with its URL as its row shows it (``shown``)."""
     start = "-"
     while True:
         messages = cast(
@@ -35,7 +39,7 @@ def _job_entries(client: redis.Redis, job: RedisJob) -> Iterator[tuple[str, int,
             client.xrange(job.entries_key, min=start, count=10_000),
         )
         for message_id, fields in messages:
-            yield fields["source"], int(fields["line"]), fields.get("url", "")
+            yield fields["source"], int(fields["line"]), shown(fields.get("url", ""))
             start = f"({message_id}"
         if len(messages) < 10_000:
             return
@@ -85,6 +89,8 @@ class Command(ScrapyCommand):
     def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
         from crawler.distributed.feed import connect
 
+        assert self.settings is not None
+        redactor = Redactor.from_settings(self.settings)  # rows show URLs as it does
         client = connect(job)
         try:
             with redis_failures(job, "merging"):
@@ -92,7 +98,7 @@ class Command(ScrapyCommand):
                 if not meta:
                     raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
                 order = meta.get("sources", "").split(",")
-                entries = _job_entries(client, job)
+                entries = _job_entries(client, job, redactor.url)
                 report = merge(parts, output, source_order=order, entries=entries)
         finally:
             client.close()

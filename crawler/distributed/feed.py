@@ -14,6 +14,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.distributed.config import CONSUMER_GROUP, INTERRUPTED, RedisUnavailableError
 from crawler.redact import redact
+from crawler.urls import NOT_UNICODE, exportable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -150,9 +151,15 @@ def _add_entries(
         added = iter(seen.execute())
         adding = client.pipeline(transaction=True)
         for entry, fingerprint in zip(batch, fingerprints, strict=True):
-            fields: dict[Any, Any] = {"url": entry.url, "source": entry.source, "line": entry.line}
+            fields: dict[Any, Any] = {
+                "url": exportable(entry.url),  # Redis takes UTF-8 only
+                "source": entry.source,
+                "line": entry.line,
+            }
             if entry.error is not None:
                 fields["error"] = entry.error
+            elif fields["url"] != entry.url:
+                fields["error"] = NOT_UNICODE
             if fingerprint is not None and not next(added):
                 fields["dup"] = 1
                 result.duplicates += 1
