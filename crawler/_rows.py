@@ -72,20 +72,10 @@ def permanent_move(chain: list[dict[str, Any]]) -> tuple[bool, str | None]:
     return True, chain[moves]["url"] if moves < len(chain) else None
 
 
-def _exportable(text: str) -> str:
-    """``text``, with lone surrogates (JSON's ``"\\ud800"`` spells half a character) escaped:
-    no output encoding can write them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-    return text
-
-
 def entry_row(entry: UrlEntry, outcome: str | None = None, error: str | None = None) -> UrlResult:
     """A row for ``entry`` with nothing measured yet."""
     return UrlResult(
-        url=redact(_exportable(entry.url)),
+        url=redact(entry.url),
         source=entry.source,
         line=entry.line,
         outcome=outcome,

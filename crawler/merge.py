@@ -14,7 +14,6 @@ speed of reading it.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
 
+from crawler._cells import csv_records
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS
 
@@ -83,7 +83,7 @@ def _csv_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator
             raw.append(line)
             yield line
 
-    reader = csv.reader(lines())
+    reader = csv_records(lines())
     header = next(reader, None) or []
     raw.clear()
     verbatim = verbatim and header == list(FIELDS)

@@ -9,13 +9,13 @@ them), and the new rows are appended to the same file.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crawler._cells import csv_rows
 from crawler._fingerprints import FingerprintSet
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def entry_key(source: str, line: int) -> int:
 def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
     """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8", newline="") as rows:
-        for row in csv.DictReader(rows):
+        for row in csv_rows(rows):
             source, line = row.get("source"), row.get("line")
             if source is not None and line and line.isdigit() and row.get("outcome"):
                 yield source, int(line), row.get("ok") == "false"
