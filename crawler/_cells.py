@@ -9,11 +9,13 @@ reader of our CSV exports reads through :func:`csv_records`, which takes cells o
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import UrlResult
+from crawler.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -33,6 +35,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """Control characters but tab and newline (C0, DEL, C1) and the bidirectional overrides: a
 terminal runs them (``cat results.csv``), or they reorder the text it shows."""
 _TEXT = frozenset(f.name for f in fields(UrlResult) if f.type in {"str | None", "str"})
+_FLOATS = tuple(f.name for f in fields(UrlResult) if f.type == "float | None")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -48,7 +51,13 @@ def exportable_text(text: str) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-    return text
+    return _CONTROL.sub(_escape, text)
+
+
+def row_url(url: str) -> str:
+    """The ``url`` cell of the row of an entry that gave ``url``: its password redacted, its
+    control characters escaped."""
+    return exportable_text(redact(url))
 
 
 def bounded(text: str, limit: int = MAX_TEXT) -> str:
@@ -78,6 +87,10 @@ def exportable_row(row: UrlResult) -> UrlResult:
             setattr(row, name, value if name in UNBOUNDED else bounded(value))
     if row.chain:
         row.chain = _bounded_chain(row.chain)
+    for name in _FLOATS:
+        value = getattr(row, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            setattr(row, name, None)  # JSON has no Infinity or NaN
     return row
 
 

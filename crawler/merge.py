@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
 
-from crawler._cells import csv_records
+from crawler._cells import csv_records, row_url
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS
 
@@ -173,7 +173,9 @@ class _RowStore:
         """Whether ``row`` is of no loaded entry (unknown, or another URL)."""
         query = "SELECT url FROM entries WHERE source = ? AND line = ?"
         found = self._db.execute(query, (source, line)).fetchone()
-        return found is None or (found[0] is not None and found[0] != str(row.get("url", "")))
+        if found is None:
+            return True
+        return found[0] is not None and row_url(found[0]) != str(row.get("url", ""))
 
     def add(self, records: Iterable[_Record]) -> tuple[int, int, int]:
         """Store ``records``; ``(read, added, foreign)``."""

@@ -7,14 +7,17 @@ import asyncio
 import csv
 import json
 import re
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from crawler._cells import MAX_HOPS, MAX_TEXT, exportable_row
+from crawler._retry_after import RETRY_AFTER_CAP
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
 from crawler.merge import merge
+from crawler.redact import redact
 from crawler.report.reader import read_results
 from crawler.resume import done_entries, entry_key
 from tests._scrapy import run_scrapy, scrapy_crawl
@@ -27,8 +30,8 @@ if TYPE_CHECKING:
 GROWTH = 3000
 """Characters each redirect adds to the next URL: 21 hops make a chain of ~630 KB."""
 RETRY_AFTER_DIGITS = b"9" * 400
-ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\x00"
-"""A window title, a screen clear, an 8-bit CSI and a NUL: what a ``cat`` must not run."""
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m"
+"""A window title, a screen clear and an 8-bit CSI: what a ``cat`` must not run."""
 FORMULA = "=cmd|' /C calc'!A0"
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Control characters other than tab and newline (CR is the CSV line end, checked apart)."""
@@ -53,7 +56,7 @@ async def _hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     elif path == b"/retry-after":
         response = b"HTTP/1.1 429 Slow down\r\nRetry-After: " + RETRY_AFTER_DIGITS + b"\r\n"
     elif path == b"/escapes":
-        content_type = f"text/html{ESCAPES.replace(chr(0), '')}".encode("latin-1")
+        content_type = f"text/html{ESCAPES}".encode("latin-1")
         response = b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
     elif path == b"/formula":
         response = f"HTTP/1.1 200 OK\r\nContent-Type: {FORMULA}\r\n".encode()
@@ -158,3 +161,79 @@ def test_a_chain_over_max_hops_keeps_its_ends_and_says_what_was_cut() -> None:
     assert row.chain[-1]["url"].endswith(
         f"...[{len('http://h.test/49/') + 49 * GROWTH - MAX_TEXT} characters cut]"
     )
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_endless_retry_after_does_not_export_infinity(hostile: str, tmp_path: Path) -> None:
+    urls = _list(tmp_path, f"{hostile}/retry-after")
+    out = tmp_path / "out.jsonl"
+    crawl = scrapy_crawl("-a", f"urls={urls}", "-o", str(out), "-o", str(tmp_path / "out.json"))
+    assert crawl.returncode == 2, crawl.stderr[-3000:]
+    (row,) = [_strict_json(line) for line in out.read_text().splitlines()]
+    assert (row["outcome"], row["retry_after"]) == ("rate_limited", RETRY_AFTER_CAP)
+    assert row["error"] == "rate limited (HTTP 429, Retry-After 3.1536e+07 s)"
+    assert _strict_json((tmp_path / "out.json").read_text()) == [row]
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
+def test_control_characters_from_servers_and_lists_never_reach_exports(
+    hostile: str, tmp_path: Path
+) -> None:
+    listed = tmp_path / "urls.jsonl"
+    listed.write_text(json.dumps({"url": f"http://nul\0{ESCAPES}.example/"}) + "\n")
+    urls = f"{_list(tmp_path, f'{hostile}/escapes', f'http://list{ESCAPES}.example/')},{listed}"
+    outputs = [tmp_path / name for name in ("out.csv", "out.json", "out.jsonl")]
+    crawl = scrapy_crawl("-a", f"urls={urls}", *(f"-o{path}" for path in outputs))
+    assert crawl.returncode == 2, crawl.stderr[-3000:]
+    csv_text = outputs[0].read_text(encoding="utf-8").replace("\r\n", "\n")
+    assert not RAW_CONTROL.findall(csv_text)  # what `cat out.csv` shows
+    shown = "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m"
+    for path in outputs[1:]:
+        text = path.read_text(encoding="utf-8")
+        rows = (
+            json.loads(text)
+            if path.suffix == ".json"
+            else [json.loads(line) for line in text.splitlines()]
+        )
+        assert not [t for row in rows for t in _texts(row) if RAW_CONTROL.search(t)]
+        by_line = {row["line"]: row for row in rows}
+        assert by_line[1]["content_type"] == f"text/html{shown}"
+        assert by_line[2]["url"] == f"http://list{shown}.example/"
+        assert by_line[2]["outcome"] == "invalid_url"  # checked as the list gave it
+        nul = next(row for row in rows if row["source"] == str(listed))
+        assert nul["url"] == f"http://nul\\x00{shown}.example/"
+    rows = {row["line"]: row for row in _csv_cells(outputs[0])}
+    assert rows["1"]["content_type"] == f"text/html{shown}"
+
+
+def test_a_number_that_is_not_finite_is_exported_empty() -> None:
+    row = UrlResult("http://h.test/", "urls.txt", 1, total_ms=float("nan"), retry_after=1e400)
+    exportable_row(row)
+    assert (row.total_ms, row.retry_after) == (None, None)
+
+
+def test_a_jobs_merge_knows_the_rows_of_urls_with_escapes_and_passwords(tmp_path: Path) -> None:
+    """A job's entries hold each URL as the list gave it; its row holds it exportable."""
+    urls = [f"http://list{ESCAPES}.example/", "http://user:secret@h.test/"]
+    rows = [exportable_row(UrlResult(redact(url), "urls.txt", n, outcome="ok")) for n, url in
+            enumerate(urls, 1)]  # fmt: skip
+    part = tmp_path / "part.jsonl"
+    part.write_text("".join(json.dumps(asdict(row)) + "\n" for row in rows))
+    entries = [("urls.txt", n, url) for n, url in enumerate(urls, 1)]
+    report = merge([part], tmp_path / "merged.jsonl", entries=entries)
+    assert (report.rows_written, report.foreign, report.missing_count) == (2, 0, 0)
