@@ -2,8 +2,9 @@
 
 Every row passes :func:`exportable_row` once (in :class:`crawler.pipelines.ResultPipeline`),
 so every output (CSV, JSON, JSON Lines, Redis, the cache, the reports) gets the same text:
-control characters escaped, server-chosen text and chains bounded, every number finite. Every
-reader of our CSV exports reads through :func:`csv_records`, which takes cells of any size.
+control characters escaped, server-chosen text and chains bounded, every number finite. The CSV
+exporter adds the spreadsheet-formula escape (:func:`csv_cell`), and every reader of our CSV
+exports reads through :func:`csv_records`, which takes cells of any size and undoes it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import UrlResult
@@ -19,6 +20,8 @@ from crawler.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+
+    from scrapy.settings import BaseSettings
 
 MAX_TEXT = 2048
 """Characters kept of a text a server controls (a URL it redirected to, a header, an error);
@@ -36,6 +39,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 terminal runs them (``cat results.csv``), or they reorder the text it shows."""
 _TEXT = frozenset(f.name for f in fields(UrlResult) if f.type in {"str | None", "str"})
 _FLOATS = tuple(f.name for f in fields(UrlResult) if f.type == "float | None")
+_FORMULA = re.compile("'*[=+\\-@\t\r].", re.DOTALL)
+"""A cell a spreadsheet would run as a formula: OWASP's starting characters (behind any
+quotes we added before), followed by anything."""
+_FORMULA_STARTS = frozenset("=+-@\t\r'")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -94,9 +101,21 @@ def exportable_row(row: UrlResult) -> UrlResult:
     return row
 
 
+def csv_cell(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs as a formula (OWASP): one starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR (behind any quotes) gets a ``'`` in front; a
+    one-character cell (``-``, standard input's name) stays as it is."""
+    return f"'{text}" if text[:1] in _FORMULA_STARTS and _FORMULA.match(text) else text
+
+
+def from_csv_cell(cell: str) -> str:
+    """The text :func:`csv_cell` wrote ``cell`` for."""
+    return cell[1:] if cell[:1] == "'" and _FORMULA.match(cell, 1) else cell
+
+
 def csv_records(lines: Iterable[str]) -> Iterator[list[str]]:
     """The records of a CSV export (header first), cells of any size, as the text they were
-    written. The one CSV reader of the exports.
+    written for (:func:`from_csv_cell`). The one CSV reader of the exports.
 
     The csv module's field-size limit is process-wide: it is raised for each record read and
     put back, so other readers (a CSV list of URLs) keep theirs.
@@ -110,7 +129,7 @@ def csv_records(lines: Iterable[str]) -> Iterator[list[str]]:
             csv.field_size_limit(limit)
         if record is None:
             return
-        yield record
+        yield [from_csv_cell(cell) if cell[:1] == "'" else cell for cell in record]
 
 
 def csv_rows(lines: Iterable[str]) -> Iterator[dict[str, str]]:
@@ -120,3 +139,21 @@ def csv_rows(lines: Iterable[str]) -> Iterator[dict[str, str]]:
     for values in records:
         if values:
             yield dict(zip(header, values, strict=False))
+
+
+@dataclass(frozen=True, slots=True)
+class CsvConfig:
+    """How the CSV exporter writes cells: ``CRAWLER_CSV_FORMULA_ESCAPE``."""
+
+    escape_formulas: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> CsvConfig:
+        """Read and check the setting (``ValueError`` naming it)."""
+        try:
+            return cls(escape_formulas=settings.getbool("CRAWLER_CSV_FORMULA_ESCAPE", True))
+        except ValueError:
+            value = settings.get("CRAWLER_CSV_FORMULA_ESCAPE")
+            raise ValueError(
+                f"CRAWLER_CSV_FORMULA_ESCAPE must be True or False, got {value!r}"
+            ) from None

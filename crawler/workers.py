@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler._cells import CsvConfig
 from crawler._outputs import local_path
 from crawler._workers_progress import PartsProgress
 from crawler.merge import merge
@@ -288,6 +289,7 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
                 signal.Signals(-code).name,
             )
     sources = [name.strip() for name in str(plan.arguments.get("urls") or "").split(",")]
+    csv_config = CsvConfig.from_settings(settings)  # checked before the workers started
     for output in plan.outputs:
         parts = [output.part(plan.parts, shard) for shard in range(plan.workers)]
         present = [part for part in parts if part.exists()]
@@ -297,7 +299,9 @@ def run_workers(plan: WorkerPlan, settings: BaseSettings) -> int:
                 plan.parts.rmdir()  # only if empty: parts of other outputs stay
             return 1
         merge_started = time.monotonic()
-        report = merge(present, output.path, source_order=sources)
+        report = merge(
+            present, output.path, source_order=sources, escape_formulas=csv_config.escape_formulas
+        )
         logger.info(
             "Merged %d rows from %d workers into %s in %.2f s",
             report.rows_written,

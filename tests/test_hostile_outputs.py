@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler._cells import MAX_HOPS, MAX_TEXT, exportable_row
+from crawler._cells import MAX_HOPS, MAX_TEXT, csv_cell, exportable_row, from_csv_cell
 from crawler._retry_after import RETRY_AFTER_CAP
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
@@ -237,3 +237,67 @@ def test_a_jobs_merge_knows_the_rows_of_urls_with_escapes_and_passwords(tmp_path
     entries = [("urls.txt", n, url) for n, url in enumerate(urls, 1)]
     report = merge([part], tmp_path / "merged.jsonl", entries=entries)
     assert (report.rows_written, report.foreign, report.missing_count) == (2, 0, 0)
+
+
+FORMULA_LINES = ("=1+2", "@SUM(A1:A9)", "+cmd", "-2+3", "'=quoted already")
+
+
+def test_csv_formula_injection_from_lists_and_servers(hostile: str, tmp_path: Path) -> None:
+    urls = _list(tmp_path, f"{hostile}/formula", *FORMULA_LINES)
+    out = tmp_path / "out.csv"
+    crawl = scrapy_crawl("-a", f"urls={urls}", "-o", str(out), "-o", str(tmp_path / "out.jsonl"))
+    assert crawl.returncode == 2, crawl.stderr[-3000:]
+    with out.open(encoding="utf-8", newline="") as stream:  # as a spreadsheet reads the cells
+        cells = {row["line"]: row for row in csv.DictReader(stream)}
+    assert cells["1"]["content_type"] == f"'{FORMULA}"
+    assert [cells[str(n)]["url"] for n in range(2, 7)] == [f"'{line}" for line in FORMULA_LINES]
+    assert cells["2"]["error"].startswith("relative URL")  # text that is no formula stays
+
+    jsonl = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {row["line"]: row["url"] for row in jsonl if row["line"] > 1} == dict(
+        enumerate(FORMULA_LINES, 2)
+    )  # only CSV cells are escaped
+    results = {result.line: result for result in read_results(out)}  # the report's reader
+    assert results[1].content_type == FORMULA
+    assert [results[n].url for n in range(2, 7)] == list(FORMULA_LINES)
+    entries = [(str(urls), 1, f"{hostile}/formula")]
+    entries += [(str(urls), n, line) for n, line in enumerate(FORMULA_LINES, 2)]
+    report = merge([out], tmp_path / "merged.csv", entries=entries)  # URLs read back as given
+    assert (report.rows_written, report.foreign, report.missing_count) == (6, 0, 0)
+    merged = (tmp_path / "merged.csv").read_text().splitlines()
+    assert sorted(merged) == sorted(out.read_text().splitlines())  # copied as they were
+
+
+def test_csv_formula_cells_are_escaped_once_when_merged_again(tmp_path: Path) -> None:
+    """A CSV part in other columns is read back to its values and written escaped again."""
+    part = tmp_path / "part.csv"
+    part.write_text("url,source,line,outcome\n'=1+2,urls.txt,1,invalid_url\n")
+    merge([part], tmp_path / "merged.csv")
+    (row,) = _csv_cells(tmp_path / "merged.csv")
+    assert row["url"] == "'=1+2"
+
+
+def test_csv_formula_escape_can_be_turned_off(hostile: str, tmp_path: Path) -> None:
+    urls = _list(tmp_path, "=1+2")
+    out = tmp_path / "out.csv"
+    raw = scrapy_crawl(
+        "-a", f"urls={urls}", "-o", str(out), "-s", "CRAWLER_CSV_FORMULA_ESCAPE=False"
+    )
+    assert raw.returncode == 2, raw.stderr[-3000:]
+    assert _csv_cells(out)[0]["url"] == "=1+2"
+    bad = scrapy_crawl(
+        "-a", f"urls={urls}", "-O", str(out), "-s", "CRAWLER_CSV_FORMULA_ESCAPE=maybe"
+    )
+    assert bad.returncode == 1
+    assert "CRAWLER_CSV_FORMULA_ESCAPE must be True or False, got 'maybe'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [("=1", "'=1"), ("-", "-"), ("- http://a/ (1 ms)", "'- http://a/ (1 ms)"),
+     ("'=1", "''=1"), ("'x", "'x"), ("a=1", "a=1"), ("\t1", "'\t1"), ("", "")],
+)  # fmt: skip
+def test_csv_cells_read_back_as_written(text: str, cell: str) -> None:
+    assert csv_cell(text) == cell
+    assert from_csv_cell(cell) == text

@@ -11,6 +11,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
+from crawler._cells import CsvConfig
 from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.distributed.config import check_worker_outputs
 from crawler.progress import progress_settings
@@ -88,6 +89,7 @@ class Command(ScrapyCrawlCommand):
                 else None
             )
             check_outputs(settings.getdict("FEEDS"))
+            CsvConfig.from_settings(settings)
         except ValueError as e:
             logger.error("%s", e)
             self.exitcode = 1

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler._cells import CsvConfig
 from crawler.commands.feed import add_job_options, fail, job_from_options, redis_failures
 from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
 from crawler.merge import MergeReport, merge
@@ -68,7 +69,7 @@ class Command(ScrapyCommand):
             if opts.redis or opts.job or self.settings.get("CRAWLER_REDIS_URL"):
                 self._merge_job(job_from_options(self, opts), parts, output)
             else:
-                report = merge(parts, output)
+                report = merge(parts, output, escape_formulas=self._escape_formulas())
                 self._print(report, output)
         except (ValueError, RedisUnavailableError) as e:
             fail(self, str(e))
@@ -86,7 +87,13 @@ class Command(ScrapyCommand):
                     raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
                 order = meta.get("sources", "").split(",")
                 entries = _job_entries(client, job)
-                report = merge(parts, output, source_order=order, entries=entries)
+                report = merge(
+                    parts,
+                    output,
+                    source_order=order,
+                    entries=entries,
+                    escape_formulas=self._escape_formulas(),
+                )
         finally:
             client.close()
         self._print(report, output, job=True)
@@ -105,6 +112,10 @@ class Command(ScrapyCommand):
                 f"{report.missing_count} entries of job {job.name!r} have no row yet "
                 f"({shown}...): run a worker to finish them, then merge again",
             )
+
+    def _escape_formulas(self) -> bool:
+        assert self.settings is not None
+        return CsvConfig.from_settings(self.settings).escape_formulas
 
     def _print(self, report: MergeReport, output: Path, *, job: bool = False) -> None:
         foreign = f", {report.foreign} rows of no entry of the job dropped" if job else ""
