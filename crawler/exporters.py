@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exporters import CsvItemExporter, JsonItemExporter, JsonLinesItemExporter
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler._cells import CsvConfig, csv_cell
 from crawler.items import UrlResult
 
 if TYPE_CHECKING:
@@ -134,22 +135,35 @@ def flat_chain(chain: list[dict[str, Any]]) -> str:
 class FlatCsvItemExporter(GuardedWrites, CsvItemExporter):
     """Scrapy's CSV exporter, with lists of hops flattened and booleans as true/false.
 
-    Appending to a file that already has rows (``-o`` on a resumed run) writes no second
-    header line.
+    A text cell a spreadsheet would run as a formula gets a ``'`` in front
+    (:func:`~crawler._cells.csv_cell`) unless ``escape_formulas`` is false
+    (``CRAWLER_CSV_FORMULA_ESCAPE``); our readers take it off again. Appending to a file that
+    already has rows (``-o`` on a resumed run) writes no second header line.
     """
 
-    def __init__(self, file: Any, **kwargs: Any) -> None:
+    def __init__(self, file: Any, *, escape_formulas: bool = True, **kwargs: Any) -> None:
         if _appending(file):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
+        self.escape_formulas = escape_formulas
         self._started = False
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> Self:
+        """Build the exporter, its writes guarded, its cells as the settings say."""
+        kwargs.setdefault(
+            "escape_formulas", CsvConfig.from_settings(crawler.settings).escape_formulas
+        )
+        return super().from_crawler(crawler, file, **kwargs)
+
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
-        if name == "chain" and isinstance(value, list):
-            return flat_chain(value)
         if isinstance(value, bool):
             return "true" if value else "false"
-        return super().serialize_field(field, name, value)
+        if name == "chain" and isinstance(value, list):
+            value = flat_chain(value)
+        else:
+            value = super().serialize_field(field, name, value)
+        return csv_cell(value) if self.escape_formulas and isinstance(value, str) else value
 
     def _write(self, item: Any) -> None:
         """Write the row and flush it to the file.
@@ -159,7 +173,10 @@ class FlatCsvItemExporter(GuardedWrites, CsvItemExporter):
         cells as Scrapy's per-field path, at a fraction of its cost.
         """
         if self._started and type(item) is UrlResult and isinstance(self.fields_to_export, list):
-            self.csv_writer.writerow([self._cell(name, item) for name in self.fields_to_export])
+            cells = [self._cell(name, item) for name in self.fields_to_export]
+            if self.escape_formulas:
+                cells = [csv_cell(cell) if isinstance(cell, str) else cell for cell in cells]
+            self.csv_writer.writerow(cells)
         else:
             CsvItemExporter.export_item(self, item)
             self._started = True

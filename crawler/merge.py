@@ -14,7 +14,6 @@ speed of reading it.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
 
+from crawler._cells import csv_records
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS
 
@@ -83,7 +83,7 @@ def _csv_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator
             raw.append(line)
             yield line
 
-    reader = csv.reader(lines())
+    reader = csv_records(lines())
     header = next(reader, None) or []
     raw.clear()
     verbatim = verbatim and header == list(FIELDS)
@@ -225,12 +225,14 @@ class _RowStore:
 class _Writer:
     """Writes records to the output: copied text as it is, other rows through an exporter."""
 
-    def __init__(self, output: Path, stream: Any) -> None:
+    def __init__(self, output: Path, stream: Any, *, escape_formulas: bool = True) -> None:
         options: dict[str, Any] = {"fields_to_export": list(FIELDS), "encoding": "utf-8"}
         self.exporter: BaseItemExporter
         self._copy: Callable[[str], Any] | None = None  # no record is copied into a JSON array
         if output.suffix == ".csv":
-            csv_exporter = FlatCsvItemExporter(stream, include_headers_line=False, **options)
+            csv_exporter = FlatCsvItemExporter(
+                stream, include_headers_line=False, escape_formulas=escape_formulas, **options
+            )
             csv_exporter.csv_writer.writerow(FIELDS)  # the header, once, whatever comes first
             self.exporter, self._copy = csv_exporter, csv_exporter.stream.write
         elif output.suffix == ".json":
@@ -254,14 +256,16 @@ def merge(
     *,
     source_order: Sequence[str] = (),
     entries: Iterable[JobEntry] | None = None,
+    escape_formulas: bool = True,
 ) -> MergeReport:
     """Merge ``parts`` into ``output`` (format by suffix), one row per ``(source, line)``.
 
     ``source_order`` ranks inputs (others follow by name). With ``entries`` (every entry of
-    the job), rows of no entry (or, for an entry given with its URL, of another URL) are
-    dropped and counted, and entries without a row are listed in the report. The output is
+    the job), rows of no entry (or, for an entry given with its URL as its row shows it,
+    :func:`crawler._cells.row_url`, of another URL) are dropped and counted, and entries without a row are listed in the report. The output is
     written to a temporary file beside it and renamed into place, so a failed merge leaves no
-    half file.
+    half file. ``escape_formulas`` is the CSV output's ``CRAWLER_CSV_FORMULA_ESCAPE`` (for the
+    rows it exports; records copied as they are keep the escape their part has).
     """
     check_paths(parts, output)
     report = MergeReport(parts=len(parts))
@@ -280,18 +284,18 @@ def merge(
                     report.missing_count += 1
                     if len(report.missing) < 20:
                         report.missing.append((source, line))
-            _write(store, output, report)
+            _write(store, output, report, escape_formulas=escape_formulas)
         finally:
             store.close()
     return report
 
 
-def _write(store: _RowStore, output: Path, report: MergeReport) -> None:
+def _write(store: _RowStore, output: Path, report: MergeReport, *, escape_formulas: bool) -> None:
     """Write ``store``'s records to a temporary file beside ``output``, then rename it."""
     temporary = output.with_name(f".{output.name}.merging")
     try:
         with temporary.open("wb") as stream:
-            writer = _Writer(output, stream)
+            writer = _Writer(output, stream, escape_formulas=escape_formulas)
             writer.exporter.start_exporting()
             for verbatim, data in store.records():
                 writer.write(verbatim, data)

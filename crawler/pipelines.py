@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from crawler._cells import exportable_row
 from crawler._outputs import local_path
 from crawler.accept import StatusRanges
 from crawler.hosts import HostTable
@@ -66,9 +67,9 @@ def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False
 
 
 class ResultPipeline:
-    """Fills ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the
-    ``accept`` of the URL's host in ``CRAWLER_HOSTS``) and ``CRAWLER_ACCEPT_TIMEOUTS``, and
-    counts.
+    """Makes every row safe for every output (:func:`crawler._cells.exportable_row`), fills
+    ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the ``accept`` of
+    the URL's host in ``CRAWLER_HOSTS``) and ``CRAWLER_ACCEPT_TIMEOUTS``, and counts.
 
     Accepted rows that miss their SLO (``CRAWLER_SLO``, ``CRAWLER_SLO_HOSTS``, the spider's
     ``slo``) become ``slow``, not ok.
@@ -105,9 +106,10 @@ class ResultPipeline:
         return self.slo.with_default(slo if isinstance(slo, Slo) else None)
 
     def process_item(self, item: Any) -> Any:
-        """Judge and count a :class:`UrlResult`; pass anything else through."""
+        """Make a :class:`UrlResult` exportable, judge and count it; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
+        exportable_row(item)
         judge(item, self._accept(item), accept_timeouts=self.accept_timeouts)
         self._slo().apply(item)
         self.stats.inc_value("crawler/rows_count")

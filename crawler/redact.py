@@ -101,7 +101,7 @@ class Redactor:
         end = found.start() if found else len(url)
         at = url.rfind("@", start, end)
         address = scheme is not None and start == scheme.end()  # mailto:x@y, not x:y@host
-        if at >= 0 and not (address and url[: start - 1].lower() in _OPAQUE_SCHEMES):
+        if at > start and not (address and url[: start - 1].lower() in _OPAQUE_SCHEMES):
             masked = _masked_userinfo(url[start:at])
             url = f"{url[:start]}{masked}{url[at:]}"
             end += len(masked) - (at - start)

@@ -9,13 +9,13 @@ them), and the new rows are appended to the same file.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crawler._cells import csv_records, csv_rows
 from crawler._fingerprints import FingerprintSet
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _complete_lines(lines: Iterable[str]) -> Iterator[str]:
 def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
     """``(source, line, not ok)`` of each complete row."""
     with path.open(encoding="utf-8", newline="") as rows:
-        for row in csv.DictReader(_complete_lines(rows)):
+        for row in csv_rows(_complete_lines(rows)):
             source, line = row.get("source"), row.get("line")
             if source is not None and line and line.isdigit() and row.get("outcome"):
                 yield source, int(line), row.get("ok") == "false"
@@ -79,7 +79,7 @@ def check_output(path: Path) -> None:
         return
     text = first.decode("utf-8", errors="replace")
     if path.suffix == ".csv":
-        keys = {column.strip() for column in next(csv.reader([text]), [])}
+        keys = {column.strip() for column in next(csv_records([text]), [])}
         what = "a header with url, source, line and outcome columns"
     else:
         try:

@@ -51,6 +51,7 @@ FEED_EXPORTERS = {
 }
 FEED_EXPORT_FIELDS = list(FIELDS)
 FEED_EXPORT_ENCODING = "utf-8"
+CRAWLER_CSV_FORMULA_ESCAPE = True  # a CSV cell a spreadsheet would run as a formula gets a '
 
 # A checker asks each URL once, politely but in parallel.
 CONCURRENT_REQUESTS = 64

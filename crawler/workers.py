@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler._cells import CsvConfig
 from crawler._outputs import local_path
 from crawler._workers_progress import PartsProgress
 from crawler.console import FailureList
@@ -378,7 +379,9 @@ def _wait(
     return [process.wait() for process in processes]
 
 
-def _merge_all(plan: WorkerPlan, sources: list[str], *, finished: bool) -> bool:
+def _merge_all(
+    plan: WorkerPlan, sources: list[str], *, finished: bool, escape_formulas: bool
+) -> bool:
     """Merge the journal and parts into each output; unless ``finished``, into the journal too
     (written before the parts are deleted). ``False`` if an output has no part at all."""
     for output in plan.outputs:
@@ -387,7 +390,7 @@ def _merge_all(plan: WorkerPlan, sources: list[str], *, finished: bool) -> bool:
             logger.error("No worker wrote a part of %s", output.path)
             return False
         merge_started = time.monotonic()
-        report = merge(present, output.path, source_order=sources)
+        report = merge(present, output.path, source_order=sources, escape_formulas=escape_formulas)
         logger.info(
             "Merged %d rows from %d workers into %s in %.2f s",
             report.rows_written,
@@ -398,7 +401,7 @@ def _merge_all(plan: WorkerPlan, sources: list[str], *, finished: bool) -> bool:
         if not finished:  # the journal of the next run: the rows are safe before parts go
             journal = output.journal(plan.parts)
             merged = plan.parts / f".{journal.name}"
-            merge(present, merged)
+            merge(present, merged, escape_formulas=escape_formulas)
             os.replace(merged, journal)
             for path in present:
                 if path != journal:
@@ -485,7 +488,8 @@ def _run(plan: WorkerPlan, settings: BaseSettings, lock: IO[bytes] | None) -> in
     failure_code = settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
     finished = all(code in (0, failure_code) for code in returncodes)
     sources = [name.strip() for name in str(plan.arguments.get("urls") or "").split(",")]
-    if not _merge_all(plan, sources, finished=finished):
+    escape_formulas = CsvConfig.from_settings(settings).escape_formulas  # checked at start
+    if not _merge_all(plan, sources, finished=finished, escape_formulas=escape_formulas):
         shutil.rmtree(plan.parts, ignore_errors=True)  # nothing in it to keep
         return 1
     if finished:

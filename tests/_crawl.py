@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
+from crawler._cells import csv_rows
 from spiders.urls import UrlsSpider
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a CSV, JSON or JSON Lines export."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".csv":
-        return list(csv.DictReader(text.splitlines()))
+        return list(csv_rows(io.StringIO(text, newline="")))  # as our readers read them
     if path.suffix == ".json":
         rows: list[dict[str, Any]] = json.loads(text)
         return rows

@@ -265,9 +265,9 @@ def wait_until_gone(pids: list[int]) -> None:
 
 def parts_rows(out: Path) -> set[str]:
     """The keys of the pages with a row in the parts (and journal) of ``out``."""
-    keys = set()
+    keys = set()  # line N checks the page of key N-1 (rows show key=*** masked)
     for part in out.parent.glob(f".{out.name}.workers/*.csv"):
-        keys |= {row["url"].rpartition("key=")[2].split("&")[0] for row in read_rows(part)}
+        keys |= {str(int(row["line"]) - 1) for row in read_rows(part)}
     return keys
 
 

@@ -12,6 +12,7 @@ from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
+from crawler._cells import CsvConfig
 from crawler._outputs import check_outputs, check_resume_outputs
 from crawler.console import quiet_scrapy_log
 from crawler.distributed.config import check_worker_outputs
@@ -119,6 +120,7 @@ class Command(ScrapyCrawlCommand):
                 else None
             )
             check_outputs(settings.getdict("FEEDS"))
+            CsvConfig.from_settings(settings)
         except ValueError as e:
             logger.error("%s", e)
             self.exitcode = 1

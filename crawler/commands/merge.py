@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler._cells import CsvConfig, row_url
 from crawler.commands.feed import (
     add_job_options,
     fail,
@@ -79,7 +80,7 @@ class Command(ScrapyCommand):
             if opts.redis or opts.job or self.settings.get("CRAWLER_REDIS_URL"):
                 self._merge_job(job_from_options(self, opts), parts, output)
             else:
-                report = merge(parts, output)
+                report = merge(parts, output, escape_formulas=self._escape_formulas())
                 self._print(report, output)
         except (ValueError, RedisUnavailableError) as e:
             fail(self, str(e))
@@ -98,8 +99,14 @@ class Command(ScrapyCommand):
                 if not meta:
                     raise ValueError(f"job {job.name!r} does not exist in Redis (fed nothing yet?)")
                 order = meta.get("sources", "").split(",")
-                entries = _job_entries(client, job, redactor.url)
-                report = merge(parts, output, source_order=order, entries=entries)
+                entries = _job_entries(client, job, lambda url: row_url(url, redactor))
+                report = merge(
+                    parts,
+                    output,
+                    source_order=order,
+                    entries=entries,
+                    escape_formulas=self._escape_formulas(),
+                )
         finally:
             client.close()
         self._print(report, output, job=True)
@@ -118,6 +125,10 @@ class Command(ScrapyCommand):
                 f"{report.missing_count} entries of job {job.name!r} have no row yet "
                 f"({shown}...): run a worker to finish them, then merge again",
             )
+
+    def _escape_formulas(self) -> bool:
+        assert self.settings is not None
+        return CsvConfig.from_settings(self.settings).escape_formulas
 
     def _print(self, report: MergeReport, output: Path, *, job: bool = False) -> None:
         foreign = f", {report.foreign} rows of no entry of the job dropped" if job else ""

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler._cells import csv_rows
 from crawler.items import UrlResult
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def to_result(row: dict[str, Any]) -> UrlResult | None:
 def _raw_rows(path: Path) -> Iterator[Any]:
     if path.suffix.lower() == ".csv":
         with path.open(encoding="utf-8", newline="") as lines:
-            yield from csv.DictReader(lines)
+            yield from csv_rows(lines)
     elif path.suffix.lower() == ".json":
         with path.open(encoding="utf-8") as text:
             yield from json.load(text)  # a JSON array is read whole
