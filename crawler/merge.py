@@ -262,7 +262,8 @@ def merge(
 
     ``source_order`` ranks inputs (others follow by name). With ``entries`` (every entry of
     the job), rows of no entry (or, for an entry given with its URL as its row shows it,
-    :func:`crawler._cells.row_url`, of another URL) are dropped and counted, and entries without a row are listed in the report. The output is
+    :func:`crawler._cells.row_url`, of another URL) are dropped and counted, and entries
+    without a row are listed in the report. The output is
     written to a temporary file beside it and renamed into place, so a failed merge leaves no
     half file. ``escape_formulas`` is the CSV output's ``CRAWLER_CSV_FORMULA_ESCAPE`` (for the
     rows it exports; records copied as they are keep the escape their part has).
