@@ -23,18 +23,27 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
+    from crawler.report import FailingRows
+
 logger = logging.getLogger(__name__)
 
 
 def publish_summary(
-    data: dict[str, Any], paths: Iterable[Path], *, extra: dict[str, Any] | None = None
+    data: dict[str, Any],
+    paths: Iterable[Path],
+    *,
+    failing: FailingRows | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Log the summary ``data`` and write it to each of ``paths`` (a write error is logged)."""
+    """Log the summary ``data`` and write it, with the ``failing`` rows, to each of ``paths``.
+
+    A write error is logged.
+    """
     for line in log_lines(data):
         logger.info("%s", line, extra=extra)
     for path in paths:
         try:
-            write_report(data, path)
+            write_report(data, path, failing)
         except OSError as e:
             logger.error("Cannot write %s: %s", path, e, extra=extra)
         else:
@@ -103,4 +112,9 @@ class RunSummaryExtension:
             "slo": _slo_text(self.crawler, spider),
         }
         paths = [p for p in (self.summary_file,) if p] + self.reports
-        publish_summary(data, paths, extra={"spider": spider})
+        try:
+            publish_summary(
+                data, paths, failing=self.summary.failing_rows, extra={"spider": spider}
+            )
+        finally:
+            self.summary.close()

@@ -204,19 +204,23 @@ class _Forwarder:
 
 def _summarise(output: Path, settings: BaseSettings, spider: str, source: str) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
-    summary = RunSummary()
-    for row in read_rows(output):
-        summary.add(row)
-    data = summary.as_dict()
-    data["run"] = {
-        "spider": spider,
-        "source": source,
-        "finish_reason": "finished",
-        "exports": [str(output)],
-        "slo": settings.get("CRAWLER_SLO", ""),
-    }
-    names = [settings.get("CRAWLER_SUMMARY_FILE") or "", *settings.getlist("CRAWLER_REPORT_FILES")]
-    publish_summary(data, [check_report_path(str(n)) for n in names if str(n).strip()])
+    with RunSummary() as summary:
+        for row in read_rows(output):
+            summary.add(row)
+        data = summary.as_dict()
+        data["run"] = {
+            "spider": spider,
+            "source": source,
+            "finish_reason": "finished",
+            "exports": [str(output)],
+            "slo": settings.get("CRAWLER_SLO", ""),
+        }
+        names = [
+            settings.get("CRAWLER_SUMMARY_FILE") or "",
+            *settings.getlist("CRAWLER_REPORT_FILES"),
+        ]
+        paths = [check_report_path(str(n)) for n in names if str(n).strip()]
+        publish_summary(data, paths, failing=summary.failing_rows)
 
 
 def _progress(plan: WorkerPlan, settings: BaseSettings) -> PartsProgress | None:
