@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from html import unescape
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+from markdown_it import MarkdownIt
 
 from crawler.report import render_html, render_junit, render_markdown, write_report
 from crawler.report._format import NONE
+from crawler.report.junit import xml_safe
 from crawler.summary import RunSummary, host_of
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
@@ -23,6 +28,7 @@ from tests._known_rows import known_rows
 from tests._scrapy import run_scrapy, scrapy_crawl
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -429,3 +435,107 @@ def test_300_urls_with_43_failing_give_43_cases_and_rows_with_source_and_line(
             == expected
         )
         assert {case.get("classname") for case in cases} == {host_of(site)}
+
+
+HOSTILE_HEADER = b"chal\x01lenge\x0b\x1b[31m" + b"x" * 8000
+
+
+@pytest.fixture(scope="module")
+def hostile_wall(server_loop: ServerLoop) -> str:
+    """A bot wall whose header value carries control characters and 8 KB of text."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 403 Forbidden\r\ncf-mitigated: "
+            + HOSTILE_HEADER
+            + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    return f"http://127.0.0.1:{server_loop.tcp(handle)}"
+
+
+def test_junit_stays_well_formed_with_control_characters_from_the_list_and_a_server(
+    hostile_wall: str, tmp_path: Path
+) -> None:
+    """Issue 17: a control character or U+FFFE/U+FFFF made junit.xml ill-formed."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{hostile_wall}/wall\n{hostile_wall}/bell\x07here\n{hostile_wall}/\ufffe\uffff\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "results.jsonl"
+    junit = tmp_path / "junit.xml"
+    crawl = scrapy_crawl(
+        "-a", f"urls={urls}", "-O", str(out), "-s", f"CRAWLER_REPORT_FILES={junit}"
+    )
+    assert crawl.returncode == 2, crawl.stderr[-2000:]
+    later = tmp_path / "later.xml"
+    report = run_scrapy("report", str(out), "-o", str(later))
+    assert report.returncode == 0, report.stderr[-2000:]
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert rows[1]["outcome"] == "blocked"
+    assert len(rows[1]["error"]) < 300  # the server's 8 KB header is cut where the row is made
+    for path in (junit, later):
+        root = ET.parse(path).getroot()  # raises on an ill-formed document
+        cases = {
+            case.findtext("failure", "").split("\n")[0]: case for case in root.iter("testcase")
+        }
+        assert root.get("failures") == "3"
+        wall = cases[f"{urls}:1"].find("failure")
+        assert wall is not None
+        assert wall.get("message", "").startswith(
+            "blocked by a bot wall (HTTP 403, cf-mitigated: chal\\x01lenge\\x0b\\x1b[31mxxx"
+        )
+        assert cases[f"{urls}:2"].get("name") == f"{hostile_wall}/bell\\x07here"
+        assert cases[f"{urls}:3"].get("name") == f"{hostile_wall}/\\ufffe\\uffff"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\x00\x08\x0b\x0c\x1f", "\ud800", "\ufffe\uffff", "ok\t\n\r é \U0001f600"],
+)
+def test_xml_safe_keeps_only_what_xml_allows(text: str) -> None:
+    cleaned = xml_safe(text)
+    ET.fromstring(f"<a b={quoteattr(cleaned)}>{escape(cleaned)}</a>")
+    if text.startswith("ok"):
+        assert cleaned == text
+    else:
+        assert cleaned.isascii()
+        assert cleaned.startswith("\\")
+
+
+def markdown_html(text: str) -> str:
+    """The Markdown rendered as CommonMark with tables, raw HTML allowed (as GitHub parses it)."""
+    return MarkdownIt("commonmark").enable("table").render(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://a.example/<img src=x onerror=alert(1)>", "HTTP status 404"),
+        ("https://a.example/x", "<script>alert(1)</script>"),
+        ("https://a.example/[click](javascript:alert(1))", "![pixel](https://evil.example/t.gif)"),
+        ("https://a.example/`<img src=x onerror=alert(1)>`", "| broken | table ``` `"),
+    ],
+)
+def test_markdown_report_injection_is_shown_as_text(url: str, error: str) -> None:
+    """Issue 17: URLs and server error text went into report.md as raw HTML and Markdown."""
+    rows = [{"url": url, "source": "u.txt", "line": 1, "outcome": "http_error", "ok": False}]
+    rows[0].update(status=404, error=error, total_ms=5.0)
+    with RunSummary() as run:
+        for row in rows:
+            run.add(row)
+        html = markdown_html(render_markdown(run.as_dict(), run.failing_rows))
+    for tag in ("<img", "<script", "<a ", "<a>"):
+        assert tag not in html, html
+    failures = html[html.index("<h2>Failures</h2>") : html.index("<h2>Outcomes</h2>")]
+    cells = re.findall(r"<td>(.*?)</td>", failures, flags=re.DOTALL)
+    assert [unescape(re.sub("<[^>]+>", "", cell)) for cell in cells] == [
+        "u.txt:1",
+        url,
+        "404",
+        error,
+    ]
