@@ -539,3 +539,37 @@ def test_markdown_report_injection_is_shown_as_text(url: str, error: str) -> Non
         "404",
         error,
     ]
+
+
+@needs_chromium
+def test_html_with_every_failure_and_no_accepted_url_renders_in_headless_chromium(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {
+            "url": f"https://a.example/<img src=x onerror=alert({n})>",
+            "source": "u.txt",
+            "line": n,
+            "outcome": "timeout",
+            "ok": False,
+            "error": "<script>document.title='owned'</script>",
+            "total_ms": 1000.0 + n,
+        }
+        for n in range(1, 41)
+    ]
+    with RunSummary(examples=2) as run:
+        for row in rows:
+            run.add(row)
+        page = write_report(run.as_dict(), tmp_path / "report.html", run.failing_rows)
+    dom = chromium_dom(page, tmp_path / "profile")
+    root = parse_root_attributes(dom)
+    assert "data-errors" not in root, root.get("data-errors")
+    assert root.get("data-rendered") == "ok"
+    assert "owned" not in dom.split("</title>")[0]  # the error text ran nowhere
+    parsed = parse_html(dom)
+    assert parsed.external == []  # no <img> made it into the DOM
+    assert parsed.sections[:2] == ["tiles", "failures"]
+    listed = parsed.tables["failures"][1:]
+    assert [row[0] for row in listed] == [f"u.txt:{n}" for n in range(1, 41)]
+    assert listed[0][1] == rows[0]["url"]
+    assert "No accepted URL has a total time." in dom
