@@ -129,6 +129,7 @@ def request_row(
         row.retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
         if row.bytes is None:
             row.bytes = len(response.body)
+        row.partial_body = "download_stopped" in response.flags
         if sign := bot_wall_sign(response):
             row.outcome = "blocked"  # the pipeline keeps it unless the status is accepted
             row.error = f"blocked by a bot wall (HTTP {response.status}, {sign})"

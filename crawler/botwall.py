@@ -28,6 +28,8 @@ BOT_WALL_MARKERS: Final = (
 
 BODY_PREFIX: Final = 1024
 """How much of the body is searched for :data:`BOT_WALL_MARKERS`."""
+SIGN_CHARS: Final = 100
+"""How much of a bot-wall header's value the sign (and the row's ``error``) shows."""
 
 
 def bot_wall_sign(response: Response) -> str | None:
@@ -37,7 +39,9 @@ def bot_wall_sign(response: Response) -> str | None:
     for name in BOT_WALL_HEADERS:
         value = response.headers.get(name)
         if value is not None:
-            return f"{name.decode()}: {value.decode('latin-1')}"
+            text = value.decode("latin-1")
+            cut = text[:SIGN_CHARS] + ("…" if len(text) > SIGN_CHARS else "")
+            return f"{name.decode()}: {cut}"
     head = response.body[:BODY_PREFIX].lower()
     for marker in BOT_WALL_MARKERS:
         if marker in head:

@@ -6,11 +6,13 @@ Scrapy's own start-up and stats dumps are left out at the project's default log 
 
 from __future__ import annotations
 
+import heapq
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from scrapy.settings import BaseSettings
 
 QUIET_LOGGERS = (
@@ -60,61 +62,35 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class FailureList:
-    """The first ``shown`` not-ok rows by input position (source, line), and how many there were.
-
-    Rows arrive as they finish; the list is cut back to the ``shown`` earliest whenever it holds
-    twice as many, so memory stays bounded.
-    """
-
-    def __init__(self, shown: int) -> None:
-        self.shown = shown
-        self.count = 0
-        self._kept: list[tuple[str, int, str]] = []
-
-    def add(self, row: Any) -> None:
-        """Count a row if it is not ok (a :class:`~crawler.items.UrlResult` or export row)."""
-        data: Mapping[str, Any] = row if isinstance(row, Mapping) else _fields(row)
-        if str(data.get("ok")).lower() != "false":
-            return
-        self.count += 1
-        if not self.shown:
-            return
-        try:
-            line = int(data.get("line") or 0)
-        except ValueError:
-            line = 0
-        source = _text(data.get("source"))
-        self._kept.append((source, line, _line(data, source, line)))
-        if len(self._kept) >= 2 * self.shown:
-            self._kept = sorted(self._kept)[: self.shown]
-
-    def lines(self, outputs: list[str]) -> list[str]:
-        """The console lines: a heading, one line per kept failure, and what was left out."""
-        if not self.count or not self.shown:
-            return []
-        kept = [text for _, _, text in sorted(self._kept)[: self.shown]]
-        heading = f"{self.count} URL{'s' if self.count != 1 else ''} not ok:"
-        more = self.count - len(kept)
-        tail = []
-        if more:
-            where = f", see {outputs[0]}" if outputs else ""
-            tail = [f"… and {more} more{where}"]
-        return [heading, *kept, *tail]
+def _position(row: Mapping[str, Any]) -> tuple[str, int]:
+    line = row.get("line")
+    return _text(row.get("source")), line if isinstance(line, int) else 0
 
 
-def _fields(row: Any) -> dict[str, Any]:
-    names = ("ok", "source", "line", "status", "outcome", "url", "error")
-    return {name: getattr(row, name, None) for name in names}
+def failure_lines(
+    failing: Iterable[Mapping[str, Any]], count: int, shown: int, outputs: Sequence[str]
+) -> list[str]:
+    """The console lines of a run's ``count`` failed rows (``failing``, in any order): a
+    heading, the first ``shown`` by input position (source, line), and how many were left out.
+    Memory holds ``shown`` rows, however many failed."""
+    if not count or not shown:
+        return []
+    first = heapq.nsmallest(shown, failing, key=_position)
+    heading = f"{count} URL{'s' if count != 1 else ''} not ok:"
+    lines = [heading, *(_line(row) for row in first)]
+    if (more := count - len(first)) > 0:
+        lines.append(f"… and {more} more" + (f", see {outputs[0]}" if outputs else ""))
+    return lines
 
 
-def _line(data: Mapping[str, Any], source: str, line: int) -> str:
-    status = _text(data.get("status"))
-    outcome = _text(data.get("outcome"))
+def _line(row: Mapping[str, Any]) -> str:
+    source, line = _position(row)
+    status = _text(row.get("status"))
+    outcome = _text(row.get("outcome"))
     verdict = f"{status} {outcome}" if status else outcome
-    error = " ".join(_text(data.get("error")).split())
+    error = " ".join(_text(row.get("error")).split())
     if len(error) > ERROR_WIDTH:
         error = error[: ERROR_WIDTH - 1] + "…"
-    return f"  {source}:{line}  {verdict}  {_text(data.get('url'))}" + (
+    return f"  {source}:{line}  {verdict}  {_text(row.get('url'))}" + (
         f"  {error}" if error else ""
     )

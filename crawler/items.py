@@ -46,6 +46,9 @@ class UrlResult:
     """Seconds the server asked to wait (``Retry-After``, in seconds or as a date)."""
     bytes: int | None = None
     """Body bytes received (as sent on the wire, before decompression)."""
+    partial_body: bool | None = None
+    """The download stopped before the body's end (its first bytes are all a check needs,
+    unless ``CRAWLER_FULL_BODIES``); ``bytes`` and ``download_ms`` cover the part read."""
     started_at: str | None = None
     """UTC ISO 8601 time of the first attempt."""
     queue_ms: float | None = None

@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from crawler.console import FailureList
+from crawler.console import failure_lines
 from crawler.items import UrlResult
-from crawler.report import check_report_path, write_report
+from crawler.report import check_report_path, examples_of, write_report
 from crawler.summary import RunSummary, log_lines
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+    from crawler.report import FailingRows
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +46,25 @@ def failures_shown(settings: BaseSettings) -> int:
 def publish_summary(
     data: dict[str, Any],
     paths: Iterable[Path],
-    failures: FailureList,
     *,
+    failing: FailingRows | None = None,
+    shown: int = FAILURES_SHOWN,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write the summary ``data`` to each of ``paths`` (a write error is logged), then log the
-    failed URLs and the summary: the last lines of a run."""
+    """Write the summary ``data``, with the ``failing`` rows, to each of ``paths`` (a write
+    error is logged), then log the first ``shown`` failed URLs and the summary: the last lines
+    of a run."""
     for path in paths:
         try:
-            write_report(data, path)
+            write_report(data, path, failing)
         except OSError as e:
             logger.error("Cannot write %s: %s", path, e, extra=extra)
         else:
             logger.info("Wrote %s", path, extra=extra)
-    for line in failures.lines(list(data.get("run", {}).get("exports", []))):
+    failing = failing or examples_of(data)
+    rows = itertools.chain.from_iterable(failing(outcome) for outcome in data["failures"])
+    exports = list(data.get("run", {}).get("exports", []))
+    for line in failure_lines(rows, data["not_ok"], shown, exports):
         logger.info("%s", line, extra=extra)
     for line in log_lines(data):
         logger.info("%s", line, extra=extra)
@@ -79,7 +87,7 @@ class RunSummaryExtension:
     def __init__(self, crawler: Crawler, summary_file: Path | None, reports: list[Path]) -> None:
         self.crawler = crawler
         self.summary = RunSummary()
-        self.failures = FailureList(failures_shown(crawler.settings))
+        self.shown = failures_shown(crawler.settings)
         self.summary_file = summary_file
         self.reports = reports
 
@@ -115,7 +123,6 @@ class RunSummaryExtension:
         """Count a result row (after the pipelines judged it)."""
         if isinstance(item, UrlResult):
             self.summary.add(item)
-            self.failures.add(item)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Log the summary; write the summary file and the reports that were asked for."""
@@ -131,4 +138,13 @@ class RunSummaryExtension:
             "slo": _slo_text(self.crawler, spider),
         }
         paths = [p for p in (self.summary_file,) if p] + self.reports
-        publish_summary(data, paths, self.failures, extra={"spider": spider})
+        try:
+            publish_summary(
+                data,
+                paths,
+                failing=self.summary.failing_rows,
+                shown=self.shown,
+                extra={"spider": spider},
+            )
+        finally:
+            self.summary.close()

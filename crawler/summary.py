@@ -1,34 +1,57 @@
 """A run's summary, built row by row in bounded memory: outcomes, hosts, timing percentiles.
 
-Percentiles come from a DDSketch (``ddsketch``, 1 % relative accuracy), so memory does not
-grow with the number of rows; what grows is one counter per host. The slowest URLs and a few
-failures per outcome are kept as examples, each list bounded.
+Percentiles are exact while a phase holds at most :data:`EXACT_VALUES` values and come from
+a DDSketch (``ddsketch``, 1 % relative accuracy) beyond, so memory does not grow with the
+number of rows; what grows is one counter per host. The slowest accepted URLs are kept in a
+bounded list; every failing row goes to a temporary file, which the reports read back.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
+import tempfile
+from array import array
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ddsketch import DDSketch
 
 from crawler.urls import authority_of
 
+if TYPE_CHECKING:
+    from typing import Self
+
 PHASES = ("queue_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
 """Timing fields summarised, in the order of a download."""
 PERCENTILES = (50, 90, 99)
 RELATIVE_ACCURACY = 0.01
-"""A percentile is within 1 % of a value at that rank."""
+"""Beyond :data:`EXACT_VALUES`, a percentile is within 1 % of a value at that rank."""
+EXACT_VALUES = 100_000
+"""Up to this many values a phase keeps them all and its percentiles are exact."""
+ERROR_CHARS = 1000
+"""How much of a failing row's ``error`` the reports show."""
 
 UNREACHABLE = ("dns", "refused")
 """Outcomes of a URL whose host could not be reached at all."""
 
-_USED = ("url", "outcome", "ok", "status", "error", "attempts", "redirects", "retry_after", *PHASES)
+_USED = (
+    "url",
+    "source",
+    "line",
+    "outcome",
+    "ok",
+    "status",
+    "error",
+    "attempts",
+    "redirects",
+    "retry_after",
+    *PHASES,
+)
 _STEPS = (1.0, 2.0, 5.0)
 _LOWEST_BIN = -9  # 0.001 ms; anything shorter (0.0 included) falls in the first bin
 
@@ -87,11 +110,24 @@ def status_class(status: float | None) -> str:
     return f"{int(status) // 100}xx" if status is not None else "none"
 
 
-class PhaseSummary:
-    """Count, exact min/max/mean, sketched percentiles and 1-2-5 histogram of one phase."""
+def exact_percentile(ordered: Sequence[float], p: float) -> float:
+    """Percentile ``p`` (0-100) of the sorted ``ordered``, linearly interpolated between ranks."""
+    position = p / 100 * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
-    def __init__(self) -> None:
+
+class PhaseSummary:
+    """Count, exact min/max/mean, percentiles and 1-2-5 histogram of one phase.
+
+    The percentiles are exact up to ``exact`` values (all kept) and sketched beyond.
+    """
+
+    def __init__(self, exact: int = EXACT_VALUES) -> None:
         self.sketch = DDSketch(RELATIVE_ACCURACY)
+        self.values: array[float] | None = array("d")
+        self.exact = exact
         self.bins: Counter[int] = Counter()
         self.count = 0
         self.min = math.inf
@@ -100,15 +136,29 @@ class PhaseSummary:
     def add(self, ms: float) -> None:
         """Record one duration in milliseconds."""
         self.sketch.add(ms)
+        if self.values is not None:
+            if len(self.values) < self.exact:
+                self.values.append(ms)
+            else:
+                self.values = None  # too many to keep: the sketch answers from now on
         self.bins[_bin(ms)] += 1
         self.count += 1
         self.min = min(self.min, ms)
         self.max = max(self.max, ms)
 
     def percentile(self, p: float) -> float | None:
-        """The value at percentile ``p`` (0-100), within 1 %; ``None`` when empty."""
+        """The value at percentile ``p`` (0-100), exact or within 1 %; ``None`` when empty."""
+        if not self.count:
+            return None
+        if self.values is not None:
+            return round(exact_percentile(sorted(self.values), p), 3)
         value = self.sketch.get_quantile_value(p / 100)
         return None if value is None else round(float(value), 3)
+
+    @property
+    def exact_percentiles(self) -> bool:
+        """Whether :meth:`percentile` is exact (every value kept)."""
+        return self.values is not None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures; the histogram lists ``{lo, hi, count}`` bins in order."""
@@ -119,9 +169,13 @@ class PhaseSummary:
             "min": round(self.min, 3),
             "mean": round(self.sketch.sum / self.count, 3),
             "max": round(self.max, 3),
+            "exact": self.exact_percentiles,
         }
+        ordered = sorted(self.values) if self.values is not None else None
         for p in PERCENTILES:
-            figures[f"p{p}"] = self.percentile(p)
+            figures[f"p{p}"] = (
+                round(exact_percentile(ordered, p), 3) if ordered else self.percentile(p)
+            )
         low, high = min(self.bins), max(self.bins)
         figures["histogram"] = [
             {
@@ -137,8 +191,10 @@ class PhaseSummary:
 class RunSummary:
     """Figures of a run, from its rows (items or export rows), in bounded memory.
 
-    ``slowest``: how many of the slowest URLs to keep; ``examples``: how many failures to
-    keep per outcome (the counts are always complete).
+    ``slowest``: how many of the slowest accepted URLs to keep; ``examples``: how many
+    failures per outcome the summary's ``failures`` lists (the counts are always complete,
+    and :meth:`failing_rows` gives every failing row). :meth:`close` removes the temporary
+    file of the failing rows.
     """
 
     def __init__(self, *, slowest: int = 10, examples: int = 20) -> None:
@@ -157,6 +213,8 @@ class RunSummary:
         self.retry_after_rows = 0
         self._slowest: list[tuple[float, int, dict[str, Any]]] = []
         self._failures: dict[str, list[dict[str, Any]]] = {}
+        self._failing_counts: Counter[str] = Counter()
+        self._failing_file: IO[str] | None = None
         self._order = itertools.count()
 
     def add(self, row: Any) -> None:
@@ -179,14 +237,14 @@ class RunSummary:
         elif ok is False:
             self.not_ok += 1
             host["not_ok"] += 1
-            self._keep_failure(outcome, url, status, data.get("error"))
+            self._keep_failure(data, outcome, url, status)
         timings = {phase: _number(data.get(phase)) for phase in PHASES}
         for phase, ms in timings.items():
             if ms is not None:
                 self.phases[phase].add(ms)
         self._count_retries(data)
         total = timings["total_ms"]
-        if total is None or not self.slowest_kept:
+        if total is None or ok is not True or not self.slowest_kept:
             return
         full = len(self._slowest) >= self.slowest_kept
         if full and total <= self._slowest[0][0]:
@@ -208,10 +266,58 @@ class RunSummary:
         if _number(data.get("retry_after")) is not None:
             self.retry_after_rows += 1
 
-    def _keep_failure(self, outcome: str, url: str, status: float | None, error: Any) -> None:
+    def _keep_failure(
+        self, data: Mapping[str, Any], outcome: str, url: str, status: float | None
+    ) -> None:
+        error = data.get("error")
+        failure = {
+            "url": url,
+            "source": str(data.get("source") or ""),
+            "line": _int(_number(data.get("line"))),
+            "outcome": outcome,
+            "status": _int(status),
+            "error": str(error)[:ERROR_CHARS] if error else None,
+        }
+        self._failing_counts[outcome] += 1
         examples = self._failures.setdefault(outcome, [])
         if len(examples) < self.examples_kept:
-            examples.append({"url": url, "status": _int(status), "error": error or None})
+            examples.append(failure)
+        if self._failing_file is None:
+            self._failing_file = tempfile.TemporaryFile(  # noqa: SIM115 (closed in close())
+                "w+", encoding="utf-8", errors="surrogatepass", prefix="crawler-failures-"
+            )
+        self._failing_file.write(json.dumps(failure, ensure_ascii=False) + "\n")
+
+    def failing_rows(self, outcome: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every failing row counted so far (of ``outcome``, or all), in the order added.
+
+        Each is ``{url, source, line, outcome, status, error}`` (``error`` cut to
+        :data:`ERROR_CHARS`). Read from the temporary file: do not :meth:`add` meanwhile.
+        """
+        stream = self._failing_file
+        if stream is None:
+            return
+        stream.flush()
+        stream.seek(0)
+        try:
+            for line in stream:
+                failure: dict[str, Any] = json.loads(line)
+                if outcome is None or failure["outcome"] == outcome:
+                    yield failure
+        finally:
+            stream.seek(0, 2)
+
+    def close(self) -> None:
+        """Remove the temporary file of the failing rows."""
+        if self._failing_file is not None:
+            self._failing_file.close()
+            self._failing_file = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @property
     def success_rate(self) -> float | None:
@@ -220,16 +326,16 @@ class RunSummary:
         return round(self.ok / judged, 4) if judged else None
 
     def slowest(self) -> list[dict[str, Any]]:
-        """The slowest URLs by ``total_ms``, slowest first."""
+        """The slowest accepted URLs by ``total_ms``, slowest first."""
         return [entry for _, _, entry in sorted(self._slowest, reverse=True)]
 
     def as_dict(self, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The summary as JSON-ready data; ``stats`` (a run's) adds Retry-After waits."""
         stats = stats or {}
         failures = {
-            outcome: {"count": self.outcomes[outcome], "examples": examples}
+            outcome: {"count": self._failing_counts[outcome], "examples": examples}
             for outcome, examples in sorted(
-                self._failures.items(), key=lambda item: -self.outcomes[item[0]]
+                self._failures.items(), key=lambda item: -self._failing_counts[item[0]]
             )
         }
         return {

@@ -43,7 +43,6 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from crawler._cells import CsvConfig
 from crawler._outputs import local_path
 from crawler._workers_progress import PartsProgress
-from crawler.console import FailureList
 from crawler.merge import merge
 from crawler.progress import progress_settings
 from crawler.report import check_report_path
@@ -323,22 +322,23 @@ def _summarise(
     output: Path, settings: BaseSettings, spider: str, source: str, finish_reason: str
 ) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
-    summary = RunSummary()
-    failures = FailureList(failures_shown(settings))
-    for row in read_rows(output):
-        summary.add(row)
-        failures.add(row)
-    data = summary.as_dict()
-    data["run"] = {
-        "spider": spider,
-        "source": source,
-        "finish_reason": finish_reason,
-        "exports": [str(output)],
-        "slo": settings.get("CRAWLER_SLO", ""),
-    }
-    names = [settings.get("CRAWLER_SUMMARY_FILE") or "", *settings.getlist("CRAWLER_REPORT_FILES")]
-    reports = [check_report_path(str(n)) for n in names if str(n).strip()]
-    publish_summary(data, reports, failures)
+    with RunSummary() as summary:
+        for row in read_rows(output):
+            summary.add(row)
+        data = summary.as_dict()
+        data["run"] = {
+            "spider": spider,
+            "source": source,
+            "finish_reason": finish_reason,
+            "exports": [str(output)],
+            "slo": settings.get("CRAWLER_SLO", ""),
+        }
+        names = [
+            settings.get("CRAWLER_SUMMARY_FILE") or "",
+            *settings.getlist("CRAWLER_REPORT_FILES"),
+        ]
+        paths = [check_report_path(str(n)) for n in names if str(n).strip()]
+        publish_summary(data, paths, failing=summary.failing_rows, shown=failures_shown(settings))
 
 
 def _progress(plan: WorkerPlan, settings: BaseSettings, earlier: int) -> PartsProgress | None:

@@ -1,14 +1,16 @@
-"""HEAD checks that fall back to GET, and GET checks that stop after the headers."""
+"""HEAD checks that fall back to GET, GET checks that stop after the headers, and GET checks
+that stop after the first bytes of the body (unless ``CRAWLER_FULL_BODIES``)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DownloadTimeoutError, ResponseDataLossError, StopDownload
 
-from crawler.botwall import bot_wall_sign
+from crawler.botwall import BODY_PREFIX, bot_wall_sign
 from crawler.exceptions import ConnectionResetError, ConnectTimeoutError, InvalidResponseError
 from crawler.methods import CHECK_METHOD_META_KEY
 
@@ -18,11 +20,15 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
 HEAD_FALLBACK_META_KEY = "head_fallback"
 """``request.meta`` key saying why a HEAD check went on with GET."""
+
+BODY_SEEN_META_KEY = "body_bytes_seen"
+"""``request.meta`` key of ``[bytes received, Content-Length or None]`` of a checked GET."""
 
 NO_FALLBACK_STATUSES = frozenset({429, 503})
 """Statuses about the host, not the method: the politeness middleware deals with them."""
@@ -36,6 +42,19 @@ FALLBACK_ERRORS: tuple[type[Exception], ...] = (
 """Failures a server may give HEAD but not GET (a connect timeout is not one of them)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BodyConfig:
+    """How much of a body a check reads."""
+
+    full_bodies: bool
+    """``CRAWLER_FULL_BODIES``: read every body to its end (download timings, data loss)."""
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read ``CRAWLER_FULL_BODIES``."""
+        return cls(full_bodies=settings.getbool("CRAWLER_FULL_BODIES", False))
+
+
 class CheckMethodMiddleware:
     """Downloader middleware for the ``head`` and ``headers`` check methods.
 
@@ -43,22 +62,41 @@ class CheckMethodMiddleware:
       (invalid, reset, truncated, timed out) is asked again with GET, which decides the row.
     - ``headers``: the download stops once the headers are in (``StopDownload(fail=False)``
       from the ``headers_received`` signal); the response has an empty body.
+    - ``get`` (and a ``head`` check's GET): the download stops once the body's first
+      :data:`~crawler.botwall.BODY_PREFIX` bytes are in (all a row needs: the bot-wall
+      markers), from the ``bytes_received`` signal, unless ``CRAWLER_FULL_BODIES`` is set.
+      Either way a stopped response is flagged ``download_stopped``.
 
     Order it below the retry middleware (e.g. 540, retry is 550), so that retries and
     backoff come first. Stats: ``crawler/methods/head_fallback_count``.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, config: BodyConfig | None = None) -> None:
         self.crawler = crawler
+        self.config = config or BodyConfig.from_settings(crawler.settings)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
+        if not self.config.full_bodies:
+            crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Build the middleware and connect it to ``headers_received``."""
+        """Build the middleware and connect it to ``headers_received`` and ``bytes_received``."""
         return cls(crawler)
 
-    def _headers_received(self, request: Request, **_: Any) -> None:
-        if request.meta.get(CHECK_METHOD_META_KEY) == "headers":
+    def _headers_received(self, request: Request, body_length: int | None = None, **_: Any) -> None:
+        method = request.meta.get(CHECK_METHOD_META_KEY)
+        if method == "headers":
+            raise StopDownload(fail=False)
+        if method is not None and request.method != "HEAD" and not self.config.full_bodies:
+            request.meta[BODY_SEEN_META_KEY] = [0, body_length]
+
+    def _bytes_received(self, request: Request, data: bytes, **_: Any) -> None:
+        seen = request.meta.get(BODY_SEEN_META_KEY)
+        if not isinstance(seen, list):
+            return  # not a checked GET
+        seen[0] += len(data)
+        complete = seen[1] is not None and seen[0] >= seen[1]
+        if seen[0] >= BODY_PREFIX and not complete:
             raise StopDownload(fail=False)
 
     def _fallback(self, request: Request, reason: str) -> Request:

@@ -45,19 +45,33 @@ class UrlTrace:
     """Wall-clock UNIX time of the start of the first download."""
     first_download_seen: bool = False
     """The start is the handler's, not the time the request entered the downloader."""
+    hop_asked: float | None = None
+    """``time.perf_counter()`` when a redirect's next hop entered the downloader."""
+    queued: float = 0.0
+    """Seconds redirect hops waited in the downloader before they started: the list's wait
+    (the host's concurrency, its interval), taken out of the URL's time like the first's."""
     attempts: int = 0
     """Downloads tried for this URL, redirect hops and retries included."""
     responses: list[Hop] = field(default_factory=list)
 
-    def first_download_ended(self, timing: DownloadTiming | None) -> None:
-        """Move the start to where the first download really began.
+    def hop_entered(self) -> None:
+        """Note when a redirect's next hop enters the downloader (a retry's time is kept)."""
+        if self.responses and self.responses[-1].status in REDIRECT_STATUSES:
+            self.hop_asked = time.perf_counter()
+
+    def download_ended(self, timing: DownloadTiming | None) -> None:
+        """Move the start to where the first download really began; take out later queues.
 
         A request enters the downloader, where the clock starts, before it waits for its turn
         in its host's slot (``DOWNLOAD_DELAY``, a host's ``interval``, its concurrency): that
-        wait is the list's, not the URL's. Without a :class:`DownloadTiming` (timing off, another
-        handler) the clock keeps its first start.
+        wait is the list's, not the URL's, and so is a redirect hop's (behind the other URLs
+        of its host). A retry's wait (its backoff) stays in the URL's time. Without a
+        :class:`DownloadTiming` (timing off, another handler) the clock keeps its first start.
         """
+        asked, self.hop_asked = self.hop_asked, None
         if self.first_download_seen:
+            if asked is not None and timing is not None and timing.total is not None:
+                self.queued += max(0.0, time.perf_counter() - timing.total - asked)
             return
         self.first_download_seen = True
         if timing is not None and timing.total is not None:
@@ -68,7 +82,7 @@ class UrlTrace:
         """Milliseconds since the first attempt, if there was one."""
         if self.started is None:
             return None
-        return to_ms(time.perf_counter() - self.started)
+        return to_ms(time.perf_counter() - self.started - self.queued)
 
     def chain(self) -> list[Hop]:
         """The responses with retries of the same URL collapsed to their last one.
@@ -134,6 +148,7 @@ class UrlTrackingMiddleware:
         if trace.started is None:
             trace.started = time.perf_counter()
             trace.started_at = time.time()
+        trace.hop_entered()
         trace.attempts += 1
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -144,7 +159,7 @@ class UrlTrackingMiddleware:
         """
         trace = request.meta.get(URL_TRACE_META_KEY)
         if isinstance(trace, UrlTrace):
-            trace.first_download_ended(_timing(request))
+            trace.download_ended(_timing(request))
             trace.responses.append(Hop(request.url, response.status, download_ms(request)))
         if other_scheme_target(request, response) is not None:
             request.meta["dont_redirect"] = True
@@ -154,4 +169,4 @@ class UrlTrackingMiddleware:
         """A failed download ends the first one too; the exception goes on as it is."""
         trace = request.meta.get(URL_TRACE_META_KEY)
         if isinstance(trace, UrlTrace):
-            trace.first_download_ended(_timing(request))
+            trace.download_ended(_timing(request))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler.botwall import bot_wall_sign
+from crawler.botwall import SIGN_CHARS, bot_wall_sign
 from tests._apps import politeness_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
@@ -77,3 +77,14 @@ async def test_an_accepted_status_is_ok_even_behind_a_wall(
     await crawl_urls(out, str(urls), CRAWLER_ACCEPT="200..=299,403")
     (row,) = read_rows(out)
     assert (row["outcome"], row["ok"], row["error"]) == ("ok", True, None)
+
+
+def test_a_huge_bot_wall_header_is_cut_in_the_sign() -> None:
+    """Issue 17: a blocked row's error carried up to 64 KB of the server's header."""
+    value = "challenge-" + "x" * 60_000
+    response = HtmlResponse("https://a.example/", status=403, headers={"cf-mitigated": value})
+    sign = bot_wall_sign(response)
+    assert sign is not None
+    assert sign.startswith("cf-mitigated: challenge-xxx")
+    assert len(sign) <= len("cf-mitigated: ") + SIGN_CHARS + 1
+    assert sign.endswith("…")

@@ -99,6 +99,7 @@ async def test_every_fault_gets_its_outcome_in_time(
         DOWNLOAD_MAXSIZE=1024 * 1024,
         RETRY_TIMES=0,
         REDIRECT_MAX_TIMES=5,
+        CRAWLER_FULL_BODIES=True,  # a body cut after its first bytes: test_methods.py
     )
 
     peak_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024

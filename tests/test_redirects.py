@@ -142,3 +142,24 @@ async def test_a_redirect_to_another_scheme_ends_the_chain_with_its_target(
         assert row["error"] == f"HTTP 302 redirects to {target}: only http and https are checked"
         assert len(row["chain"]) == 1
     assert rows[5]["outcome"] == "ok"
+
+
+@coroutine_test
+async def test_a_redirects_wait_for_a_turn_in_its_hosts_slot_is_not_in_its_total_time(
+    site: str, tmp_path: Path
+) -> None:
+    """Issue 16: a 2-hop redirect whose hops took 5.9 and 2.6 ms reported total_ms 786."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site}/to/302/to/302/ok\n" + "".join(f"{site}/slow/302/ok?n={n}\n" for n in range(8))
+    )
+    out = tmp_path / "out.jsonl"
+    await crawl_urls(out, str(urls), CONCURRENT_REQUESTS_PER_DOMAIN=2)
+    rows = {row["line"]: row for row in read_rows(out)}
+    assert [row["outcome"] for row in rows.values()] == ["ok"] * 9
+    redirected = rows[1]
+    assert len(redirected["chain"]) == 3
+    hops_ms = sum(hop["ms"] for hop in redirected["chain"])
+    # its later hops waited for slow requests of the same host to free a place: not its time
+    assert redirected["total_ms"] >= hops_ms
+    assert redirected["total_ms"] < hops_ms + SLOW_HOP_S * 1000 / 2, redirected

@@ -6,7 +6,7 @@ import bisect
 import itertools
 import json
 import logging
-import math
+import statistics
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -15,9 +15,16 @@ from scrapy.exporters import JsonLinesItemExporter
 
 from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
+from crawler.report import render_html, render_markdown
 from crawler.report.reader import read_results
 from crawler.report.reader import read_rows as read_rows_as_written
-from crawler.summary import PERCENTILES, RELATIVE_ACCURACY, RunSummary, log_lines
+from crawler.summary import (
+    PERCENTILES,
+    RELATIVE_ACCURACY,
+    PhaseSummary,
+    RunSummary,
+    log_lines,
+)
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
@@ -32,9 +39,10 @@ EDGES = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5)]
 
 
 def exact_percentile(values: list[float], p: int) -> float:
-    """The value at rank floor(p/100 * (n - 1)) of the sorted values (what a sketch targets)."""
-    ordered = sorted(values)
-    return ordered[math.floor(p / 100 * (len(ordered) - 1))]
+    """Percentile ``p`` interpolated between ranks, as ``statistics.quantiles`` computes it."""
+    if p == 50:
+        return statistics.median(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +52,10 @@ def rows() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def summary(rows: list[dict]) -> dict:
-    run = RunSummary(slowest=10, examples=5)
-    for row in rows:
-        run.add(row)
-    return run.as_dict()
+    with RunSummary(slowest=10, examples=5) as run:
+        for row in rows:
+            run.add(row)
+        return run.as_dict()
 
 
 def test_counts(rows: list[dict], summary: dict) -> None:
@@ -64,7 +72,7 @@ def test_counts(rows: list[dict], summary: dict) -> None:
 
 
 @pytest.mark.parametrize("phase", ["dns_ms", "ttfb_ms", "download_ms", "total_ms"])
-def test_phase_figures_within_the_sketchs_accuracy(
+def test_phase_figures_are_exact_for_a_small_run(
     rows: list[dict], summary: dict, phase: str
 ) -> None:
     values = [r[phase] for r in rows if r[phase] is not None]
@@ -73,9 +81,35 @@ def test_phase_figures_within_the_sketchs_accuracy(
     assert figures["min"] == pytest.approx(min(values), abs=1e-3)
     assert figures["max"] == pytest.approx(max(values), abs=1e-3)
     assert figures["mean"] == pytest.approx(sum(values) / len(values), abs=1e-3)
+    assert figures["exact"] is True
+    for p in PERCENTILES:
+        assert figures[f"p{p}"] == pytest.approx(exact_percentile(values, p), abs=1e-3), p
+
+
+def test_p99_of_18_values_is_near_their_maximum() -> None:
+    """Issue 16: 18 values up to 15,000 ms had a sketched p99 of 3,012 ms (the 17th value)."""
+    values = [float(v) for v in (*range(100, 1700, 100), 3012, 15000)]
+    with RunSummary() as run:
+        for value in values:
+            run.add({"url": "http://a/", "outcome": "ok", "ok": True, "total_ms": value})
+        figures = run.as_dict()["phases"]["total_ms"]
+    assert figures["p99"] == pytest.approx(exact_percentile(values, 99), abs=1e-3)
+    assert figures["p99"] > 12000  # between the two largest, nearer the maximum
+    assert figures["p50"] == pytest.approx(statistics.median(values), abs=1e-3)
+
+
+@pytest.mark.parametrize("count", [10, 11, 5000])
+def test_percentiles_are_sketched_beyond_the_values_kept(count: int) -> None:
+    values = [float(v) for v in range(1, count + 1)]
+    phase = PhaseSummary(exact=10)
+    for value in values:
+        phase.add(value)
+    figures = phase.as_dict()
+    assert figures["exact"] is (count <= 10)
+    assert phase.values is None or len(phase.values) == count
     for p in PERCENTILES:
         expected = exact_percentile(values, p)
-        assert figures[f"p{p}"] == pytest.approx(expected, rel=RELATIVE_ACCURACY, abs=1e-3), p
+        assert figures[f"p{p}"] == pytest.approx(expected, rel=RELATIVE_ACCURACY, abs=1), p
 
 
 @pytest.mark.parametrize("phase", ["dns_ms", "total_ms", "queue_ms"])
@@ -97,7 +131,7 @@ def test_histogram_counts_every_value_in_its_bin(
 
 
 def test_slowest_retries_and_failure_examples(rows: list[dict], summary: dict) -> None:
-    slowest = sorted(rows, key=lambda r: -r["total_ms"])[:10]
+    slowest = sorted((r for r in rows if r["ok"]), key=lambda r: -r["total_ms"])[:10]
     assert [s["url"] for s in summary["slowest"]] == [r["url"] for r in slowest]
     assert summary["slowest"][0]["ttfb_ms"] == slowest[0]["ttfb_ms"]
     assert summary["retries"]["redirects"] == sum(r["redirects"] for r in rows)
@@ -119,22 +153,37 @@ def test_csv_strings_give_the_same_summary(rows: list[dict], summary: dict) -> N
         }
         for r in rows
     ]
-    run = RunSummary(slowest=10, examples=5)
-    for row in as_csv:
-        run.add(row)
-    again = run.as_dict()
+    with RunSummary(slowest=10, examples=5) as run:
+        for row in as_csv:
+            run.add(row)
+        again = run.as_dict()
     for key in ("rows", "ok", "not_ok", "outcomes", "status_classes", "hosts", "phases", "retries"):
         assert again[key] == summary[key], key
 
 
+def test_slowest_lists_accepted_urls_only() -> None:
+    """A timeout's total_ms is the time limit, not a slow page: it stays out of "slowest"."""
+    with RunSummary(slowest=2) as run:
+        run.add({"url": "http://a/timeout", "outcome": "timeout", "ok": False, "total_ms": 9e3})
+        run.add({"url": "http://a/dup", "outcome": "duplicate", "ok": None, "total_ms": 8e3})
+        assert run.slowest() == []
+        summary = run.as_dict()
+        run.add({"url": "http://a/ok", "outcome": "ok", "ok": True, "total_ms": 5.0})
+        assert [s["url"] for s in run.slowest()] == ["http://a/ok"]
+    assert "## Slowest URLs\n\nNo accepted URL has a total time.\n" in render_markdown(summary)
+    assert "No accepted URL has a total time." in render_html(summary)
+
+
 def test_memory_is_bounded_by_hosts_not_rows() -> None:
-    run = RunSummary(slowest=3, examples=2)
-    for i in range(20000):
-        run.add({"url": f"http://h{i % 4}/{i}", "outcome": "timeout", "ok": False, "total_ms": i})
-    assert len(run.slowest()) == 3
-    assert [s["total_ms"] for s in run.slowest()] == [19999, 19998, 19997]
-    assert len(run.as_dict()["failures"]["timeout"]["examples"]) == 2
-    assert len(run.hosts) == 4
+    with RunSummary(slowest=3, examples=2) as run:
+        for i in range(20000):
+            ok = i % 2 == 0
+            run.add({"url": f"http://h{i % 4}/{i}", "outcome": "x", "ok": ok, "total_ms": i})
+        assert len(run.slowest()) == 3
+        assert [s["total_ms"] for s in run.slowest()] == [19998, 19996, 19994]
+        assert len(run.as_dict()["failures"]["x"]["examples"]) == 2
+        assert len(run.hosts) == 4
+        assert sum(1 for _ in run.failing_rows()) == 10000  # from the temporary file
 
 
 def test_log_lines_are_terse(summary: dict) -> None:
@@ -217,12 +266,17 @@ def test_an_export_read_as_text_rows_sums_up_like_its_typed_rows(
         for row in rows:
             exporter.export_item(UrlResult(**row))
         exporter.finish_exporting()
-    as_text, typed, original = (RunSummary(slowest=10, examples=5) for _ in range(3))
-    for text_row in read_rows_as_written(path):
-        as_text.add(text_row)
-    for result in read_results(path):
-        typed.add(result)
-    for row in rows:
-        original.add(row)
-    assert as_text.as_dict() == typed.as_dict() == original.as_dict()
-    assert as_text.rows == len(rows)
+    with (
+        RunSummary(slowest=10, examples=5) as as_text,
+        RunSummary(slowest=10, examples=5) as typed,
+        RunSummary(slowest=10, examples=5) as original,
+    ):
+        for text_row in read_rows_as_written(path):
+            as_text.add(text_row)
+        for result in read_results(path):
+            typed.add(result)
+        for row in rows:
+            original.add(row)
+        assert as_text.as_dict() == typed.as_dict() == original.as_dict()
+        assert as_text.rows == len(rows)
+        assert list(as_text.failing_rows()) == list(typed.failing_rows())

@@ -58,10 +58,13 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("name at least one export: scrapy report results.jsonl -o report.html")
+        with RunSummary() as summary:
+            self._report(args, opts, summary)
+
+    def _report(self, args: list[str], opts: argparse.Namespace, summary: RunSummary) -> None:
         try:
             outputs = [check_report_path(name) for name in opts.outputs]
             policy = SloPolicy(Slo.parse(opts.slo, name="--slo")) if opts.slo else SloPolicy()
-            summary = RunSummary()
             for name in args:
                 for row in read_results(name):
                     policy.apply(row)
@@ -76,7 +79,7 @@ class Command(ScrapyCommand):
             print("\n".join(log_lines(data)))
         for path in outputs:
             try:
-                write_report(data, path)
+                write_report(data, path, summary.failing_rows)
             except OSError as e:
                 print(f"scrapy report: cannot write {path}: {e}", file=sys.stderr)
                 self.exitcode = 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.summary import format_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PHASE_LABELS = {
     "queue_ms": "queue",
@@ -37,3 +40,9 @@ def percent(value: float | None) -> str:
 def share(count: int, total: int) -> str:
     """``count`` as a percentage of ``total``."""
     return percent(count / total) if total else NONE
+
+
+def where(failure: Mapping[str, Any]) -> str:
+    """``source:line`` of a failing row (just the source when the line is unknown)."""
+    source = failure.get("source") or "?"
+    return f"{source}:{failure['line']}" if failure.get("line") else str(source)

@@ -1,6 +1,7 @@
-"""The summary as one self-contained HTML page: inline CSS, SVG charts drawn by inline JS.
+"""The summary as one self-contained HTML page: every failure first, then tables and charts.
 
-Nothing is loaded from the network. The page's script sets ``data-rendered="ok"`` (and
+CSS is inline and the SVG charts are drawn by an inline script; nothing is loaded from the
+network. The page's script sets ``data-rendered="ok"`` (and
 ``data-charts``) on ``<html>`` once every chart is drawn; errors land in ``data-errors``.
 """
 
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from crawler.report._format import PHASE_LABELS, TOP_HOSTS, ms, percent, share
+from crawler.report._format import PHASE_LABELS, TOP_HOSTS, ms, percent, share, where
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
+
+    from crawler.report import FailingRows
 
 _TEMPLATES = files("crawler.report") / "templates"
 CHART_DATA = ("phases", "slowest")
@@ -30,7 +33,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(ms=ms, percent=percent, share=share, labels=PHASE_LABELS)
+    environment.globals.update(
+        ms=ms, percent=percent, share=share, where=where, labels=PHASE_LABELS
+    )
     return environment
 
 
@@ -40,12 +45,13 @@ def _script_json(data: Mapping[str, Any]) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def render_html(summary: Mapping[str, Any]) -> str:
-    """The report page for ``summary`` (see :meth:`crawler.summary.RunSummary.as_dict`)."""
+def stream_html(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]:
+    """The report page for ``summary`` and its ``failing`` rows, in pieces."""
     hosts = list(summary["hosts"].items())
     template = _environment().get_template("report.html.j2")
-    return template.render(
+    return template.generate(
         s=summary,
+        failing=failing,
         run=summary.get("run", {}),
         hosts=hosts[:TOP_HOSTS],
         more_hosts=max(len(hosts) - TOP_HOSTS, 0),

@@ -1,48 +1,69 @@
-"""The summary as JUnit XML, for CI test views: every failed URL kept is a failed test case."""
+"""The summary as JUnit XML, for CI test views: every failing row is a failed test case.
+
+Written piece by piece (a million failures need not fit in memory); every text and attribute
+is cleaned of the characters XML 1.0 forbids, which a list or a server header can carry.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
 
+from crawler.report._format import where
 from crawler.summary import host_of
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
+
+    from crawler.report import FailingRows
+
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def render_junit(summary: Mapping[str, Any]) -> str:
-    """One ``<testsuite name="urls">``: a case per failure example, one per outcome's rest.
+def xml_safe(value: Any) -> str:
+    """``value`` as text XML 1.0 allows: each forbidden character becomes ``\\xNN``/``\\uNNNN``."""
+    text = "" if value is None else str(value)
+    return _FORBIDDEN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
-    Accepted rows are one passing case (``<N> URLs ok``); failures beyond the examples kept
-    are one failing case per outcome, so ``failures`` is non-zero exactly when a row failed.
+
+def _attr(value: Any) -> str:
+    return quoteattr(xml_safe(value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _case(failure: Mapping[str, Any]) -> str:
+    host = host_of(failure["url"])
+    classname = (failure.get("source") or "urls") if host == "(none)" else host
+    outcome = failure["outcome"]
+    status = failure["status"] if failure["status"] is not None else "none"
+    text = f"{where(failure)}\noutcome: {outcome}\nstatus: {status}\n"
+    if failure.get("error"):
+        text += f"error: {failure['error']}\n"
+    return (
+        f"    <testcase classname={_attr(classname)} name={_attr(failure['url'])}>\n"
+        f"      <failure type={_attr(outcome)} message={_attr(failure.get('error') or outcome)}>"
+        f"{escape(xml_safe(text))}</failure>\n"
+        "    </testcase>\n"
+    )
+
+
+def stream_junit(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]:
+    """One ``<testsuite name="urls">``: a failing case per failing row, one passing case.
+
+    A failing case is named by its URL, classed by its host (by its source file when the URL
+    has none) and its text starts with ``source:line``. Accepted rows are one passing case
+    (``<N> URLs ok``).
     """
-    suite = ET.Element("testsuite", name="urls")
-    cases: list[ET.Element] = []
+    failures = sum(sum(1 for _ in failing(outcome)) for outcome in summary["failures"])
+    tests = failures + (1 if summary["ok"] else 0)
+    yield "<?xml version='1.0' encoding='utf-8'?>\n"
+    yield f'<testsuites name="url check" tests="{tests}" failures="{failures}">\n'
+    yield (
+        f'  <testsuite name="urls" tests="{tests}" failures="{failures}" errors="0" skipped="0">\n'
+    )
     if summary["ok"]:
-        passing = ET.Element("testcase", classname="urls", name=f"{summary['ok']} URLs ok")
-        cases.append(passing)
-    for outcome, group in summary["failures"].items():
-        for example in group["examples"]:
-            case = ET.Element("testcase", classname=host_of(example["url"]), name=example["url"])
-            failure = ET.SubElement(case, "failure", type=outcome)
-            failure.set("message", example["error"] or outcome)
-            status = example["status"] if example["status"] is not None else "none"
-            failure.text = f"outcome: {outcome}\nstatus: {status}\n"
-            cases.append(case)
-        rest = group["count"] - len(group["examples"])
-        if rest > 0:
-            case = ET.Element("testcase", classname="urls", name=f"{rest} more {outcome} rows")
-            ET.SubElement(case, "failure", type=outcome, message=f"{rest} more rows")
-            cases.append(case)
-    failures = sum(1 for case in cases if case.find("failure") is not None)
-    suite.set("tests", str(len(cases)))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    suite.set("skipped", "0")
-    suite.extend(cases)
-    root = ET.Element("testsuites", name="url check", tests=str(len(cases)))
-    root.set("failures", str(failures))
-    root.append(suite)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+        yield f'    <testcase classname="urls" name="{summary["ok"]} URLs ok" />\n'
+    for outcome in summary["failures"]:
+        for failure in failing(outcome):
+            yield _case(failure)
+    yield "  </testsuite>\n</testsuites>\n"
