@@ -38,7 +38,7 @@ def _rss_mib() -> float:
 
 def measure(structure: str, urls: int) -> dict[str, Any]:
     """Figures of one structure, in this process."""
-    from crawler._fingerprints import FingerprintSet
+    from crawler.fingerprints import FingerprintSet
 
     seen: Any = set() if structure == "set" else FingerprintSet()
     add = seen.add

@@ -29,8 +29,8 @@ FLOOR_SETTINGS: dict[str, Any] = {
     "SPIDER_MIDDLEWARES_BASE": {},
     "EXTENSIONS_BASE": {"scrapy.extensions.corestats.CoreStats": 0},
     "ASYNCIO_EVENT_LOOP": "uvloop.Loop",
-    "STATS_CLASS": "crawler.stats.LeanStatsCollector",
-    "LOG_FORMATTER": "crawler.logformatter.QuietLogFormatter",
+    "STATS_CLASS": "crawler.tuning.LeanStatsCollector",
+    "LOG_FORMATTER": "crawler.tuning.QuietLogFormatter",
     "CONCURRENT_ITEMS": 1,
 }
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crawler._rows import timing_fields
-from crawler._timing import TIMING_META_KEY, DownloadTiming
-from crawler.handler import AiohttpDownloadHandler
+from crawler.checker.rows import timing_fields
+from crawler.handler.download import AiohttpDownloadHandler
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crawler.extensions import TimingStats
+from crawler.handler.timing_stats import TimingStats
 from middlewares.tracking import UrlTrackingMiddleware
 
 if TYPE_CHECKING:

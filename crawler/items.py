@@ -21,7 +21,7 @@ class UrlResult:
     line: int
     """Its 1-based line number in that input."""
     outcome: str | None = None
-    """One word for what happened; see ``crawler.outcomes.OUTCOMES``."""
+    """One word for what happened; see ``crawler.checker.outcomes.OUTCOMES``."""
     ok: bool | None = None
     """Whether the final status is accepted (``CRAWLER_ACCEPT``); false for failures."""
     status: int | None = None

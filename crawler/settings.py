@@ -15,9 +15,9 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # uvloop (a dependency except on Windows) runs the event loop for less CPU per request.
 ASYNCIO_EVENT_LOOP = "uvloop.Loop" if find_spec("uvloop") else None
 # Scrapy 2.19's stats collector pays a deprecation shim on every call: ~10 % of the CPU time.
-STATS_CLASS = "crawler.stats.LeanStatsCollector"
+STATS_CLASS = "crawler.tuning.LeanStatsCollector"
 # No per-URL "Crawled"/"Scraped" DEBUG records unless LOG_LEVEL shows them (~3 % of the CPU).
-LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
+LOG_FORMATTER = "crawler.tuning.QuietLogFormatter"
 DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.AiohttpDownloadHandler",
     "https": "crawler.handler.AiohttpDownloadHandler",
@@ -41,13 +41,16 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
-ITEM_PIPELINES = {"crawler.pipelines.ResultPipeline": 300, "crawler.cache.CachePipeline": 310}
+ITEM_PIPELINES = {
+    "crawler.checker.pipeline.ResultPipeline": 300,
+    "crawler.checker.cache.CachePipeline": 310,
+}
 EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {
-    "csv": "crawler.exporters.FlatCsvItemExporter",
-    "json": "crawler.exporters.FlushingJsonItemExporter",
-    "jsonlines": "crawler.exporters.FlushingJsonLinesItemExporter",
-    "jsonl": "crawler.exporters.FlushingJsonLinesItemExporter",
+    "csv": "crawler.output.exporters.FlatCsvItemExporter",
+    "json": "crawler.output.exporters.FlushingJsonItemExporter",
+    "jsonlines": "crawler.output.exporters.FlushingJsonLinesItemExporter",
+    "jsonl": "crawler.output.exporters.FlushingJsonLinesItemExporter",
 }
 FEED_EXPORT_FIELDS = list(FIELDS)
 FEED_EXPORT_ENCODING = "utf-8"
@@ -100,8 +103,8 @@ CRAWLER_CACHE_MAX_AGE = 86400
 CRAWLER_CACHE_SKIP_STATUSES = [429]
 
 # Progress while it runs; a summary when it ends (logged; written to files on request).
-EXTENSIONS["crawler.progress.ProgressExtension"] = 500
-EXTENSIONS["crawler.run_summary.RunSummaryExtension"] = 500
+EXTENSIONS["crawler.output.progress.ProgressExtension"] = 500
+EXTENSIONS["crawler.output.run_summary.RunSummaryExtension"] = 500
 CRAWLER_PROGRESS = "auto"
 CRAWLER_PROGRESS_INTERVAL = 10.0
 CRAWLER_SUMMARY_FILE = None

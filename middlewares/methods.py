@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import DownloadTimeoutError, ResponseDataLossError, StopDownload
 
-from crawler.botwall import BODY_PREFIX, bot_wall_sign
+from crawler.checker.botwall import BODY_PREFIX, bot_wall_sign
+from crawler.checker.methods import CHECK_METHOD_META_KEY
 from crawler.exceptions import ConnectionResetError, ConnectTimeoutError, InvalidResponseError
-from crawler.methods import CHECK_METHOD_META_KEY
 
 if TYPE_CHECKING:
     from typing import Self
@@ -63,7 +63,7 @@ class CheckMethodMiddleware:
     - ``headers``: the download stops once the headers are in (``StopDownload(fail=False)``
       from the ``headers_received`` signal); the response has an empty body.
     - ``get`` (and a ``head`` check's GET): the download stops once the body's first
-      :data:`~crawler.botwall.BODY_PREFIX` bytes are in (all a row needs: the bot-wall
+      :data:`~crawler.checker.botwall.BODY_PREFIX` bytes are in (all a row needs: the bot-wall
       markers), from the ``bytes_received`` signal, unless ``CRAWLER_FULL_BODIES`` is set.
       Either way a stopped response is flagged ``download_stopped``.
 

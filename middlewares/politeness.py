@@ -12,9 +12,9 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_reques
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 
-from crawler._retry_after import retry_after_seconds
-from crawler._slots import hold_slot
-from crawler.botwall import bot_wall_sign
+from crawler.checker.botwall import bot_wall_sign
+from crawler.checker.retry_after import retry_after_seconds
+from crawler.handler.holds import hold_slot
 
 if TYPE_CHECKING:
     from typing import Self
@@ -72,7 +72,7 @@ class PoliteRetryMiddleware(RetryMiddleware):
       ``CRAWLER_BACKOFF_BASE`` seconds, doubled on each further retry of the URL (capped at
       ``CRAWLER_RETRY_AFTER_MAX``). The wait holds back that host's downloader slot only:
       other hosts go on at full speed, and no request sleeps while holding a place.
-    - A bot wall (:func:`crawler.botwall.bot_wall_sign`) is not retried: waiting does not
+    - A bot wall (:func:`crawler.checker.botwall.bot_wall_sign`) is not retried: waiting does not
       open it.
     - Every retry of a host, of any kind, counts against ``CRAWLER_HOST_RETRY_BUDGET``.
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from crawler._timing import TIMING_META_KEY, DownloadTiming, to_ms
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
 
 if TYPE_CHECKING:
     from typing import Self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.spider import UrlCheckSpider
+from crawler.checker.spider import UrlCheckSpider
 
 
 class UrlsSpider(UrlCheckSpider):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
-from crawler._cells import csv_rows
+from crawler.output.cells import csv_rows
 from spiders.urls import UrlsSpider
 
 if TYPE_CHECKING:

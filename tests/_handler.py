@@ -9,7 +9,7 @@ from scrapy import Spider
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from crawler.handler import AiohttpDownloadHandler
+from crawler.handler.download import AiohttpDownloadHandler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

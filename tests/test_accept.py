@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.accept import StatusRanges
+from crawler.checker.accept import StatusRanges
 
 
 def test_inclusive_exclusive_and_single_statuses() -> None:

@@ -14,7 +14,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from crawler.addon import ASYNCIO_REACTOR, Addon
-from crawler.extensions import TimingStats
+from crawler.handler.timing_stats import TimingStats
 from tests._apps import checker_app
 
 if TYPE_CHECKING:
@@ -43,10 +43,10 @@ def test_addon_installs_handler_and_keeps_fallbacks() -> None:
 def test_project_settings_win() -> None:
     settings = addon_settings(
         CRAWLER_FALLBACK_HTTPS_HANDLER="myproject.handlers.Special",
-        EXTENSIONS={"crawler.extensions.TimingStats": None},
+        EXTENSIONS={"crawler.handler.timing_stats.TimingStats": None},
     )
     assert settings["CRAWLER_FALLBACK_HTTPS_HANDLER"] == "myproject.handlers.Special"
-    assert settings.getdict("EXTENSIONS") == {"crawler.extensions.TimingStats": None}
+    assert settings.getdict("EXTENSIONS") == {"crawler.handler.timing_stats.TimingStats": None}
 
 
 def test_incompatible_reactor_is_refused_clearly() -> None:

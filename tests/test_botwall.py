@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler.botwall import SIGN_CHARS, bot_wall_sign
+from crawler.checker.botwall import SIGN_CHARS, bot_wall_sign
 from tests._apps import politeness_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy import signals
 
-from crawler.cache import CacheError, ResultCache, cache_key
+from crawler.checker.cache import CacheError, ResultCache, cache_key
 from crawler.items import UrlResult
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
@@ -200,7 +200,7 @@ async def test_a_damaged_cache_is_moved_aside(
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{site}/ok\n")
     out = tmp_path / "out.jsonl"
-    with caplog.at_level(logging.WARNING, logger="crawler.cache"):
+    with caplog.at_level(logging.WARNING, logger="crawler.checker.cache"):
         crawler = await crawl_urls(out, str(urls), CRAWLER_CACHE=str(path))
     (row,) = read_rows(out)
     assert (row["outcome"], row["cached"]) == ("ok", False)
@@ -226,7 +226,7 @@ async def test_an_sqlite_error_mid_run_costs_the_cache_not_rows(
             connection.execute("DROP TABLE IF EXISTS results")
 
     crawler.signals.connect(break_the_cache, signal=signals.item_scraped)
-    with caplog.at_level(logging.ERROR, logger="crawler.cache"):
+    with caplog.at_level(logging.ERROR, logger="crawler.checker.cache"):
         await crawler.crawl_async(urls=str(urls))
     assert sorted(row["line"] for row in read_rows(out)) == [1, 2, 3, 4, 5]
     stats = crawler.stats.get_stats()
@@ -320,7 +320,7 @@ def test_caches_damaged_in_the_same_second_are_moved_aside_apart(
         cache.put(f"http://a/{i}", UrlResult(url="x", source="x", line=i, status=200, outcome="ok"))
     cache.close()
     good = path.read_bytes()
-    with caplog.at_level(logging.WARNING, logger="crawler.cache"):
+    with caplog.at_level(logging.WARNING, logger="crawler.checker.cache"):
         for _ in range(3):  # three within a second: two of them share one
             path.write_bytes(good)
             damage_cell_counts(path)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.utils.test import get_crawler
 
+from crawler.checker.spider import UrlCheckSpider
 from crawler.sources import UrlEntry
-from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import project_settings_dict, read_rows

@@ -11,11 +11,11 @@ import pytest
 import redis
 from scrapy.utils.test import get_crawler
 
-from crawler.distributed.config import CONSUMER_GROUP, RedisJob
-from crawler.distributed.feed import feed
-from crawler.distributed.worker import LeasedEntry, WorkQueue
+from crawler.checker.spider import UrlCheckSpider
+from crawler.scale.redis.config import CONSUMER_GROUP, RedisJob
+from crawler.scale.redis.feed import feed
+from crawler.scale.redis.worker import LeasedEntry, WorkQueue
 from crawler.sources import UrlEntry
-from crawler.spider import UrlCheckSpider
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import read_rows, urls_crawler

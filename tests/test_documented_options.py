@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from crawler.distributed.config import CONSUMER_GROUP, RedisJob
 from crawler.names import CRAWLER_SETTINGS, SPIDER_ARGUMENTS
+from crawler.scale.redis.config import CONSUMER_GROUP, RedisJob
 from tests._apps import checker_app
 from tests._crawl import read_rows
 from tests._scrapy import PROJECT_ROOT, run_scrapy, scrapy_crawl, start_scrapy, wait_for_lines

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import asdict
 
-from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
+from crawler.output.exporters import FlatCsvItemExporter
 
 
 def rows() -> list[UrlResult]:

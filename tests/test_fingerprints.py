@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler._fingerprints import FingerprintSet
+from crawler.fingerprints import FingerprintSet
 
 
 def _open_files() -> set[str]:

@@ -24,8 +24,8 @@ from scrapy.exceptions import (
 )
 from scrapy.settings import Settings
 
-from crawler._config import HandlerConfig
 from crawler.exceptions import ConnectTimeoutError, InvalidUrlError, TlsError
+from crawler.handler.config import HandlerConfig
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
 from tests.delays import FullBacklog

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler._cells import (
+from crawler.checker.retry_after import RETRY_AFTER_CAP
+from crawler.items import FIELDS, UrlResult
+from crawler.output.cells import (
     MAX_HOPS,
     MAX_TEXT,
     csv_cell,
@@ -20,13 +22,11 @@ from crawler._cells import (
     from_csv_cell,
     row_url,
 )
-from crawler._retry_after import RETRY_AFTER_CAP
-from crawler.exporters import FlatCsvItemExporter
-from crawler.items import FIELDS, UrlResult
-from crawler.merge import merge
+from crawler.output.exporters import FlatCsvItemExporter
+from crawler.output.merge import merge
+from crawler.output.report.reader import read_results
+from crawler.output.resume import done_entries, entry_key
 from crawler.redact import redact
-from crawler.report.reader import read_results
-from crawler.resume import done_entries, entry_key
 from tests._scrapy import run_scrapy, scrapy_crawl
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from scrapy.settings import Settings
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.test import get_crawler
 
+from crawler.checker.slo import SloPolicy
+from crawler.checker.spider import UrlCheckSpider, _url_problem
 from crawler.redact import Redactor
-from crawler.slo import SloPolicy
 from crawler.sources import UrlEntry
-from crawler.spider import UrlCheckSpider, _url_problem
 from crawler.urls import host_of
 from tests._crawl import project_settings_dict, read_rows
 from tests._scrapy import run_scrapy, scrapy_crawl

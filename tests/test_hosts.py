@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.settings import Settings
 
-from crawler.hosts import HostTable, add_download_slots
+from crawler.checker.hosts import HostTable, add_download_slots
 from tests._apps import Arrivals, checker_app, recording_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

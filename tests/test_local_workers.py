@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.shard import Shard
+from crawler.scale.shard import Shard
 from crawler.sources import UrlEntry
 from tests._apps import Arrivals, Gate, recording_app
 from tests._crawl import read_rows
@@ -236,7 +236,7 @@ def test_the_parent_shows_the_whole_runs_progress(server_loop: ServerLoop, tmp_p
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     whole = re.findall(
-        r"\[crawler\._workers_progress\] INFO: Progress: (\d+)/40 rows \([\d.]+%\), .* \(2 workers\)",
+        r"\[crawler\.scale\.parts_progress\] INFO: Progress: (\d+)/40 rows \([\d.]+%\), .* \(2 workers\)",
         result.stderr,
     )
     assert whole, result.stderr[-3000:]

@@ -7,7 +7,7 @@ from scrapy import Request, Spider
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.logformatter import QuietLogFormatter
+from crawler.tuning import QuietLogFormatter
 
 
 @pytest.mark.parametrize(("level", "shown"), [("DEBUG", True), ("INFO", False), (20, False)])

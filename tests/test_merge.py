@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exporters import JsonLinesItemExporter
 
-from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
-from crawler.merge import merge
+from crawler.output.exporters import FlatCsvItemExporter
+from crawler.output.merge import merge
 from tests._crawl import read_rows
 
 if TYPE_CHECKING:

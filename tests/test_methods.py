@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from crawler.methods import check_method
-from crawler.spider import UrlCheckSpider
+from crawler.checker.methods import check_method
+from crawler.checker.spider import UrlCheckSpider
 from tests._apps import methods_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler

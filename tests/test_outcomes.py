@@ -18,7 +18,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 
 from crawler import exceptions
-from crawler.outcomes import OUTCOMES, classify, describe
+from crawler.checker.outcomes import OUTCOMES, classify, describe
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler._outputs import check_resume_outputs, local_path, output_problem
+from crawler.output.feeds import check_resume_outputs, local_path, output_problem
 
 
 @pytest.mark.parametrize(

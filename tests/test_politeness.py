@@ -9,7 +9,7 @@ import pytest
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawler._slots import hold_slot
+from crawler.handler.holds import hold_slot
 from middlewares.politeness import PolitenessConfig
 from tests._apps import checker_app, politeness_app
 from tests._asyncio import coroutine_test

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp.abc import AbstractResolver
 
-from crawler._addresses import NonPublicAddressesError, PublicOnlyResolver, is_public
+from crawler.handler.addresses import NonPublicAddressesError, PublicOnlyResolver, is_public
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

@@ -16,7 +16,7 @@ import pytest
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
-from crawler.progress import ProgressExtension, count_entries, countable_inputs
+from crawler.output.progress import ProgressExtension, count_entries, countable_inputs
 from spiders.urls import UrlsSpider
 from tests._apps import checker_app
 from tests._scrapy import PROJECT_ROOT, scrapy_crawl
@@ -106,11 +106,11 @@ def test_bar_on_a_terminal(site: str, tmp_path: Path) -> None:
     for line in logged:
         assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[", line), line
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[crawler\.run_summary\] INFO: "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[crawler\.output\.run_summary\] INFO: "
         r"Summary: 3 rows, 2 ok, 1 not ok \(66\.7% ok\); ok 2, http_error 1",
         summary[0],
     ), summary[0]
-    assert not any("[crawler.progress] INFO: Progress:" in line for line in lines)
+    assert not any("[crawler.output.progress] INFO: Progress:" in line for line in lines)
 
 
 @pytest.mark.parametrize("quiet", [("--nolog",), ("-s", "CRAWLER_PROGRESS=off")])
@@ -132,7 +132,7 @@ def test_log_lines_off_a_terminal(site: str, tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr[-3000:]
     assert "\x1b[" not in result.stderr
     assert "━" not in result.stderr
-    lines = re.findall(r"\[crawler\.progress\] INFO: (Progress: .*)", result.stderr)
+    lines = re.findall(r"\[crawler\.output\.progress\] INFO: (Progress: .*)", result.stderr)
     assert lines, result.stderr[-3000:]
     pattern = (
         r"Progress: (\d)/3 rows \((\d+\.\d)%\), [\d.,]+/s(, ETA \d+:\d\d)?, (\d) not ok, "

@@ -11,8 +11,8 @@ import pytest
 from scrapy import signals
 from scrapy.settings import Settings
 
-from crawler._read_ahead import READ_AHEAD, read_ahead
-from crawler.shard import Shard
+from crawler.checker.read_ahead import READ_AHEAD, read_ahead
+from crawler.scale.shard import Shard
 from crawler.sources import UrlEntry
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from aiohttp import web
 
-from crawler._rows import permanent_move
+from crawler.checker.rows import permanent_move
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
 

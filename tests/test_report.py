@@ -17,10 +17,10 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from markdown_it import MarkdownIt
 
-from crawler.report import render_html, render_junit, render_markdown, write_report
-from crawler.report._format import NONE
-from crawler.report.junit import xml_safe
-from crawler.summary import RunSummary, host_of
+from crawler.output.report import render_html, render_junit, render_markdown, write_report
+from crawler.output.report.formatting import NONE
+from crawler.output.report.junit import xml_safe
+from crawler.output.summary import RunSummary, host_of
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.resume import done_entries, drop_cut_line, entry_key
+from crawler.output.resume import done_entries, drop_cut_line, entry_key
 from tests._apps import checker_app, paced_url_list
 from tests._crawl import read_rows
 from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines

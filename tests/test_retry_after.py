@@ -6,7 +6,7 @@ import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
-from crawler._retry_after import retry_after_seconds
+from crawler.checker.retry_after import retry_after_seconds
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows
 

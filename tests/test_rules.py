@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
-from crawler.rules import UrlFilter, compile_patterns
+from crawler.checker.rules import UrlFilter, compile_patterns
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.shard import Shard, parse_workers, url_fingerprint
+from crawler.scale.shard import Shard, parse_workers, url_fingerprint
 from crawler.sources import UrlEntry
 
 

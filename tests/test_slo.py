@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
+from crawler.checker.outcomes import OUTCOMES
+from crawler.checker.slo import Slo, SloPolicy
 from crawler.items import UrlResult
-from crawler.outcomes import OUTCOMES
-from crawler.slo import Slo, SloPolicy
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from crawler.sources import UrlEntry, UrlSourceError, open_sources
-from crawler.sources._open import MAX_LINE_BYTES
+from crawler.sources.inputs import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -400,7 +400,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         def denied(*_args: object, **_kwargs: object) -> None:
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr("crawler.sources._open.open", denied, raising=False)
+        monkeypatch.setattr("crawler.sources.inputs.open", denied, raising=False)
     assert error_of(name) == (
         f"cannot read urls file {name!r} (Permission denied); check its permissions"
     )

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.exporters import JsonLinesItemExporter
 
-from crawler.exporters import FlatCsvItemExporter
 from crawler.items import FIELDS, UrlResult
-from crawler.report import render_html, render_markdown
-from crawler.report.reader import read_results
-from crawler.report.reader import read_rows as read_rows_as_written
-from crawler.summary import (
+from crawler.output.exporters import FlatCsvItemExporter
+from crawler.output.report import render_html, render_markdown
+from crawler.output.report.reader import read_results
+from crawler.output.report.reader import read_rows as read_rows_as_written
+from crawler.output.summary import (
     PERCENTILES,
     RELATIVE_ACCURACY,
     PhaseSummary,
@@ -210,7 +210,7 @@ async def test_crawl_logs_and_writes_the_summary(
     out = tmp_path / "results.jsonl"
     summary_file = tmp_path / "results.summary.json"
     reports = [tmp_path / "report.html", tmp_path / "report.md", tmp_path / "junit.xml"]
-    caplog.set_level(logging.INFO, logger="crawler.run_summary")
+    caplog.set_level(logging.INFO, logger="crawler.output.run_summary")
     await crawl_urls(
         out,
         str(urls),
@@ -226,7 +226,7 @@ async def test_crawl_logs_and_writes_the_summary(
     assert summary["run"]["finish_reason"] == "finished"
     assert summary["run"]["source"] == str(urls)
     assert all(path.stat().st_size > 0 for path in reports)
-    messages = [r.getMessage() for r in caplog.records if r.name == "crawler.run_summary"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "crawler.output.run_summary"]
     # the reports are written first; then the failed URLs; the summary is logged last
     summary_at = next(n for n, text in enumerate(messages) if text.startswith("Summary: "))
     assert "Summary: 5 rows, 2 ok, 2 not ok (50.0% ok); " in messages[summary_at]
@@ -247,7 +247,7 @@ async def test_crawl_logs_and_writes_the_summary(
 def test_bad_report_settings_name_the_fix(setting: str, value: str, message: str) -> None:
     from scrapy.utils.test import get_crawler
 
-    from crawler.run_summary import RunSummaryExtension
+    from crawler.output.run_summary import RunSummaryExtension
 
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         RunSummaryExtension.from_crawler(get_crawler(settings_dict={setting: value}))

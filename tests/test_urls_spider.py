@@ -14,9 +14,9 @@ import pytest
 from scrapy import signals
 from scrapy.utils.conf import build_component_list
 
-from crawler._lean import COOKIES_MIDDLEWARE
+from crawler.checker.outcomes import OUTCOMES
 from crawler.items import FIELDS
-from crawler.outcomes import OUTCOMES
+from crawler.tuning import COOKIES_MIDDLEWARE
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler

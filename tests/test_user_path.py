@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import web
 
-from crawler.spider import UrlCheckSpider
+from crawler.checker.spider import UrlCheckSpider
 from tests._apps import checker_app
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy, scrapy_crawl
@@ -157,15 +157,15 @@ def test_the_console_lists_the_failures_by_line_then_the_summary_last(
     log = _log_lines(result.stderr)
     failed = [n for n, line in enumerate(lines, 1) if "/status/" in line or ":1/" in line]
     assert len(failed) == 12
-    start = log.index("[crawler.run_summary] INFO: 12 URLs not ok:")
+    start = log.index("[crawler.output.run_summary] INFO: 12 URLs not ok:")
     shown = log[start + 1 : start + 6]
     assert [int(re.search(r"links\.txt:(\d+) ", line).group(1)) for line in shown] == failed[:5]
     assert f"links.txt:2  404 http_error  {site}/status/404?n=1  HTTP status 404" in shown[0]
-    assert log[start + 6] == f"[crawler.run_summary] INFO: … and 7 more, see {out}"
+    assert log[start + 6] == f"[crawler.output.run_summary] INFO: … and 7 more, see {out}"
     assert log[start + 7].startswith(
-        "[crawler.run_summary] INFO: Summary: 30 rows, 17 ok, 12 not ok"
+        "[crawler.output.run_summary] INFO: Summary: 30 rows, 17 ok, 12 not ok"
     )
-    assert all(line.startswith("[crawler.run_summary] INFO: ") for line in log[start:])
+    assert all(line.startswith("[crawler.output.run_summary] INFO: ") for line in log[start:])
     # Scrapy's start-up and stats dumps are one setting away, not on the console
     for dump in ("Versions:", "Overridden settings", "Enabled extensions", "Dumping Scrapy stats"):
         assert dump not in result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crawler._workers_progress import PartsProgress
+from crawler.scale.parts_progress import PartsProgress
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,13 +12,13 @@ from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
-from crawler._cells import CsvConfig
-from crawler._outputs import check_outputs, check_resume_outputs
+from crawler.checker.spider import UrlCheckSpider
 from crawler.console import quiet_scrapy_log
-from crawler.distributed.config import check_worker_outputs
-from crawler.progress import progress_settings
-from crawler.spider import UrlCheckSpider
-from crawler.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
+from crawler.output.cells import CsvConfig
+from crawler.output.feeds import check_outputs, check_resume_outputs
+from crawler.output.progress import progress_settings
+from crawler.scale.redis.config import check_worker_outputs
+from crawler.scale.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
 
 if TYPE_CHECKING:
     import argparse

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.distributed.config import RedisJob, RedisUnavailableError
 from crawler.redact import redact
+from crawler.scale.redis.config import RedisJob, RedisUnavailableError
 from crawler.sources import open_sources
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Command(ScrapyCommand):
             fail(self, "feed interrupted (Ctrl-C); feed the list again with `scrapy feed --reset`")
 
     def _feed(self, job: RedisJob, names: list[str], *, reset: bool) -> None:
-        from crawler.distributed.feed import connect, feed, reset_job
+        from crawler.scale.redis.feed import connect, feed, reset_job
 
         client = connect(job)
         try:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler._cells import CsvConfig, row_url
 from crawler.commands.feed import (
     add_job_options,
     fail,
@@ -16,9 +15,10 @@ from crawler.commands.feed import (
     job_from_options,
     redis_failures,
 )
-from crawler.distributed.config import INTERRUPTED, RedisUnavailableError
-from crawler.merge import MergeReport, merge
+from crawler.output.cells import CsvConfig, row_url
+from crawler.output.merge import MergeReport, merge
 from crawler.redact import Redactor
+from crawler.scale.redis.config import INTERRUPTED, RedisUnavailableError
 
 if TYPE_CHECKING:
     import argparse
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     import redis
 
-    from crawler.distributed.config import RedisJob
+    from crawler.scale.redis.config import RedisJob
 
 
 def _job_entries(
@@ -88,7 +88,7 @@ class Command(ScrapyCommand):
             fail(self, f"merge interrupted (Ctrl-C); {output} was not written")
 
     def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
-        from crawler.distributed.feed import connect
+        from crawler.scale.redis.feed import connect
 
         assert self.settings is not None
         redactor = Redactor.from_settings(self.settings)  # rows show URLs as it does

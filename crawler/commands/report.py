@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.report import check_report_path, write_report
-from crawler.report.reader import read_results
-from crawler.slo import Slo, SloPolicy
-from crawler.summary import RunSummary, log_lines
+from crawler.checker.slo import Slo, SloPolicy
+from crawler.output.report import check_report_path, write_report
+from crawler.output.report.reader import read_results
+from crawler.output.summary import RunSummary, log_lines
 
 if TYPE_CHECKING:
     import argparse

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from crawler.sources._entry import UrlEntry, UrlSourceError
-from crawler.sources._open import open_input
 from crawler.sources.csv_source import CsvEntries
+from crawler.sources.entry import UrlEntry, UrlSourceError
+from crawler.sources.inputs import open_input
 from crawler.sources.jsonl import jsonl_entries
 from crawler.sources.text import text_entries
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from crawler.sources._open import Input
+    from crawler.sources.inputs import Input
 
 __all__ = ["UrlEntry", "UrlSourceError", "UrlSources", "open_sources"]
 

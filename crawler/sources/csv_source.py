@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 from typing import TYPE_CHECKING
 
-from crawler.sources._entry import UrlEntry, UrlSourceError
+from crawler.sources.entry import UrlEntry, UrlSourceError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from crawler.sources._open import Input
+    from crawler.sources.inputs import Input
 
 _SHOWN_COLUMNS = 20
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from crawler.sources._entry import UrlEntry
+from crawler.sources.entry import UrlEntry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from crawler.sources._open import Input
+    from crawler.sources.inputs import Input
 
 
 def jsonl_entries(source: Input) -> Iterator[UrlEntry | None]:

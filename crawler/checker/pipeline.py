@@ -1,0 +1,155 @@
+"""Judge each result row against the accepted statuses and count rows into stats."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from crawler.checker.accept import StatusRanges
+from crawler.checker.hosts import HostTable
+from crawler.checker.slo import Slo, SloPolicy
+from crawler.items import UrlResult
+from crawler.output.cells import exportable_row
+from crawler.output.feeds import local_path
+from crawler.output.resume import RESUMABLE_SUFFIXES
+from crawler.urls import host_of
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+NOT_JUDGED = frozenset({"duplicate", "excluded", "unchecked"})
+"""Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
+
+STOPPED = "shutdown"
+"""``finish_reason`` of a crawl stopped by Ctrl-C, SIGTERM or ``crawler.stop()``."""
+ENTRIES = "crawler/entries_count"
+ROWS_MISSING = "crawler/rows_missing_count"
+"""Entries without a row in a run that was not stopped: a bug, or a killed run."""
+ENTRIES_NOT_STARTED = "crawler/entries_not_started_count"
+"""Entries a stopped run (Ctrl-C, SIGTERM) did not finish: left to ``resume``."""
+
+TIMEOUTS = frozenset({"timeout", "connect_timeout"})
+"""Outcomes ``CRAWLER_ACCEPT_TIMEOUTS`` accepts."""
+
+
+def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False) -> None:
+    """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``.
+
+    With ``accept_timeouts``, a timeout row is ok (its outcome and error stay).
+    """
+    if row.outcome in NOT_JUDGED:
+        row.ok = None
+    elif row.outcome in TIMEOUTS:
+        row.ok = accept_timeouts
+    elif row.outcome == "blocked":
+        row.ok = row.status in accept
+        if row.ok:
+            row.outcome, row.error = "ok", None
+    elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
+        row.ok = row.status in accept
+        if row.ok:
+            row.outcome, row.error = "ok", None
+        elif row.status == 429 or (row.status == 503 and row.retry_after is not None):
+            wait = f", Retry-After {row.retry_after:g} s" if row.retry_after is not None else ""
+            row.outcome = "rate_limited"
+            row.error = f"rate limited (HTTP {row.status}{wait})"
+        else:
+            row.outcome = "http_error"
+            row.error = f"HTTP status {row.status} is not accepted ({accept})"
+    else:
+        row.ok = False
+
+
+class ResultPipeline:
+    """Makes every row safe for every output (:func:`crawler.output.cells.exportable_row`), fills
+    ``ok``/``outcome`` from ``CRAWLER_ACCEPT`` (or the spider's ``accept``, or the ``accept`` of
+    the URL's host in ``CRAWLER_HOSTS``) and ``CRAWLER_ACCEPT_TIMEOUTS``, and counts.
+
+    Accepted rows that miss their SLO (``CRAWLER_SLO``, ``CRAWLER_SLO_HOSTS``, the spider's
+    ``slo``) become ``slow``, not ok.
+
+    Stats: ``crawler/rows_count``, ``crawler/rows_not_ok_count``,
+    ``crawler/outcome_count/<outcome>``, ``crawler/status_count/<status>``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.default_accept = StatusRanges.parse(
+            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+        )
+        self.accept_timeouts = crawler.settings.getbool("CRAWLER_ACCEPT_TIMEOUTS", False)
+        self.slo = SloPolicy.from_settings(crawler.settings)
+        self.hosts = HostTable.from_settings(crawler.settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build the pipeline (Scrapy's component factory)."""
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def _accept(self, row: UrlResult) -> StatusRanges:
+        if self.hosts and (rule := self.hosts.match(host_of(row.url))) and rule.accept:
+            return rule.accept
+        accept = getattr(self.crawler.spider, "accept", None)
+        return accept if isinstance(accept, StatusRanges) else self.default_accept
+
+    def _slo(self) -> SloPolicy:
+        slo = getattr(self.crawler.spider, "slo", None)
+        return self.slo.with_default(slo if isinstance(slo, Slo) else None)
+
+    def process_item(self, item: Any) -> Any:
+        """Make a :class:`UrlResult` exportable, judge and count it; pass anything else through."""
+        if not isinstance(item, UrlResult):
+            return item
+        exportable_row(item)
+        judge(item, self._accept(item), accept_timeouts=self.accept_timeouts)
+        self._slo().apply(item)
+        self.stats.inc_value("crawler/rows_count")
+        self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
+        if item.status is not None:
+            self.stats.inc_value(f"crawler/status_count/{item.status}")
+        if item.ok is False:
+            self.stats.inc_value("crawler/rows_not_ok_count")
+        return item
+
+    def spider_closed(self, reason: str) -> None:
+        """Log whether every entry got its row; a stopped run's entries without a row are
+        left to ``resume``, not counted missing."""
+        stats = self.stats
+        entries = stats.get_value(ENTRIES, 0) - stats.get_value("crawler/entries_resumed_count", 0)
+        rows = stats.get_value("crawler/rows_count", 0)
+        not_ok = stats.get_value("crawler/rows_not_ok_count", 0)
+        counts = f"{entries} entries, {rows} rows, {not_ok} not ok"
+        if unwritten := stats.get_value("crawler/rows_export_failed_count", 0):
+            logger.info("%s, %d not written (an output failed)", counts, unwritten)
+        elif reason == STOPPED and entries > rows:
+            stats.set_value(ENTRIES_NOT_STARTED, entries - rows)
+            logger.info(
+                "%s; %d entries not started: %s", counts, entries - rows, self._resume_hint()
+            )
+        elif entries == rows:
+            logger.info("%s", counts)
+        else:
+            stats.set_value(ROWS_MISSING, entries - rows)
+            logger.error("%d entries but %d rows: %d missing", entries, rows, entries - rows)
+
+    def _resume_hint(self) -> str:
+        """How the entries a stopped run did not start get their rows."""
+        spider = self.crawler.spider
+        if getattr(spider, "redis_job", None) is not None:
+            return "they go back to the job when their leases run out"
+        if getattr(spider, "shard", None) is not None:
+            return "they are left to resume (see the workers' parent)"
+        for uri in self.crawler.settings.getdict("FEEDS"):
+            path = local_path(str(uri))
+            if path is not None and path.suffix in RESUMABLE_SUFFIXES:
+                return f"resume with -a resume={path} -o {path}"
+        return "resume them from a .csv or .jsonl output (-a resume=OUTPUT -o OUTPUT)"

@@ -1,0 +1,142 @@
+"""Build result rows from what the handler and the tracking middleware left in meta."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crawler.checker.botwall import bot_wall_sign
+from crawler.checker.retry_after import retry_after_seconds
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
+from crawler.items import UrlResult
+from crawler.redact import DEFAULT, Redactor
+from middlewares.tracking import (
+    URL_TRACE_META_KEY,
+    Hop,
+    UrlTrace,
+    download_ms,
+    other_scheme_target,
+)
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from crawler.sources import UrlEntry
+
+
+def _iso(unix_time: float | None) -> str | None:
+    if unix_time is None:
+        return None
+    return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="milliseconds")
+
+
+def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]:
+    """The download timing of ``source`` as flat fields to copy into any item.
+
+    Keys (as in the ``urls`` spider's rows): ``http_version``, ``ip``, ``tls_version``,
+    ``cert_expires``, ``bytes``, ``queue_ms``, ``dns_ms``, ``connect_ms``, ``tls_ms``,
+    ``ttfb_ms``, ``download_ms``, ``connection_reused``; ``{}`` when nothing was recorded.
+    """
+    timing = source if isinstance(source, DownloadTiming) else source.meta.get(TIMING_META_KEY)
+    if not isinstance(timing, DownloadTiming):
+        return {}
+    expiry = timing.cert_not_after
+    return {
+        "http_version": timing.http_version,
+        "ip": timing.remote_ip,
+        "tls_version": timing.tls_version,
+        "cert_expires": expiry.isoformat() if expiry else None,
+        "bytes": timing.bytes_received,
+        "queue_ms": to_ms(timing.queue),
+        "dns_ms": to_ms(timing.dns),
+        "connect_ms": to_ms(timing.connect),
+        "tls_ms": to_ms(timing.tls),
+        "ttfb_ms": to_ms(timing.ttfb),
+        "download_ms": to_ms(timing.download),
+        "connection_reused": timing.reused,
+    }
+
+
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+def permanent_move(chain: list[dict[str, Any]]) -> tuple[bool, str | None]:
+    """Whether the first hop of ``chain`` is a permanent redirect, and where the permanent
+    redirects the chain starts with lead (``None`` when they never reach another hop)."""
+    moves = 0
+    while moves < len(chain) and chain[moves]["status"] in PERMANENT_REDIRECTS:
+        moves += 1
+    if not moves:
+        return False, None
+    return True, chain[moves]["url"] if moves < len(chain) else None
+
+
+def entry_row(
+    entry: UrlEntry,
+    outcome: str | None = None,
+    error: str | None = None,
+    *,
+    redactor: Redactor = DEFAULT,
+) -> UrlResult:
+    """A row for ``entry`` with nothing measured yet, its secrets masked by ``redactor``."""
+    return UrlResult(
+        url=redactor.url(entry.url),
+        source=entry.source,
+        line=entry.line,
+        outcome=outcome,
+        error=redactor.text(error) if error else error,
+    )
+
+
+def request_row(
+    entry: UrlEntry,
+    request: Request,
+    response: Response | None,
+    *,
+    redactor: Redactor = DEFAULT,
+) -> UrlResult:
+    """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
+    row = entry_row(entry, redactor=redactor)
+    row.method = request.method
+    row.final_url = redactor.url(request.url)
+    row.redirects = len(request.meta.get("redirect_urls", ()))
+    trace = request.meta.get(URL_TRACE_META_KEY)
+    hops: list[Hop] = []
+    if isinstance(trace, UrlTrace):
+        row.attempts = trace.attempts
+        row.started_at = _iso(trace.started_at)
+        row.total_ms = trace.elapsed_ms()
+        hops = trace.chain()
+    if response is None and (not hops or hops[-1].url != request.url):
+        hops.append(Hop(request.url, None, download_ms(request)))
+    row.chain = [{**hop.as_dict(), "url": redactor.url(hop.url)} for hop in hops]
+    row.permanent_redirect, row.moved_to = permanent_move(row.chain)
+    timing = request.meta.get(TIMING_META_KEY)
+    if isinstance(timing, DownloadTiming):
+        for name, value in timing_fields(timing).items():
+            setattr(row, name, value)
+        if row.started_at is None:
+            row.started_at = _iso(timing.started_at)
+    if response is not None:
+        row.status = response.status
+        row.final_url = redactor.url(response.url)
+        if content_type := response.headers.get(b"Content-Type"):
+            row.content_type = content_type.decode("latin-1")
+        length = response.headers.get(b"Content-Length")
+        if length is not None and length.isdigit():
+            row.content_length = int(length)
+        row.retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if row.bytes is None:
+            row.bytes = len(response.body)
+        row.partial_body = "download_stopped" in response.flags
+        if sign := bot_wall_sign(response):
+            row.outcome = "blocked"  # the pipeline keeps it unless the status is accepted
+            row.error = f"blocked by a bot wall (HTTP {response.status}, {sign})"
+        elif target := other_scheme_target(request, response):
+            row.outcome = "unsupported_scheme"
+            row.error = (
+                f"HTTP {response.status} redirects to {redactor.url(target)[:200]}: "
+                "only http and https are checked"
+            )
+    return row

@@ -1,0 +1,560 @@
+"""The base spider: one request per input entry, and exactly one result row per entry."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import CloseSpider, StopDownload
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawler.checker import outcomes
+from crawler.checker.accept import StatusRanges
+from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
+from crawler.checker.hosts import HostTable, add_download_slots
+from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
+from crawler.checker.outcomes import UNCHECKED_SCHEMES
+from crawler.checker.read_ahead import (
+    READ_AHEAD,
+    read_ahead,
+    until_the_rest_is_done,
+    wait_for_room,
+)
+from crawler.checker.rows import entry_row, request_row
+from crawler.checker.rules import UrlFilter, compile_patterns
+from crawler.checker.slo import Slo
+from crawler.exceptions import NotStartedError
+from crawler.fingerprints import FingerprintSet
+from crawler.items import UrlResult
+from crawler.names import (
+    SPIDER_ARGUMENTS,
+    check_argument_names,
+    check_setting_names,
+)
+from crawler.output.exporters import ROWS_EXPORT_FAILED
+from crawler.output.feeds import appended_outputs
+from crawler.output.resume import ResumedEntries, done_entries, entry_key, resume_paths
+from crawler.output.run_summary import failures_shown
+from crawler.redact import Redactor
+from crawler.scale.redis.config import RedisJob, RedisUnavailableError
+from crawler.scale.shard import Shard, parse_workers, url_fingerprint
+from crawler.sources import UrlEntry, UrlSourceError, open_sources
+from crawler.tuning import leave_out_unused_middlewares
+from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
+from middlewares.politeness import PolitenessConfig
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Mapping
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+    from twisted.python.failure import Failure
+
+    from crawler.scale.redis.worker import LeasedEntry, WorkQueue
+
+logger = logging.getLogger(__name__)
+
+ENTRY_META_KEY = "url_entry"
+"""``request.meta`` key of the :class:`~crawler.sources.UrlEntry` a request checks."""
+
+EXAMPLE_URLS = Path(__file__).resolve().parents[2] / "examples" / "urls.txt"
+CHECKED_SCHEMES = frozenset({"http", "https"})
+BACKOUT_POLL = 0.02
+"""Seconds between looks at the engine while a Redis worker waits for room to send more."""
+PAUSE_EVERY = 1000
+"""Entries and skipped lines read between two pauses of ``start()`` in which the event loop
+runs (downloads, timeouts, signals): skipping needs no request, so nothing else pauses it."""
+
+
+INPUT_ERROR = "input_error"
+"""``finish_reason`` of a crawl stopped by an input that broke off or cannot be read."""
+DUPLICATE = "same URL as an earlier entry, checked once there"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+"""Characters no URL holds, which URL parsers drop silently (tab, CR, LF) or refuse."""
+
+
+def _url_problem(
+    url: str, max_length: int, unchecked: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
+    """``(outcome, error)`` when ``url`` cannot be checked, else ``None``; ``unchecked`` are
+    the schemes whose URLs are reported as not checked rather than as unsupported.
+
+    Scheme and host are those of the request (:func:`crawler.urls.request_parts`).
+    """
+    if not url:
+        return "invalid_url", "empty URL"
+    if max_length and len(url) > max_length:
+        return "url_too_long", f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})"
+    if control := _CONTROL_CHARACTER.search(url):
+        return "invalid_url", (
+            f"URL contains the control character {control.group()!r} at {control.start() + 1}"
+            + (" (a file with CR line ends? save it with LF line ends)" if "\r" in url else "")
+        )
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid_url", NOT_UNICODE
+    parts = request_parts(url)
+    if parts is None:
+        return "invalid_url", f"cannot parse URL: {_parse_error(url)}"
+    if not parts.scheme:
+        return "invalid_url", "relative URL (no scheme); write it as http://… or https://…"
+    if (scheme := parts.scheme.lower()) in unchecked:
+        return "unchecked", f"{scheme}: links are not checked (CRAWLER_UNCHECKED_SCHEMES)"
+    if scheme not in CHECKED_SCHEMES:
+        return "unsupported_scheme", f"scheme {parts.scheme!r} is not checked (http and https are)"
+    if not parts.hostname:
+        return "invalid_url", "URL has no host"
+    return _host_problem(parts.hostname)
+
+
+def _parse_error(url: str) -> str:
+    """Why ``url`` cannot be parsed (:func:`crawler.urls.request_parts` said it cannot)."""
+    try:
+        urlsplit(request_url(url)).port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        return str(e)
+    return "not a URL"
+
+
+def _host_problem(host: str) -> tuple[str, str] | None:
+    """``(outcome, error)`` for a host no request can be sent to, else ``None``."""
+    if ":" in host:  # an IPv6 literal: urlsplit has checked it
+        return None
+    if "%" in host:  # browsers decode it, aiohttp sends it as it is
+        return "invalid_url", f"host {host!r} holds a percent-escape"
+    labels = host.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels) and len(labels) != 4:
+        return "invalid_url", f"host {host!r} is neither a name nor an IPv4 address"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return "invalid_url", f"host {host!r} has an empty label or one over 63 characters"
+    return None
+
+
+def unchecked_schemes(settings: BaseSettings) -> frozenset[str]:
+    """``CRAWLER_UNCHECKED_SCHEMES``, lower-cased; ``ValueError`` for http or https."""
+    schemes = frozenset(
+        name.strip().lower().rstrip(":")
+        for name in settings.getlist("CRAWLER_UNCHECKED_SCHEMES", list(UNCHECKED_SCHEMES))
+        if name.strip()
+    )
+    if checked := sorted(schemes & CHECKED_SCHEMES):
+        raise ValueError(
+            f"CRAWLER_UNCHECKED_SCHEMES holds {', '.join(checked)}: those URLs are checked; "
+            "list only schemes like mailto, tel"
+        )
+    return schemes
+
+
+def _default_list(urls: str | None) -> Path | None:
+    """The example list when no ``urls`` argument was given at all (``urls=`` is an error)."""
+    return EXAMPLE_URLS if urls is None else None
+
+
+def _work_queue(job: RedisJob, stats: StatsCollector) -> WorkQueue:
+    """The job's work queue; Redis support is an extra (``pip install ...[redis]``)."""
+    try:
+        from crawler.scale.redis.worker import WorkQueue
+    except ImportError as e:
+        raise RedisUnavailableError(
+            f"a Redis worker needs redis-py and scrapy-redis ({e}): "
+            "pip install 'scrapy-aiohttp-timing[redis]'"
+        ) from e
+    return WorkQueue(job, stats)
+
+
+class UrlCheckSpider(Spider):
+    """Check every URL of :meth:`url_entries`; subclasses override that one method.
+
+    Arguments: ``urls`` (comma-separated files, ``-`` for stdin; default: the example list),
+    ``accept`` (accepted statuses, e.g. ``200..=299,403``; default ``CRAWLER_ACCEPT``),
+    ``resume`` (earlier .csv/.jsonl outputs whose entries are skipped), ``include`` and
+    ``exclude`` (one regular expression each, added to ``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``),
+    ``slo`` (thresholds like ``ttfb_ms<500,total_ms<2000``; default ``CRAWLER_SLO``),
+    ``method`` (``get``, ``head`` or ``headers``; default ``CRAWLER_METHOD``), ``workers``
+    (processes to split the list across, handled by ``scrapy crawl``: see
+    :mod:`crawler.scale.workers`), ``shard`` (``I/N``: check only worker I's share) and
+    ``redis``/``job`` (take the entries of a job fed into Redis instead: see
+    :mod:`crawler.scale.redis`).
+    """
+
+    name = "urlcheck"
+    arguments: ClassVar[Mapping[str, str]] = SPIDER_ARGUMENTS
+    """Every ``-a NAME=VALUE`` argument the spider takes, with its one-line help; a subclass
+    with arguments of its own extends it (``{**UrlCheckSpider.arguments, "depth": "…"}``)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        urls: str | None = None,
+        accept: str | None = None,
+        resume: str | None = None,
+        redis: str | None = None,
+        job: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
+        slo: str | None = None,
+        method: str | None = None,
+        shard: str | None = None,
+        workers: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.shard = Shard.parse(shard) if shard is not None else None
+        if workers is not None:
+            logger.warning(
+                "workers=%s is handled by `scrapy crawl`; this run checks the list itself",
+                workers,
+            )
+        self.urls = urls
+        self.resume = resume
+        self.include = include
+        self.exclude = exclude
+        self.url_filter = UrlFilter()
+        self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
+        self.redis_url = redis
+        self.redis_job_name = job
+        self.redis_job: RedisJob | None = None
+        self._work: WorkQueue | None = None
+        self.slo = Slo.parse(slo, name="slo") if slo is not None else None
+        self._seen = FingerprintSet()
+        self._max_url_length = 0
+        self._cache: CacheReader | None = None
+        self._default_accept = StatusRanges.parse("200..=299")
+        self.method: CheckMethod | None = (
+            check_method(method, name="method") if method is not None else None
+        )
+        self._hosts = HostTable()
+        self.redactor = Redactor()
+        self._read_ahead = READ_AHEAD
+        self._unchecked_schemes = frozenset(UNCHECKED_SCHEMES)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """Build the spider; settings are read here, once."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
+        spider.redis_job = RedisJob.from_settings(
+            crawler.settings, url=spider.redis_url, name=spider.redis_job_name
+        )
+        spider.url_filter = UrlFilter.from_settings(
+            crawler.settings, spider.include, spider.exclude
+        )
+        spider._default_accept = StatusRanges.parse(
+            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+        )
+        spider._cache = CacheReader.from_crawler(crawler)
+        if spider.method is None:
+            spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
+        spider._hosts = HostTable.from_settings(crawler.settings)
+        spider.redactor = Redactor.from_settings(crawler.settings)
+        crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
+        spider._read_ahead = read_ahead(crawler.settings)
+        spider._unchecked_schemes = unchecked_schemes(crawler.settings)
+        return spider
+
+    @classmethod
+    def check_settings(cls, settings: BaseSettings) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``CRAWLER_*`` settings."""
+        check_setting_names(settings)
+        failures_shown(settings)
+        unchecked_schemes(settings)
+        UrlFilter.from_settings(settings)
+        RedisJob.from_settings(settings)
+        read_ahead(settings)
+        Redactor.from_settings(settings)
+        if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
+            raise ValueError(
+                "CONCURRENT_REQUESTS_PER_IP is not supported: Scrapy's scheduler queue here "
+                "(DownloaderAwarePriorityQueue) refuses it, and the handler resolves names "
+                "itself; limit hosts with CONCURRENT_REQUESTS_PER_DOMAIN or CRAWLER_HOSTS"
+            )
+        if cache := CacheConfig.from_settings(settings):
+            ResultCache.open(cache.path).close()
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings,
+        add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
+        it starts, with one line), and leave out the cookies middleware when cookies are off."""
+        super().update_settings(settings)
+        check_method(settings.get("CRAWLER_METHOD", "get"))
+        PolitenessConfig.from_settings(settings)
+        add_download_slots(settings)
+        leave_out_unused_middlewares(settings)
+
+    @classmethod
+    def check_arguments(
+        cls,
+        *,
+        urls: str | None = None,
+        accept: str | None = None,
+        resume: str | None = None,
+        redis: str | None = None,
+        job: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
+        slo: str | None = None,
+        method: str | None = None,
+        shard: str | None = None,
+        workers: str | None = None,
+        **others: Any,
+    ) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``... and
+        for an argument the spider does not take."""
+        check_argument_names(others, cls.arguments, spider=cls.name)
+        if shard is not None:
+            Shard.parse(shard)
+        if workers is not None:
+            parse_workers(workers, name="workers")
+        if accept is not None:
+            StatusRanges.parse(accept, name="accept")
+        if method is not None:
+            check_method(method, name="method")
+        if slo is not None:
+            Slo.parse(slo, name="slo")
+        compile_patterns(include, "include")
+        compile_patterns(exclude, "exclude")
+        if redis is not None or job is not None:
+            if urls is not None or resume is not None:
+                raise ValueError(
+                    "a Redis worker takes its entries from the job: drop urls=/resume= "
+                    "(load lists with `scrapy feed FILE`)"
+                )
+            if redis is not None:
+                RedisJob.checked(url=redis, name=job or "urls")
+            return
+        if resume is not None:
+            if urls is None:
+                raise ValueError("resume= needs the list it resumes: add -a urls=FILE")
+            resume_paths(resume)  # the outputs themselves are read once, when crawling starts
+        names = [name.strip() for name in (urls or "").split(",")]
+        if "-" not in names:  # standard input can be read only once: by the crawl
+            open_sources(urls, default=_default_list(urls)).close()
+
+    def url_entries(self) -> Iterable[UrlEntry | str | None]:
+        """The URLs to check, lazily. Override this to take them from anywhere.
+
+        Yield :class:`~crawler.sources.UrlEntry` objects, or plain URL strings (their
+        ``source`` is the spider's name and ``line`` their position). ``None`` stands for
+        input read that holds no entry (a blank line, a comment): it lets the crawl run on
+        (downloads, timeouts, Ctrl-C) while a long stretch of them is skipped.
+        """
+        with open_sources(self.urls, default=_default_list(self.urls)) as sources:
+            if self.urls is None:
+                logger.info(
+                    "No input given (-a urls=FILE): checking the example list %s",
+                    EXAMPLE_URLS,
+                    extra={"spider": self},
+                )
+            else:
+                logger.info("Checking URLs from %s", sources.describe(), extra={"spider": self})
+            yield from sources.read()
+
+    async def start(self) -> AsyncIterator[Any]:
+        """One request, or one row straight away, per entry of :meth:`url_entries`.
+
+        With ``resume``, entries that already have a row in those outputs are skipped
+        (counted in ``crawler/entries_resumed_count``). Entries are read only as the engine
+        needs them (``CRAWLER_READ_AHEAD`` queued ahead), so memory does not grow with the list.
+        """
+        if self.redis_job is not None:
+            async for step in self._redis_steps(self.redis_job):
+                yield step
+            return
+        try:
+            appended = appended_outputs(self.crawler.settings.getdict("FEEDS"))
+            done = done_entries(self.resume, appended) if self.resume else None
+        except (OSError, ValueError, csv.Error) as e:  # UnicodeDecodeError, NotAnOutputError
+            logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
+            raise CloseSpider(INPUT_ERROR) from e
+        try:
+            async for step in self._list_steps(done):
+                yield step
+        except UrlSourceError as e:  # an input broke off: finish what was read, then stop
+            logger.error("%s", e, extra={"spider": self})
+            await until_the_rest_is_done(self.crawler)
+            raise CloseSpider(INPUT_ERROR) from e
+
+    async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:
+        stats, shard = self.crawler.stats, self.shard
+        position = 0
+        for read, given in enumerate(self.url_entries(), 1):
+            if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
+                await asyncio.sleep(0)
+                if not self._engine_running():
+                    return
+            if given is None:
+                continue
+            position += 1
+            entry = (
+                UrlEntry(url=given, source=self.name, line=position)
+                if isinstance(given, str)
+                else given
+            )
+            if shard is not None and not shard.owns(entry):
+                continue
+            stats.inc_value("crawler/entries_count")
+            if done is not None and (key := entry_key(entry.source, entry.line)) in done:
+                stats.inc_value("crawler/entries_resumed_count")
+                if key in done.not_ok:  # a row of this job: it counts in the exit status
+                    stats.inc_value("crawler/rows_resumed_not_ok_count")
+                continue
+            await wait_for_room(self.crawler, self._read_ahead)
+            yield self._first_step(entry)
+
+    def _engine_running(self) -> bool:
+        engine = self.crawler.engine
+        return engine is not None and engine.running
+
+    async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:
+        """Steps for the entries leased from ``job``, taking no more than the engine can send."""
+        engine, crawler_signals = self.crawler.engine, self.crawler.signals
+        try:
+            work = self._work = _work_queue(job, self.crawler.stats)
+            # Connected now, after the feed exporters: a row is on disk before its ack.
+            crawler_signals.connect(self._row_written, signal=signals.item_scraped)
+            crawler_signals.connect(self._close_work, signal=signals.spider_closed)
+            await work.open()
+            async for leased in work.entries():
+                self.crawler.stats.inc_value("crawler/entries_count")
+                yield self._leased_step(leased)
+                # Lease no more than the engine can send: wait while it backs out. Polled,
+                # not signal-driven: a closing engine sends no scheduler_empty, and a worker
+                # must never wait on a signal that will not come.
+                while engine is not None and engine.needs_backout():
+                    if not engine.running or work.failure is not None:
+                        break
+                    await asyncio.sleep(BACKOUT_POLL)
+        except RedisUnavailableError as e:
+            logger.error("%s", e, extra={"spider": self})
+            self.crawler.stats.inc_value("crawler/redis/errors_count")
+            raise CloseSpider("redis_unavailable") from e
+
+    def _leased_step(self, leased: LeasedEntry) -> Request | UrlResult:
+        entry = leased.entry
+        if leased.abandoned_after:
+            return self._entry_row(
+                entry,
+                "abandoned",
+                f"given up after {leased.abandoned_after} workers took it and stopped "
+                "before writing its row (CRAWLER_REDIS_MAX_DELIVERIES)",
+            )
+        if leased.duplicate:
+            return self._entry_row(entry, "duplicate", DUPLICATE)
+        return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
+
+    def _row_written(self, item: Any) -> None:
+        # The exporters ran first (connected earlier); once one failed, rows are not on disk
+        # and stay unacknowledged, for another worker to check.
+        if self._work is None or not isinstance(item, UrlResult):
+            return
+        if self.crawler.stats.get_value(ROWS_EXPORT_FAILED):
+            return
+        self._work.done(item.source, item.line, asdict(item) if self._work.job.rows else None)
+
+    async def _close_work(self) -> None:
+        if self._work is not None:
+            await self._work.close()
+            stats = self.crawler.stats
+            if self._work.failure is not None and not stats.get_value("crawler/redis/errors_count"):
+                stats.inc_value("crawler/redis/errors_count")  # a failure after start() ended
+
+    def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
+        if entry.error is not None:
+            return self._entry_row(entry, "invalid_url", entry.error)
+        if problem := _url_problem(entry.url, self._max_url_length, self._unchecked_schemes):
+            return self._entry_row(entry, *problem)
+        if reason := self.url_filter.reason(entry.url):
+            return self._entry_row(entry, "excluded", reason)
+        fingerprint = url_fingerprint(entry.url) if dedupe else None
+        if fingerprint is not None and fingerprint in self._seen:
+            return self._entry_row(entry, "duplicate", DUPLICATE)
+        if self._cache and (
+            cached := self._cache.row_for(entry, self.accept or self._default_accept)
+        ):
+            if fingerprint is not None:
+                self._seen.add(fingerprint)
+            return cached
+        try:
+            request = self.make_request(entry)
+        except ValueError as e:
+            return self._entry_row(entry, "invalid_url", outcomes.describe(e))
+        if fingerprint is not None:
+            self._seen.add(fingerprint)
+        return request
+
+    def _entry_row(
+        self, entry: UrlEntry, outcome: str | None = None, error: str | None = None
+    ) -> UrlResult:
+        return entry_row(entry, outcome, error, redactor=self.redactor)
+
+    def make_request(self, entry: UrlEntry) -> Request:
+        """The request that checks ``entry`` (override to change method, headers...).
+
+        The ``CRAWLER_HOSTS`` entry of the host the request connects to
+        (:func:`crawler.urls.host_of`), if any, sets its method, headers,
+        ``download_timeout`` and ``download_slot``.
+        """
+        method = self.method or "get"
+        meta: dict[str, Any] = {ENTRY_META_KEY: entry}
+        headers: tuple[tuple[str, str], ...] = ()
+        if self._hosts and (rule := self._hosts.match(host_of(entry.url))):
+            method = rule.method or method
+            headers = rule.headers
+            if rule.timeout is not None:
+                meta["download_timeout"] = rule.timeout
+            if rule.slot is not None:
+                meta["download_slot"] = rule.slot
+        meta[CHECK_METHOD_META_KEY] = method
+        return Request(
+            entry.url,
+            method=HTTP_METHODS[method],
+            headers=dict(headers),
+            callback=self.parse_result,
+            errback=self.failed_result,
+            dont_filter=True,
+            meta=meta,
+        )
+
+    # Callbacks return lists, not generators: Scrapy inspects the source of generator
+    # callbacks on every response (looking for return values), which costs ~8 % of a crawl.
+
+    def parse_result(self, response: Response) -> list[UrlResult]:
+        """The row of a URL that got a response (its status is judged by the pipeline)."""
+        entry: UrlEntry = response.meta[ENTRY_META_KEY]
+        return [
+            request_row(
+                entry,
+                response.request or Request(response.url),
+                response,
+                redactor=self.redactor,
+            )
+        ]
+
+    def failed_result(self, failure: Failure) -> list[UrlResult]:
+        """The row of a URL that ended in an exception; none for a request the crawl did not
+        send because it was stopping (its entry is left to ``resume``)."""
+        error: BaseException = failure.value  # type: ignore[assignment]
+        if isinstance(error, NotStartedError):
+            return []
+        request: Request = failure.request  # type: ignore[attr-defined]
+        entry: UrlEntry = request.meta[ENTRY_META_KEY]
+        if isinstance(error, (HttpError, StopDownload)) and error.response is not None:
+            return [request_row(entry, request, error.response, redactor=self.redactor)]
+        row = request_row(entry, request, None, redactor=self.redactor)
+        row.outcome = outcomes.classify(error, [hop["url"] for hop in row.chain])
+        row.error = self.redactor.text(outcomes.describe(error))
+        return [row]

@@ -1,0 +1,71 @@
+"""The handler's SSL context, built from Scrapy's TLS settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawler.handler.timing import TimedSSLContext
+
+if TYPE_CHECKING:
+    from crawler.handler.config import HandlerConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _keylog_filename() -> str | None:
+    """``SSLKEYLOGFILE`` when it is set and writable (a warning otherwise), as Scrapy does."""
+    if sys.flags.ignore_environment:
+        return None
+    filename = os.environ.get("SSLKEYLOGFILE")
+    if not filename:
+        return None
+    try:
+        with Path(filename).open("ab"):
+            pass
+    except OSError as e:
+        logger.warning("Cannot write TLS session keys to %s: %s", filename, e)
+        return None
+    return filename
+
+
+def make_ssl_context(config: HandlerConfig) -> TimedSSLContext:
+    """An SSL context honouring ``DOWNLOAD_VERIFY_CERTIFICATES``, TLS versions and ciphers."""
+    context = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if config.verify_certificates:
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_default_certs()
+    else:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if config.tls_min_version is not None:
+        context.minimum_version = config.tls_min_version
+    if config.tls_max_version is not None:
+        context.maximum_version = config.tls_max_version
+    if config.tls_ciphers:
+        context.set_ciphers(config.tls_ciphers)
+    if keylog := _keylog_filename():
+        context.keylog_filename = keylog
+    return context
+
+
+def log_tls_details(ssl_object: ssl.SSLObject) -> None:
+    """Log the protocol, cipher and certificate of a connection (verbose TLS logging)."""
+    cipher = ssl_object.cipher()
+    logger.debug(
+        "SSL connection to %s using protocol %s, cipher %s",
+        ssl_object.server_hostname,
+        ssl_object.version(),
+        cipher[0] if cipher else None,
+    )
+    if cert := ssl_object.getpeercert():
+        logger.debug(
+            'SSL connection certificate: issuer "%s", subject "%s"',
+            cert["issuer"],
+            cert["subject"],
+        )
