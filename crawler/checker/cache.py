@@ -187,7 +187,6 @@ class ResultCache:
 
     @classmethod
     def _open(cls, path: Path) -> Self:
-        _check_header(path)
         try:
             connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.OperationalError as e:
@@ -204,7 +203,10 @@ class ResultCache:
             _check_writable(connection, path)
         except sqlite3.DatabaseError as e:
             connection.close()
-            if getattr(e, "sqlite_errorcode", None) in _DAMAGED_CODES:
+            code = getattr(e, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_NOTADB:
+                _check_header(path)  # another kind of file: refused, never moved aside
+            if code in _DAMAGED_CODES:
                 raise _DamagedError(str(e)) from e
             raise
         except BaseException:
@@ -249,6 +251,13 @@ class ResultCache:
 
 
 def _check_header(path: Path) -> None:
+    """Raise :class:`CacheError` when ``path`` is not an SQLite file.
+
+    Read only once SQLite has found no database there: closing a file of our own on the
+    database would drop the POSIX locks of every SQLite connection to it in this process (the
+    reader's and the pipeline's share one), and another process could then reset the WAL
+    under them and lose their rows.
+    """
     try:
         with path.open("rb") as file:
             header = file.read(len(SQLITE_HEADER))
