@@ -7,7 +7,9 @@ from importlib.util import find_spec
 from crawler.items import FIELDS
 
 BOT_NAME = "crawler"
-SPIDER_MODULES = ["spiders"]
+# The checker's spiders ship in the package; a project's own go in `spiders` (NEWSPIDER_MODULE),
+# listed when there is one (an installed wheel brings none).
+SPIDER_MODULES = ["crawler.spiders", *(["spiders"] if find_spec("spiders") else [])]
 NEWSPIDER_MODULE = "spiders"
 COMMANDS_MODULE = "crawler.commands"
 

@@ -1,11 +1,7 @@
-"""``scrapy crawl urls -a urls=FILE -O results.csv``: check every URL of a list."""
+"""The ``urls`` spider lives in ``crawler.spiders.urls`` (``SPIDER_MODULES``); this name stays."""
 
 from __future__ import annotations
 
-from crawler.checker.spider import UrlCheckSpider
+from crawler.spiders.urls import UrlsSpider
 
-
-class UrlsSpider(UrlCheckSpider):
-    """Checks the URLs of the files named by ``-a urls=…`` (``-`` for standard input)."""
-
-    name = "urls"
+__all__ = ["UrlsSpider"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,31 +107,3 @@ def test_one_line_in_a_new_project(site: str, tmp_path: Path) -> None:
     assert "'crawler/handler/connections_created_count': 1" in crawled.stderr
     assert "'crawler/handler/connections_reused_count': 1" in crawled.stderr
     assert "'crawler/timing/ttfb_count': 2" in crawled.stderr
-
-
-def test_wheel_ships_the_package_typed_and_no_spiders(tmp_path: Path) -> None:
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-            str(PROJECT_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    (wheel,) = tmp_path.glob("scrapy_aiohttp_timing-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith("-info")}
-    assert top_level == {"crawler", "middlewares"}
-    assert "crawler/py.typed" in names
-    assert "crawler/templates/spiders/urlcheck.tmpl" in names
-    assert "crawler/handler.py" in names
