@@ -9,8 +9,8 @@ import pytest
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from crawler.checker.politeness import PolitenessConfig
 from crawler.handler.holds import hold_slot
-from middlewares.politeness import PolitenessConfig
 from tests._apps import checker_app, politeness_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.checker.botwall import bot_wall_sign
 from crawler.checker.retry_after import retry_after_seconds
-from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
-from crawler.items import UrlResult
-from crawler.redact import DEFAULT, Redactor
-from middlewares.tracking import (
+from crawler.checker.trace import (
     URL_TRACE_META_KEY,
     Hop,
     UrlTrace,
     download_ms,
     other_scheme_target,
 )
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
+from crawler.items import UrlResult
+from crawler.redact import DEFAULT, Redactor
 
 if TYPE_CHECKING:
     from scrapy import Request

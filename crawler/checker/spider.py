@@ -21,6 +21,7 @@ from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
 from crawler.checker.hosts import HostTable, add_download_slots
 from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
 from crawler.checker.outcomes import UNCHECKED_SCHEMES
+from crawler.checker.politeness import PolitenessConfig
 from crawler.checker.read_ahead import (
     READ_AHEAD,
     read_ahead,
@@ -48,7 +49,6 @@ from crawler.scale.shard import Shard, parse_workers, url_fingerprint
 from crawler.sources import UrlEntry, UrlSourceError, open_sources
 from crawler.tuning import leave_out_unused_middlewares
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
-from middlewares.politeness import PolitenessConfig
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
