@@ -17,7 +17,7 @@ from scrapy.exceptions import (
 
 __all__ = [
     "ConnectTimeoutError",
-    "ConnectionResetError",
+    "DownloadConnectionResetError",
     "InvalidResponseError",
     "InvalidUrlError",
     "NotStartedError",
@@ -35,7 +35,7 @@ class TlsError(DownloadFailedError):
     """The TLS handshake failed: bad certificate, wrong host name, no common version..."""
 
 
-class ConnectionResetError(DownloadFailedError):
+class DownloadConnectionResetError(DownloadFailedError):
     """The server closed or reset the connection before a complete response."""
 
 

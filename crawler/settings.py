@@ -71,7 +71,7 @@ RETRY_TIMES = 2
 RETRY_EXCEPTIONS = [
     "scrapy.exceptions.DownloadTimeoutError",
     "scrapy.exceptions.ResponseDataLossError",
-    "crawler.exceptions.ConnectionResetError",
+    "crawler.exceptions.DownloadConnectionResetError",
     "twisted.internet.error.ConnectionDone",
     "twisted.internet.error.ConnectionLost",
     "twisted.internet.error.TimeoutError",

@@ -12,7 +12,11 @@ from scrapy.exceptions import DownloadTimeoutError, ResponseDataLossError, StopD
 
 from crawler.checker.botwall import BODY_PREFIX, bot_wall_sign
 from crawler.checker.methods import CHECK_METHOD_META_KEY
-from crawler.exceptions import ConnectionResetError, ConnectTimeoutError, InvalidResponseError
+from crawler.exceptions import (
+    ConnectTimeoutError,
+    DownloadConnectionResetError,
+    InvalidResponseError,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -35,7 +39,7 @@ NO_FALLBACK_STATUSES = frozenset({429, 503})
 
 FALLBACK_ERRORS: tuple[type[Exception], ...] = (
     InvalidResponseError,
-    ConnectionResetError,
+    DownloadConnectionResetError,
     ResponseDataLossError,
     DownloadTimeoutError,
 )

@@ -32,7 +32,7 @@ from crawler.checker.outcomes import OUTCOMES, classify, describe
         (tx_error.DNSLookupError(), "dns"),
         (DownloadConnectionRefusedError("x"), "refused"),
         (exceptions.TlsError("x"), "tls"),
-        (exceptions.ConnectionResetError("x"), "reset"),
+        (exceptions.DownloadConnectionResetError("x"), "reset"),
         (ResponseDataLossError("x"), "dataloss"),
         (exceptions.ResponseTooLargeError("x"), "too_large"),
         (exceptions.InvalidResponseError("x"), "invalid_response"),

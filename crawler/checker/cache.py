@@ -28,6 +28,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from w3lib.url import canonicalize_url
 
+from crawler.checker.outcomes import Outcome
 from crawler.items import FIELDS, UrlResult
 from crawler.redact import DEFAULT, Redactor
 
@@ -414,7 +415,7 @@ class CachePipeline:
         """Store an ``ok`` :class:`UrlResult` that was checked in this run."""
         if not isinstance(item, UrlResult) or self.cache is None:
             return item
-        if item.outcome != "ok" or not item.ok or item.cached:
+        if item.outcome != Outcome.OK or not item.ok or item.cached:
             return item
         key = cache_key(item.url, self.config.redactor)
         if item.status in self.config.skip_statuses or key is None:

@@ -9,6 +9,7 @@ from scrapy import signals
 
 from crawler.checker.accept import StatusRanges
 from crawler.checker.hosts import HostTable
+from crawler.checker.outcomes import judge
 from crawler.checker.slo import Slo, SloPolicy
 from crawler.items import UrlResult
 from crawler.output.cells import exportable_row
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NOT_JUDGED = frozenset({"duplicate", "excluded", "unchecked"})
-"""Outcomes that say nothing about the URL itself: ``ok`` stays empty."""
 
 STOPPED = "shutdown"
 """``finish_reason`` of a crawl stopped by Ctrl-C, SIGTERM or ``crawler.stop()``."""
@@ -33,37 +32,6 @@ ROWS_MISSING = "crawler/rows_missing_count"
 """Entries without a row in a run that was not stopped: a bug, or a killed run."""
 ENTRIES_NOT_STARTED = "crawler/entries_not_started_count"
 """Entries a stopped run (Ctrl-C, SIGTERM) did not finish: left to ``resume``."""
-
-TIMEOUTS = frozenset({"timeout", "connect_timeout"})
-"""Outcomes ``CRAWLER_ACCEPT_TIMEOUTS`` accepts."""
-
-
-def judge(row: UrlResult, accept: StatusRanges, *, accept_timeouts: bool = False) -> None:
-    """Set ``ok`` and, for rows with a response, ``outcome`` and ``error``.
-
-    With ``accept_timeouts``, a timeout row is ok (its outcome and error stay).
-    """
-    if row.outcome in NOT_JUDGED:
-        row.ok = None
-    elif row.outcome in TIMEOUTS:
-        row.ok = accept_timeouts
-    elif row.outcome == "blocked":
-        row.ok = row.status in accept
-        if row.ok:
-            row.outcome, row.error = "ok", None
-    elif row.outcome is None or (row.outcome == "http_error" and row.status is not None):
-        row.ok = row.status in accept
-        if row.ok:
-            row.outcome, row.error = "ok", None
-        elif row.status == 429 or (row.status == 503 and row.retry_after is not None):
-            wait = f", Retry-After {row.retry_after:g} s" if row.retry_after is not None else ""
-            row.outcome = "rate_limited"
-            row.error = f"rate limited (HTTP {row.status}{wait})"
-        else:
-            row.outcome = "http_error"
-            row.error = f"HTTP status {row.status} is not accepted ({accept})"
-    else:
-        row.ok = False
 
 
 class ResultPipeline:

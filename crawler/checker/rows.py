@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.checker.botwall import bot_wall_sign
+from crawler.checker.outcomes import Outcome
 from crawler.checker.retry_after import retry_after_seconds
 from crawler.checker.trace import (
     URL_TRACE_META_KEY,
@@ -131,10 +132,10 @@ def request_row(
             row.bytes = len(response.body)
         row.partial_body = "download_stopped" in response.flags
         if sign := bot_wall_sign(response):
-            row.outcome = "blocked"  # the pipeline keeps it unless the status is accepted
+            row.outcome = Outcome.BLOCKED  # the pipeline keeps it unless the status is accepted
             row.error = f"blocked by a bot wall (HTTP {response.status}, {sign})"
         elif target := other_scheme_target(request, response):
-            row.outcome = "unsupported_scheme"
+            row.outcome = Outcome.UNSUPPORTED_SCHEME
             row.error = (
                 f"HTTP {response.status} redirects to {redactor.url(target)[:200]}: "
                 "only http and https are checked"

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crawler.checker.outcomes import Outcome
 from crawler.urls import authority_of, host_of
 
 if TYPE_CHECKING:
@@ -132,5 +133,5 @@ class SloPolicy:
         reason = slo.breach(row) if slo is not None else None
         if reason is None:
             return False
-        row.ok, row.outcome, row.error = False, "slow", reason
+        row.ok, row.outcome, row.error = False, Outcome.SLOW, reason
         return True

@@ -20,7 +20,7 @@ from crawler.checker.accept import StatusRanges
 from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
 from crawler.checker.hosts import HostTable, add_download_slots
 from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
-from crawler.checker.outcomes import UNCHECKED_SCHEMES
+from crawler.checker.outcomes import UNCHECKED_SCHEMES, Outcome
 from crawler.checker.politeness import PolitenessConfig
 from crawler.checker.read_ahead import (
     READ_AHEAD,
@@ -92,29 +92,35 @@ def _url_problem(
     Scheme and host are those of the request (:func:`crawler.urls.request_parts`).
     """
     if not url:
-        return "invalid_url", "empty URL"
+        return Outcome.INVALID_URL, "empty URL"
     if max_length and len(url) > max_length:
-        return "url_too_long", f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})"
+        return (
+            Outcome.URL_TOO_LONG,
+            f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})",
+        )
     if control := _CONTROL_CHARACTER.search(url):
-        return "invalid_url", (
+        return Outcome.INVALID_URL, (
             f"URL contains the control character {control.group()!r} at {control.start() + 1}"
             + (" (a file with CR line ends? save it with LF line ends)" if "\r" in url else "")
         )
     try:
         url.encode("utf-8")
     except UnicodeEncodeError:
-        return "invalid_url", NOT_UNICODE
+        return Outcome.INVALID_URL, NOT_UNICODE
     parts = request_parts(url)
     if parts is None:
-        return "invalid_url", f"cannot parse URL: {_parse_error(url)}"
+        return Outcome.INVALID_URL, f"cannot parse URL: {_parse_error(url)}"
     if not parts.scheme:
-        return "invalid_url", "relative URL (no scheme); write it as http://… or https://…"
+        return Outcome.INVALID_URL, "relative URL (no scheme); write it as http://… or https://…"
     if (scheme := parts.scheme.lower()) in unchecked:
-        return "unchecked", f"{scheme}: links are not checked (CRAWLER_UNCHECKED_SCHEMES)"
+        return Outcome.UNCHECKED, f"{scheme}: links are not checked (CRAWLER_UNCHECKED_SCHEMES)"
     if scheme not in CHECKED_SCHEMES:
-        return "unsupported_scheme", f"scheme {parts.scheme!r} is not checked (http and https are)"
+        return (
+            Outcome.UNSUPPORTED_SCHEME,
+            f"scheme {parts.scheme!r} is not checked (http and https are)",
+        )
     if not parts.hostname:
-        return "invalid_url", "URL has no host"
+        return Outcome.INVALID_URL, "URL has no host"
     return _host_problem(parts.hostname)
 
 
@@ -132,14 +138,14 @@ def _host_problem(host: str) -> tuple[str, str] | None:
     if ":" in host:  # an IPv6 literal: urlsplit has checked it
         return None
     if "%" in host:  # browsers decode it, aiohttp sends it as it is
-        return "invalid_url", f"host {host!r} holds a percent-escape"
+        return Outcome.INVALID_URL, f"host {host!r} holds a percent-escape"
     labels = host.rstrip(".").split(".")
     if all(label.isdigit() for label in labels) and len(labels) != 4:
-        return "invalid_url", f"host {host!r} is neither a name nor an IPv4 address"
+        return Outcome.INVALID_URL, f"host {host!r} is neither a name nor an IPv4 address"
     try:
         host.encode("idna")
     except UnicodeError:
-        return "invalid_url", f"host {host!r} has an empty label or one over 63 characters"
+        return Outcome.INVALID_URL, f"host {host!r} has an empty label or one over 63 characters"
     return None
 
 
@@ -448,12 +454,12 @@ class UrlCheckSpider(Spider):
         if leased.abandoned_after:
             return self._entry_row(
                 entry,
-                "abandoned",
+                Outcome.ABANDONED,
                 f"given up after {leased.abandoned_after} workers took it and stopped "
                 "before writing its row (CRAWLER_REDIS_MAX_DELIVERIES)",
             )
         if leased.duplicate:
-            return self._entry_row(entry, "duplicate", DUPLICATE)
+            return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
         return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
 
     def _row_written(self, item: Any) -> None:
@@ -474,14 +480,14 @@ class UrlCheckSpider(Spider):
 
     def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
-            return self._entry_row(entry, "invalid_url", entry.error)
+            return self._entry_row(entry, Outcome.INVALID_URL, entry.error)
         if problem := _url_problem(entry.url, self._max_url_length, self._unchecked_schemes):
             return self._entry_row(entry, *problem)
         if reason := self.url_filter.reason(entry.url):
-            return self._entry_row(entry, "excluded", reason)
+            return self._entry_row(entry, Outcome.EXCLUDED, reason)
         fingerprint = url_fingerprint(entry.url) if dedupe else None
         if fingerprint is not None and fingerprint in self._seen:
-            return self._entry_row(entry, "duplicate", DUPLICATE)
+            return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
         if self._cache and (
             cached := self._cache.row_for(entry, self.accept or self._default_accept)
         ):
@@ -491,7 +497,7 @@ class UrlCheckSpider(Spider):
         try:
             request = self.make_request(entry)
         except ValueError as e:
-            return self._entry_row(entry, "invalid_url", outcomes.describe(e))
+            return self._entry_row(entry, Outcome.INVALID_URL, outcomes.describe(e))
         if fingerprint is not None:
             self._seen.add(fingerprint)
         return request

@@ -18,8 +18,8 @@ from scrapy.exceptions import (
 )
 
 from crawler.exceptions import (
-    ConnectionResetError,
     ConnectTimeoutError,
+    DownloadConnectionResetError,
     InvalidResponseError,
     InvalidUrlError,
     PrivateAddressError,
@@ -66,10 +66,12 @@ def scrapy_download_errors(
     except aiohttp.ClientConnectorError as e:
         raise DownloadConnectionRefusedError(f"Connection to {url} failed: {e.os_error}") from e
     except aiohttp.ServerDisconnectedError as e:
-        raise ConnectionResetError(f"{url}: server closed the connection: {e.message}") from e
+        raise DownloadConnectionResetError(
+            f"{url}: server closed the connection: {e.message}"
+        ) from e
     except aiohttp.ClientOSError as e:
         if e.errno in _RESET_ERRNOS:
-            raise ConnectionResetError(f"{url}: connection reset: {e}") from e
+            raise DownloadConnectionResetError(f"{url}: connection reset: {e}") from e
         raise DownloadFailedError(f"{url}: {e}") from e
     except aiohttp.ClientResponseError as e:
         message = " ".join(str(e.message).split())

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ddsketch import DDSketch
 
+from crawler.checker.outcomes import UNREACHABLE
 from crawler.urls import authority_of
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ EXACT_VALUES = 100_000
 ERROR_CHARS = 1000
 """How much of a failing row's ``error`` the reports show."""
 
-UNREACHABLE = ("dns", "refused")
-"""Outcomes of a URL whose host could not be reached at all."""
 
 _USED = (
     "url",
