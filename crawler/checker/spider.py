@@ -17,6 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.checker import outcomes
 from crawler.checker.accept import StatusRanges
+from crawler.checker.arguments import SpiderArguments
 from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
 from crawler.checker.hosts import HostTable, add_download_slots
 from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
@@ -29,14 +30,12 @@ from crawler.checker.read_ahead import (
     wait_for_room,
 )
 from crawler.checker.rows import entry_row, request_row
-from crawler.checker.rules import UrlFilter, compile_patterns
-from crawler.checker.slo import Slo
+from crawler.checker.rules import UrlFilter
 from crawler.exceptions import NotStartedError
 from crawler.fingerprints import FingerprintSet
 from crawler.items import UrlResult
 from crawler.names import (
     SPIDER_ARGUMENTS,
-    check_argument_names,
     check_setting_names,
 )
 from crawler.output.exporters import ROWS_EXPORT_FAILED
@@ -45,7 +44,7 @@ from crawler.output.resume import ResumedEntries, done_entries, entry_key, resum
 from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
 from crawler.scale.redis.config import RedisJob, RedisUnavailableError
-from crawler.scale.shard import Shard, parse_workers, url_fingerprint
+from crawler.scale.shard import url_fingerprint
 from crawler.sources import UrlEntry, UrlSourceError, open_sources
 from crawler.tuning import leave_out_unused_middlewares
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
@@ -201,47 +200,32 @@ class UrlCheckSpider(Spider):
     """Every ``-a NAME=VALUE`` argument the spider takes, with its one-line help; a subclass
     with arguments of its own extends it (``{**UrlCheckSpider.arguments, "depth": "…"}``)."""
 
-    def __init__(
-        self,
-        *args: Any,
-        urls: str | None = None,
-        accept: str | None = None,
-        resume: str | None = None,
-        redis: str | None = None,
-        job: str | None = None,
-        include: str | None = None,
-        exclude: str | None = None,
-        slo: str | None = None,
-        method: str | None = None,
-        shard: str | None = None,
-        workers: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name) for name in SPIDER_ARGUMENTS if name in kwargs}
         super().__init__(*args, **kwargs)
-        self.shard = Shard.parse(shard) if shard is not None else None
-        if workers is not None:
+        options = self.options = SpiderArguments.parse(given)
+        if options.workers is not None:
             logger.warning(
                 "workers=%s is handled by `scrapy crawl`; this run checks the list itself",
-                workers,
+                given["workers"],
             )
-        self.urls = urls
-        self.resume = resume
-        self.include = include
-        self.exclude = exclude
+        self.shard = options.shard
+        self.urls = options.urls
+        self.resume = options.resume
+        self.include = options.include
+        self.exclude = options.exclude
         self.url_filter = UrlFilter()
-        self.accept = StatusRanges.parse(accept, name="accept") if accept is not None else None
-        self.redis_url = redis
-        self.redis_job_name = job
+        self.accept = options.accept
+        self.redis_url = options.redis
+        self.redis_job_name = options.job
         self.redis_job: RedisJob | None = None
         self._work: WorkQueue | None = None
-        self.slo = Slo.parse(slo, name="slo") if slo is not None else None
+        self.slo = options.slo
         self._seen = FingerprintSet()
         self._max_url_length = 0
         self._cache: CacheReader | None = None
         self._default_accept = StatusRanges.parse("200..=299")
-        self.method: CheckMethod | None = (
-            check_method(method, name="method") if method is not None else None
-        )
+        self.method: CheckMethod | None = options.method
         self._hosts = HostTable()
         self.redactor = Redactor()
         self._read_ahead = READ_AHEAD
@@ -302,53 +286,17 @@ class UrlCheckSpider(Spider):
         leave_out_unused_middlewares(settings)
 
     @classmethod
-    def check_arguments(
-        cls,
-        *,
-        urls: str | None = None,
-        accept: str | None = None,
-        resume: str | None = None,
-        redis: str | None = None,
-        job: str | None = None,
-        include: str | None = None,
-        exclude: str | None = None,
-        slo: str | None = None,
-        method: str | None = None,
-        shard: str | None = None,
-        workers: str | None = None,
-        **others: Any,
-    ) -> None:
-        """Raise ``ValueError`` (one line, naming the fix) for bad ``urls``, ``accept``... and
-        for an argument the spider does not take."""
-        check_argument_names(others, cls.arguments, spider=cls.name)
-        if shard is not None:
-            Shard.parse(shard)
-        if workers is not None:
-            parse_workers(workers, name="workers")
-        if accept is not None:
-            StatusRanges.parse(accept, name="accept")
-        if method is not None:
-            check_method(method, name="method")
-        if slo is not None:
-            Slo.parse(slo, name="slo")
-        compile_patterns(include, "include")
-        compile_patterns(exclude, "exclude")
-        if redis is not None or job is not None:
-            if urls is not None or resume is not None:
-                raise ValueError(
-                    "a Redis worker takes its entries from the job: drop urls=/resume= "
-                    "(load lists with `scrapy feed FILE`)"
-                )
-            if redis is not None:
-                RedisJob.checked(url=redis, name=job or "urls")
+    def check_arguments(cls, **given: str) -> None:
+        """Raise ``ValueError`` (one line, naming the fix) for a bad argument, one the spider
+        does not take, or an input or resume file that cannot be read."""
+        options = SpiderArguments.parse(given, known=cls.arguments, spider=cls.name)
+        if options.redis is not None or options.job is not None:
             return
-        if resume is not None:
-            if urls is None:
-                raise ValueError("resume= needs the list it resumes: add -a urls=FILE")
-            resume_paths(resume)  # the outputs themselves are read once, when crawling starts
-        names = [name.strip() for name in (urls or "").split(",")]
+        if options.resume is not None:
+            resume_paths(options.resume)  # the outputs themselves are read when crawling starts
+        names = [name.strip() for name in (options.urls or "").split(",")]
         if "-" not in names:  # standard input can be read only once: by the crawl
-            open_sources(urls, default=_default_list(urls)).close()
+            open_sources(options.urls, default=_default_list(options.urls)).close()
 
     def url_entries(self) -> Iterable[UrlEntry | str | None]:
         """The URLs to check, lazily. Override this to take them from anywhere.
