@@ -45,7 +45,7 @@ from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
 from crawler.scale.redis.config import RedisJob, RedisUnavailableError
 from crawler.scale.shard import url_fingerprint
-from crawler.sources import UrlEntry, UrlSourceError, open_sources
+from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
 
@@ -294,8 +294,7 @@ class UrlCheckSpider(Spider):
             return
         if options.resume is not None:
             resume_paths(options.resume)  # the outputs themselves are read when crawling starts
-        names = [name.strip() for name in (options.urls or "").split(",")]
-        if "-" not in names:  # standard input can be read only once: by the crawl
+        if STDIN not in input_names(options.urls):  # stdin can be read only once: by the crawl
             open_sources(options.urls, default=_default_list(options.urls)).close()
 
     def url_entries(self) -> Iterable[UrlEntry | str | None]:

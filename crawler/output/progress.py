@@ -21,7 +21,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from crawler.checker.spider import EXAMPLE_URLS, UrlCheckSpider
-from crawler.sources import open_sources
+from crawler.sources import STDIN, input_names, open_sources
 
 if TYPE_CHECKING:
     from typing import Self
@@ -52,8 +52,7 @@ def countable_inputs(spider: Spider) -> str | None:
         return None
     if spider.redis_job is not None or spider.shard is not None:
         return None
-    names = [name.strip() for name in (spider.urls or "").split(",")]
-    return None if "-" in names else (spider.urls or "")
+    return None if STDIN in input_names(spider.urls) else (spider.urls or "")
 
 
 def progress_settings(settings: BaseSettings) -> tuple[str, float]:

@@ -50,6 +50,7 @@ from crawler.output.run_summary import failures_shown, publish_summary
 from crawler.output.summary import RunSummary
 from crawler.scale.parts_progress import PartsProgress
 from crawler.scale.shard import parse_workers
+from crawler.sources import STDIN, input_names
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -140,7 +141,7 @@ class WorkerPlan:
         cls, spider: str, arguments: Mapping[str, str], settings: BaseSettings, workers: int
     ) -> WorkerPlan:
         """Plan ``workers`` children for a ``scrapy crawl`` run; ``ValueError`` if they can't."""
-        if "-" in [name.strip() for name in str(arguments.get("urls") or "").split(",")]:
+        if STDIN in input_names(arguments.get("urls")):
             raise ValueError("workers cannot share standard input: save the list to a file first")
         if arguments.get("redis") or arguments.get("job") or settings.get("CRAWLER_REDIS_URL"):
             raise ValueError("a Redis worker is already one of many: drop workers= (or set 1)")
@@ -487,7 +488,7 @@ def _run(plan: WorkerPlan, settings: BaseSettings, lock: IO[bytes] | None) -> in
             )
     failure_code = settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
     finished = all(code in (0, failure_code) for code in returncodes)
-    sources = [name.strip() for name in str(plan.arguments.get("urls") or "").split(",")]
+    sources = input_names(plan.arguments.get("urls"))
     escape_formulas = CsvConfig.from_settings(settings).escape_formulas  # checked at start
     if not _merge_all(plan, sources, finished=finished, escape_formulas=escape_formulas):
         shutil.rmtree(plan.parts, ignore_errors=True)  # nothing in it to keep

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
     from crawler.sources.inputs import Input
 
-__all__ = ["UrlEntry", "UrlSourceError", "UrlSources", "open_sources"]
+__all__ = ["STDIN", "UrlEntry", "UrlSourceError", "UrlSources", "input_names", "open_sources"]
 
-_STDIN = "-"
+STDIN = "-"
+"""The name of standard input in the ``urls`` argument."""
 
 
 class UrlSources:
@@ -47,8 +48,8 @@ class UrlSources:
     def describe(self) -> str:
         """What is read, for the log: ``2 files: a.txt, b.csv``."""
         count = len(self.names)
-        noun = "input" if _STDIN in self.names else "file"
-        shown = ", ".join("standard input" if name == _STDIN else name for name in self.names)
+        noun = "input" if STDIN in self.names else "file"
+        shown = ", ".join("standard input" if name == STDIN else name for name in self.names)
         return f"{count} {noun}{'s' if count > 1 else ''}: {shown}"
 
     def __iter__(self) -> Iterator[UrlEntry]:
@@ -90,13 +91,19 @@ def _refuse_a_file_named_twice(names: list[str]) -> None:
     """Entries are known by input and line: one file read twice would give each line two rows."""
     seen: dict[Path, str] = {}
     for name in names:
-        if name == _STDIN:
+        if name == STDIN:
             continue
         path = Path(name).expanduser().resolve()
         if path in seen:
             twice = repr(name) if seen[path] == name else f"{seen[path]!r} and {name!r}"
             raise UrlSourceError(f"urls names the file {twice} twice; name each file once")
         seen[path] = name
+
+
+def input_names(spec: str | None) -> list[str]:
+    """The inputs the ``urls`` argument names, in order: comma-separated, ``-`` for standard
+    input. The one parser of that argument."""
+    return [name.strip() for name in (spec or "").split(",") if name.strip()]
 
 
 def open_sources(
@@ -107,14 +114,14 @@ def open_sources(
     Without ``spec`` (``None`` or empty), ``default`` is read. ``stdin`` defaults to
     ``sys.stdin.buffer``. Raises :class:`UrlSourceError` for an input that cannot be read.
     """
-    names = [name.strip() for name in (spec or "").split(",") if name.strip()]
+    names = input_names(spec)
     if not names:
         if default is None:
             raise UrlSourceError("no URL list given; pass -a urls=FILE (or -a urls=- for stdin)")
         names = [str(default)]
-    if names.count(_STDIN) > 1:
+    if names.count(STDIN) > 1:
         raise UrlSourceError("standard input ('-') is named twice in urls; name it once")
     _refuse_a_file_named_twice(names)
-    if stdin is None and _STDIN in names and sys.stdin is not None:
+    if stdin is None and STDIN in names and sys.stdin is not None:
         stdin = sys.stdin.buffer
     return UrlSources(names, stdin=stdin)
