@@ -10,6 +10,8 @@ import heapq
 import logging
 from typing import TYPE_CHECKING, Any
 
+from crawler.names import SETTINGS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
@@ -51,7 +53,10 @@ def quiet_scrapy_log(settings: BaseSettings) -> None:
     """Leave Scrapy's dumps out of this process's log, unless ``CRAWLER_SCRAPY_LOG`` is on or
     ``LOG_LEVEL`` is ``DEBUG``. Filters, not levels: Scrapy's logging set-up resets levels."""
     level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
-    if settings.getbool("CRAWLER_SCRAPY_LOG") or level == logging.DEBUG:
+    if (
+        settings.getbool("CRAWLER_SCRAPY_LOG", SETTINGS["CRAWLER_SCRAPY_LOG"])
+        or level == logging.DEBUG
+    ):
         return
     for name in QUIET_LOGGERS:
         logging.getLogger(name).addFilter(_ScrapyDumps())

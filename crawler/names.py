@@ -7,7 +7,11 @@ option.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+from crawler.redact import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -31,52 +35,57 @@ SPIDER_ARGUMENTS: dict[str, str] = {
 """Every argument of the ``urls`` spider (``-a NAME=VALUE``), with its one-line help."""
 
 
-CRAWLER_SETTINGS = frozenset(
+SETTINGS: Final[Mapping[str, Any]] = MappingProxyType(
     {
-        "CRAWLER_ACCEPT",
-        "CRAWLER_ACCEPT_TIMEOUTS",
-        "CRAWLER_BACKOFF_BASE",
-        "CRAWLER_CACHE",
-        "CRAWLER_CACHE_MAX_AGE",
-        "CRAWLER_CACHE_SKIP_STATUSES",
-        "CRAWLER_CONNECT_TIMEOUT",
-        "CRAWLER_CSV_FORMULA_ESCAPE",
-        "CRAWLER_DNS_CACHE_TTL",
-        "CRAWLER_DNS_RESOLVER",
-        "CRAWLER_EXCLUDE",
-        "CRAWLER_EXCLUDE_PRIVATE",
-        "CRAWLER_FAILURES_SHOWN",
-        "CRAWLER_FAILURE_EXIT_CODE",
-        "CRAWLER_FULL_BODIES",
-        "CRAWLER_FALLBACK_HTTPS_HANDLER",
-        "CRAWLER_FALLBACK_HTTP_HANDLER",
-        "CRAWLER_HOSTS",
-        "CRAWLER_HOST_RETRY_BUDGET",
-        "CRAWLER_INCLUDE",
-        "CRAWLER_KEEPALIVE_TIMEOUT",
-        "CRAWLER_METHOD",
-        "CRAWLER_PROGRESS",
-        "CRAWLER_PROGRESS_INTERVAL",
-        "CRAWLER_READ_AHEAD",
-        "CRAWLER_REDACT_PARAMS",
-        "CRAWLER_REDIS_BATCH",
-        "CRAWLER_REDIS_JOB",
-        "CRAWLER_REDIS_LEASE",
-        "CRAWLER_REDIS_MAX_DELIVERIES",
-        "CRAWLER_REDIS_ROWS",
-        "CRAWLER_REDIS_URL",
-        "CRAWLER_REDIS_WAIT",
-        "CRAWLER_REPORT_FILES",
-        "CRAWLER_RETRY_AFTER_MAX",
-        "CRAWLER_SCRAPY_LOG",
-        "CRAWLER_SLO",
-        "CRAWLER_SLO_HOSTS",
-        "CRAWLER_SUMMARY_FILE",
-        "CRAWLER_TIMING_ENABLED",
-        "CRAWLER_UNCHECKED_SCHEMES",
-        "CRAWLER_WORKERS",
+        "CRAWLER_ACCEPT": "200..=299",
+        "CRAWLER_ACCEPT_TIMEOUTS": False,
+        "CRAWLER_BACKOFF_BASE": 1.0,
+        "CRAWLER_CACHE": None,
+        "CRAWLER_CACHE_MAX_AGE": 86400.0,
+        "CRAWLER_CACHE_SKIP_STATUSES": [429],
+        "CRAWLER_CONNECT_TIMEOUT": 10.0,
+        "CRAWLER_CSV_FORMULA_ESCAPE": True,
+        "CRAWLER_DNS_CACHE_TTL": 10,
+        "CRAWLER_DNS_RESOLVER": "threaded",
+        "CRAWLER_EXCLUDE": [],
+        "CRAWLER_EXCLUDE_PRIVATE": False,
+        "CRAWLER_FAILURES_SHOWN": 20,
+        "CRAWLER_FAILURE_EXIT_CODE": 2,
+        "CRAWLER_FALLBACK_HTTPS_HANDLER": None,
+        "CRAWLER_FALLBACK_HTTP_HANDLER": None,
+        "CRAWLER_FULL_BODIES": False,
+        "CRAWLER_HOSTS": {},
+        "CRAWLER_HOST_RETRY_BUDGET": 0,
+        "CRAWLER_INCLUDE": [],
+        "CRAWLER_KEEPALIVE_TIMEOUT": 15.0,
+        "CRAWLER_METHOD": "get",
+        "CRAWLER_PROGRESS": "auto",
+        "CRAWLER_PROGRESS_INTERVAL": 10.0,
+        "CRAWLER_READ_AHEAD": 1000,
+        "CRAWLER_REDACT_PARAMS": list(DEFAULT_PARAMS),
+        "CRAWLER_REDIS_BATCH": 16,
+        "CRAWLER_REDIS_JOB": "urls",
+        "CRAWLER_REDIS_LEASE": 60.0,
+        "CRAWLER_REDIS_MAX_DELIVERIES": 3,
+        "CRAWLER_REDIS_ROWS": False,
+        "CRAWLER_REDIS_URL": None,
+        "CRAWLER_REDIS_WAIT": False,
+        "CRAWLER_REPORT_FILES": [],
+        "CRAWLER_RETRY_AFTER_MAX": 10.0,
+        "CRAWLER_SCRAPY_LOG": False,
+        "CRAWLER_SLO": "",
+        "CRAWLER_SLO_HOSTS": {},
+        "CRAWLER_SUMMARY_FILE": None,
+        "CRAWLER_TIMING_ENABLED": True,
+        "CRAWLER_UNCHECKED_SCHEMES": ["mailto", "tel"],
+        "CRAWLER_WORKERS": 1,
     }
 )
+"""Every ``CRAWLER_*`` setting the project reads, with its one default: readers pass
+``SETTINGS[name]`` as the default of ``settings.get…(name, …)``, and ``docs/settings.md`` shows
+the same values (a test compares them)."""
+
+CRAWLER_SETTINGS: Final = frozenset(SETTINGS)
 """Every ``CRAWLER_*`` setting the project reads."""
 
 SETTING_PREFIX = "CRAWLER_"

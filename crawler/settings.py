@@ -56,7 +56,6 @@ FEED_EXPORTERS = {
 }
 FEED_EXPORT_FIELDS = list(FIELDS)
 FEED_EXPORT_ENCODING = "utf-8"
-CRAWLER_CSV_FORMULA_ESCAPE = True  # a CSV cell a spreadsheet would run as a formula gets a '
 
 # A checker asks each URL once, politely but in parallel.
 CONCURRENT_REQUESTS = 64
@@ -92,30 +91,8 @@ REMOTE_CONTROL_ENABLED = False
 # One row per response: Scrapy's default of 100 starts 100 tasks per response to process it.
 CONCURRENT_ITEMS = 1
 LOG_LEVEL = "INFO"
-
-CRAWLER_ACCEPT = "200..=299"
-CRAWLER_FAILURE_EXIT_CODE = 2
-CRAWLER_RETRY_AFTER_MAX = 10.0
-CRAWLER_ACCEPT_TIMEOUTS = False
-CRAWLER_INCLUDE: list[str] = []
-CRAWLER_EXCLUDE: list[str] = []
-CRAWLER_EXCLUDE_PRIVATE = False
-CRAWLER_CACHE = None
-CRAWLER_CACHE_MAX_AGE = 86400
-CRAWLER_CACHE_SKIP_STATUSES = [429]
+# The CRAWLER_* settings keep their defaults, which live in crawler.names.SETTINGS.
 
 # Progress while it runs; a summary when it ends (logged; written to files on request).
 EXTENSIONS["crawler.output.progress.ProgressExtension"] = 500
 EXTENSIONS["crawler.output.run_summary.RunSummaryExtension"] = 500
-CRAWLER_PROGRESS = "auto"
-CRAWLER_PROGRESS_INTERVAL = 10.0
-CRAWLER_SUMMARY_FILE = None
-CRAWLER_REPORT_FILES: list[str] = []
-# SLO gates: accepted rows over these thresholds become "slow" (not ok).
-CRAWLER_SLO = ""
-CRAWLER_SLO_HOSTS: dict[str, str] = {}
-CRAWLER_BACKOFF_BASE = 1.0
-CRAWLER_HOST_RETRY_BUDGET = 0
-CRAWLER_METHOD = "get"
-# Processes to split one list across (`-a workers=N`; "auto": one per CPU); see crawler/workers.py.
-CRAWLER_WORKERS = 1

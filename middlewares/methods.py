@@ -17,6 +17,7 @@ from crawler.exceptions import (
     DownloadConnectionResetError,
     InvalidResponseError,
 )
+from crawler.names import SETTINGS
 
 if TYPE_CHECKING:
     from typing import Self
@@ -56,7 +57,9 @@ class BodyConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read ``CRAWLER_FULL_BODIES``."""
-        return cls(full_bodies=settings.getbool("CRAWLER_FULL_BODIES", False))
+        return cls(
+            full_bodies=settings.getbool("CRAWLER_FULL_BODIES", SETTINGS["CRAWLER_FULL_BODIES"])
+        )
 
 
 class CheckMethodMiddleware:

@@ -236,3 +236,27 @@ def test_accept_and_cache_settings(site: str, tmp_path: Path) -> None:
     skip = ("-s", f"CRAWLER_CACHE={other}", "-s", "CRAWLER_CACHE_SKIP_STATUSES=404")
     cached(*skip)
     assert cached(*skip) == ["true", "false"]  # the 404 was never stored
+
+
+def _documented_defaults() -> dict[str, str]:
+    table = (PROJECT_ROOT / "docs" / "settings.md").read_text()
+    return dict(re.findall(r"^\| `(CRAWLER_[A-Z0-9_]+)` \| ([^|]+) \|", table, re.MULTILINE))
+
+
+def test_the_settings_page_shows_each_settings_one_default() -> None:
+    import ast
+
+    from crawler.names import SETTINGS
+
+    shown = {}
+    for name, cell in _documented_defaults().items():
+        text = cell.strip()
+        if text.startswith("`") and text.endswith("`") and text.count("`") == 2:
+            shown[name] = ast.literal_eval(text.strip("`"))
+        elif "`, `" in text:  # a list of names: `a`, `b`
+            shown[name] = [part.strip(" `") for part in text.split(",")]
+    expected = {name: SETTINGS[name] for name in shown}
+    assert {name: sorted(v) if isinstance(v, list) else v for name, v in shown.items()} == {
+        name: sorted(v) if isinstance(v, list) else v for name, v in expected.items()
+    }
+    assert len(shown) >= len(SETTINGS) - 2  # all but the add-on's fallbacks

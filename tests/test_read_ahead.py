@@ -11,7 +11,8 @@ import pytest
 from scrapy import signals
 from scrapy.settings import Settings
 
-from crawler.checker.read_ahead import READ_AHEAD, read_ahead
+from crawler.checker.read_ahead import read_ahead
+from crawler.names import SETTINGS
 from crawler.scale.shard import Shard
 from crawler.sources import UrlEntry
 from tests._apps import checker_app
@@ -63,7 +64,7 @@ async def test_a_full_downloader_does_not_pull_the_whole_list_into_the_scheduler
 def test_a_bad_read_ahead_is_a_one_line_error() -> None:
     with pytest.raises(ValueError, match="CRAWLER_READ_AHEAD must be >= 1"):
         read_ahead(Settings({"CRAWLER_READ_AHEAD": 0}))
-    assert read_ahead(Settings()) == READ_AHEAD
+    assert read_ahead(Settings()) == SETTINGS["CRAWLER_READ_AHEAD"]
 
 
 def _gzip_of(line: bytes, mib: int) -> bytes:

@@ -30,6 +30,7 @@ from w3lib.url import canonicalize_url
 
 from crawler.checker.outcomes import Outcome
 from crawler.items import FIELDS, UrlResult
+from crawler.names import SETTINGS
 from crawler.redact import DEFAULT, Redactor
 
 if TYPE_CHECKING:
@@ -94,17 +95,19 @@ class CacheConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self | None:
         """The cache settings; ``None`` when ``CRAWLER_CACHE`` is not set."""
-        path = settings.get("CRAWLER_CACHE")
+        path = settings.get("CRAWLER_CACHE", SETTINGS["CRAWLER_CACHE"])
         if not path:
             return None
-        max_age = settings.getfloat("CRAWLER_CACHE_MAX_AGE", 86400.0)
+        max_age = settings.getfloat("CRAWLER_CACHE_MAX_AGE", SETTINGS["CRAWLER_CACHE_MAX_AGE"])
         if max_age <= 0:
             raise ValueError(
                 f"CRAWLER_CACHE_MAX_AGE must be > 0 seconds, got {max_age!r}; "
                 "unset CRAWLER_CACHE to turn the cache off"
             )
         skip: set[int] = set()
-        for value in settings.getlist("CRAWLER_CACHE_SKIP_STATUSES", [429]):
+        for value in settings.getlist(
+            "CRAWLER_CACHE_SKIP_STATUSES", SETTINGS["CRAWLER_CACHE_SKIP_STATUSES"]
+        ):
             try:
                 skip.add(int(value))
             except (TypeError, ValueError):
@@ -115,7 +118,9 @@ class CacheConfig:
             Path(path),
             max_age,
             frozenset(skip),
-            public_only=settings.getbool("CRAWLER_EXCLUDE_PRIVATE", False),
+            public_only=settings.getbool(
+                "CRAWLER_EXCLUDE_PRIVATE", SETTINGS["CRAWLER_EXCLUDE_PRIVATE"]
+            ),
             redactor=Redactor.from_settings(settings),
         )
 

@@ -80,10 +80,6 @@ TIMEOUTS: Final = frozenset({Outcome.TIMEOUT, Outcome.CONNECT_TIMEOUT})
 UNREACHABLE: Final = (Outcome.DNS, Outcome.REFUSED)
 """Outcomes of a URL whose host could not be reached at all."""
 
-UNCHECKED_SCHEMES: Final = ("mailto", "tel")
-"""Default of ``CRAWLER_UNCHECKED_SCHEMES``: links no HTTP request can check, which get an
-``unchecked`` row (``ok`` empty, not a failure), as in lychee."""
-
 # Most specific first: our subclasses before the Scrapy classes they refine.
 _BY_TYPE: Final[
     tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Outcome], ...]

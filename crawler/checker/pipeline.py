@@ -12,6 +12,7 @@ from crawler.checker.hosts import HostTable
 from crawler.checker.outcomes import judge
 from crawler.checker.slo import Slo, SloPolicy
 from crawler.items import UrlResult
+from crawler.names import SETTINGS
 from crawler.output.cells import exportable_row
 from crawler.output.feeds import local_path
 from crawler.output.resume import RESUMABLE_SUFFIXES
@@ -50,9 +51,11 @@ class ResultPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.default_accept = StatusRanges.parse(
-            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+            crawler.settings.get("CRAWLER_ACCEPT", SETTINGS["CRAWLER_ACCEPT"])
         )
-        self.accept_timeouts = crawler.settings.getbool("CRAWLER_ACCEPT_TIMEOUTS", False)
+        self.accept_timeouts = crawler.settings.getbool(
+            "CRAWLER_ACCEPT_TIMEOUTS", SETTINGS["CRAWLER_ACCEPT_TIMEOUTS"]
+        )
         self.slo = SloPolicy.from_settings(crawler.settings)
         self.hosts = HostTable.from_settings(crawler.settings)
 

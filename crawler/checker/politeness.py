@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crawler.names import SETTINGS
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -32,15 +34,15 @@ class PolitenessConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read and check the settings; ``ValueError`` names the bad one."""
-        max_wait = settings.getfloat("CRAWLER_RETRY_AFTER_MAX", 10.0)
+        max_wait = settings.getfloat("CRAWLER_RETRY_AFTER_MAX", SETTINGS["CRAWLER_RETRY_AFTER_MAX"])
         if max_wait < 0:
             raise ValueError(
                 f"CRAWLER_RETRY_AFTER_MAX must be >= 0 (0: never wait), got {max_wait}"
             )
-        base = settings.getfloat("CRAWLER_BACKOFF_BASE", 1.0)
+        base = settings.getfloat("CRAWLER_BACKOFF_BASE", SETTINGS["CRAWLER_BACKOFF_BASE"])
         if base < 0:
             raise ValueError(f"CRAWLER_BACKOFF_BASE must be >= 0 seconds, got {base}")
-        budget = settings.getint("CRAWLER_HOST_RETRY_BUDGET", 0)
+        budget = settings.getint("CRAWLER_HOST_RETRY_BUDGET", SETTINGS["CRAWLER_HOST_RETRY_BUDGET"])
         if budget < 0:
             raise ValueError(f"CRAWLER_HOST_RETRY_BUDGET must be >= 0 (0: no limit), got {budget}")
         return cls(max_wait=max_wait, backoff_base=base, host_retry_budget=budget)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from crawler.names import SETTINGS
+
 if TYPE_CHECKING:
     from scrapy.core.scheduler import BaseScheduler
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
-READ_AHEAD = 1000
-"""Default of ``CRAWLER_READ_AHEAD``: requests queued ahead of the downloader."""
 
 POLL_SECONDS = 0.02
 """How often a waiting spider looks again. Polled, not signal-driven: a closing engine sends
@@ -31,7 +31,7 @@ no signal a waiting spider could rely on."""
 
 def read_ahead(settings: BaseSettings) -> int:
     """``CRAWLER_READ_AHEAD``, checked: at least 1."""
-    value = settings.getint("CRAWLER_READ_AHEAD", READ_AHEAD)
+    value = settings.getint("CRAWLER_READ_AHEAD", SETTINGS["CRAWLER_READ_AHEAD"])
     if value < 1:
         raise ValueError(f"CRAWLER_READ_AHEAD must be >= 1 (requests queued ahead), got {value!r}")
     return value

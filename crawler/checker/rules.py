@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crawler.names import SETTINGS
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -53,9 +55,13 @@ class UrlFilter:
     ) -> Self:
         """``CRAWLER_INCLUDE``/``CRAWLER_EXCLUDE``, plus one pattern each from the arguments."""
         return cls(
-            include=compile_patterns(settings.get("CRAWLER_INCLUDE"), "CRAWLER_INCLUDE")
+            include=compile_patterns(
+                settings.get("CRAWLER_INCLUDE", SETTINGS["CRAWLER_INCLUDE"]), "CRAWLER_INCLUDE"
+            )
             + compile_patterns(include, "include"),
-            exclude=compile_patterns(settings.get("CRAWLER_EXCLUDE"), "CRAWLER_EXCLUDE")
+            exclude=compile_patterns(
+                settings.get("CRAWLER_EXCLUDE", SETTINGS["CRAWLER_EXCLUDE"]), "CRAWLER_EXCLUDE"
+            )
             + compile_patterns(exclude, "exclude"),
         )
 

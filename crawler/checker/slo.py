@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crawler.checker.outcomes import Outcome
+from crawler.names import SETTINGS
 from crawler.urls import authority_of, host_of
 
 if TYPE_CHECKING:
@@ -99,10 +100,10 @@ class SloPolicy:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read ``CRAWLER_SLO`` and ``CRAWLER_SLO_HOSTS``; ``ValueError`` for bad values."""
-        text = settings.get("CRAWLER_SLO") or ""
+        text = settings.get("CRAWLER_SLO", SETTINGS["CRAWLER_SLO"]) or ""
         if not isinstance(text, str):
             raise ValueError(f"CRAWLER_SLO must be a string like 'ttfb_ms<500', got {text!r}")
-        raw_hosts = settings.getdict("CRAWLER_SLO_HOSTS")
+        raw_hosts = settings.getdict("CRAWLER_SLO_HOSTS", SETTINGS["CRAWLER_SLO_HOSTS"])
         hosts = {
             str(host).lower(): Slo.parse(str(value), name=f"CRAWLER_SLO_HOSTS[{host!r}]")
             for host, value in raw_hosts.items()

@@ -21,10 +21,9 @@ from crawler.checker.arguments import SpiderArguments
 from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
 from crawler.checker.hosts import HostTable, add_download_slots
 from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
-from crawler.checker.outcomes import UNCHECKED_SCHEMES, Outcome
+from crawler.checker.outcomes import Outcome
 from crawler.checker.politeness import PolitenessConfig
 from crawler.checker.read_ahead import (
-    READ_AHEAD,
     read_ahead,
     until_the_rest_is_done,
     wait_for_room,
@@ -35,6 +34,7 @@ from crawler.exceptions import NotStartedError
 from crawler.fingerprints import FingerprintSet
 from crawler.items import UrlResult
 from crawler.names import (
+    SETTINGS,
     SPIDER_ARGUMENTS,
     check_setting_names,
 )
@@ -152,7 +152,9 @@ def unchecked_schemes(settings: BaseSettings) -> frozenset[str]:
     """``CRAWLER_UNCHECKED_SCHEMES``, lower-cased; ``ValueError`` for http or https."""
     schemes = frozenset(
         name.strip().lower().rstrip(":")
-        for name in settings.getlist("CRAWLER_UNCHECKED_SCHEMES", list(UNCHECKED_SCHEMES))
+        for name in settings.getlist(
+            "CRAWLER_UNCHECKED_SCHEMES", SETTINGS["CRAWLER_UNCHECKED_SCHEMES"]
+        )
         if name.strip()
     )
     if checked := sorted(schemes & CHECKED_SCHEMES):
@@ -228,8 +230,8 @@ class UrlCheckSpider(Spider):
         self.method: CheckMethod | None = options.method
         self._hosts = HostTable()
         self.redactor = Redactor()
-        self._read_ahead = READ_AHEAD
-        self._unchecked_schemes = frozenset(UNCHECKED_SCHEMES)
+        self._read_ahead = int(SETTINGS["CRAWLER_READ_AHEAD"])
+        self._unchecked_schemes: frozenset[str] = frozenset(SETTINGS["CRAWLER_UNCHECKED_SCHEMES"])
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -243,11 +245,13 @@ class UrlCheckSpider(Spider):
             crawler.settings, spider.include, spider.exclude
         )
         spider._default_accept = StatusRanges.parse(
-            crawler.settings.get("CRAWLER_ACCEPT", "200..=299")
+            crawler.settings.get("CRAWLER_ACCEPT", SETTINGS["CRAWLER_ACCEPT"])
         )
         spider._cache = CacheReader.from_crawler(crawler)
         if spider.method is None:
-            spider.method = check_method(crawler.settings.get("CRAWLER_METHOD", "get"))
+            spider.method = check_method(
+                crawler.settings.get("CRAWLER_METHOD", SETTINGS["CRAWLER_METHOD"])
+            )
         spider._hosts = HostTable.from_settings(crawler.settings)
         spider.redactor = Redactor.from_settings(crawler.settings)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
@@ -280,7 +284,7 @@ class UrlCheckSpider(Spider):
         add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
         it starts, with one line), and leave out the cookies middleware when cookies are off."""
         super().update_settings(settings)
-        check_method(settings.get("CRAWLER_METHOD", "get"))
+        check_method(settings.get("CRAWLER_METHOD", SETTINGS["CRAWLER_METHOD"]))
         PolitenessConfig.from_settings(settings)
         add_download_slots(settings)
         leave_out_unused_middlewares(settings)

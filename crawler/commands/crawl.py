@@ -14,6 +14,7 @@ from scrapy.utils.misc import load_object
 
 from crawler.checker.spider import UrlCheckSpider
 from crawler.console import quiet_scrapy_log
+from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig
 from crawler.output.feeds import check_outputs, check_resume_outputs
 from crawler.output.progress import progress_settings
@@ -45,7 +46,9 @@ def exit_status(crawler: Crawler) -> int:
     if stats.get_value("crawler/rows_not_ok_count", 0) or stats.get_value(
         "crawler/rows_resumed_not_ok_count", 0
     ):
-        return crawler.settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
+        return crawler.settings.getint(
+            "CRAWLER_FAILURE_EXIT_CODE", SETTINGS["CRAWLER_FAILURE_EXIT_CODE"]
+        )
     return 0
 
 
@@ -168,7 +171,7 @@ def _checked_plan(
     spidercls.check_arguments(**arguments)
     spidercls.check_settings(settings)
     progress_settings(settings)
-    if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL"):
+    if arguments.get("redis") or settings.get("CRAWLER_REDIS_URL", SETTINGS["CRAWLER_REDIS_URL"]):
         check_worker_outputs(settings)
     workers = workers_wanted(arguments, settings)
     if resume := arguments.get("resume"):

@@ -15,6 +15,7 @@ from crawler.commands.feed import (
     job_from_options,
     redis_failures,
 )
+from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig, row_url
 from crawler.output.merge import MergeReport, merge
 from crawler.redact import Redactor
@@ -77,7 +78,11 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         interruptible()
         try:
-            if opts.redis or opts.job or self.settings.get("CRAWLER_REDIS_URL"):
+            if (
+                opts.redis
+                or opts.job
+                or self.settings.get("CRAWLER_REDIS_URL", SETTINGS["CRAWLER_REDIS_URL"])
+            ):
                 self._merge_job(job_from_options(self, opts), parts, output)
             else:
                 report = merge(parts, output, escape_formulas=self._escape_formulas())

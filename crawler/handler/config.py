@@ -11,6 +11,8 @@ from aiohttp.abc import AbstractResolver
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import load_object
 
+from crawler.names import SETTINGS
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -123,9 +125,11 @@ class HandlerConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
         """Read and validate the settings; raise ``ValueError`` naming the bad one."""
-        resolver = settings.get("CRAWLER_DNS_RESOLVER", "threaded")
-        connect_timeout = _non_negative(settings, "CRAWLER_CONNECT_TIMEOUT", 10.0)
-        dns_cache_ttl = settings.getint("CRAWLER_DNS_CACHE_TTL", 10)
+        resolver = settings.get("CRAWLER_DNS_RESOLVER", SETTINGS["CRAWLER_DNS_RESOLVER"])
+        connect_timeout = _non_negative(
+            settings, "CRAWLER_CONNECT_TIMEOUT", SETTINGS["CRAWLER_CONNECT_TIMEOUT"]
+        )
+        dns_cache_ttl = settings.getint("CRAWLER_DNS_CACHE_TTL", SETTINGS["CRAWLER_DNS_CACHE_TTL"])
         if dns_cache_ttl < 0:
             raise ValueError(
                 f"CRAWLER_DNS_CACHE_TTL must be >= 0 seconds (0 disables the cache), "
@@ -135,12 +139,16 @@ class HandlerConfig:
         if download_timeout <= 0:
             raise ValueError(f"DOWNLOAD_TIMEOUT must be > 0, got {download_timeout!r}")
         return cls(
-            timing_enabled=settings.getbool("CRAWLER_TIMING_ENABLED", True),
+            timing_enabled=settings.getbool(
+                "CRAWLER_TIMING_ENABLED", SETTINGS["CRAWLER_TIMING_ENABLED"]
+            ),
             connect_timeout=connect_timeout or None,
             dns_cache_ttl=dns_cache_ttl or None,
             dns_resolver=resolver,
             resolver_class=_resolver_class(resolver),
-            keepalive_timeout=_non_negative(settings, "CRAWLER_KEEPALIVE_TIMEOUT", 15.0),
+            keepalive_timeout=_non_negative(
+                settings, "CRAWLER_KEEPALIVE_TIMEOUT", SETTINGS["CRAWLER_KEEPALIVE_TIMEOUT"]
+            ),
             pool_size=_positive_int(settings, "CONCURRENT_REQUESTS"),
             pool_size_per_host=_positive_int(settings, "CONCURRENT_REQUESTS_PER_DOMAIN"),
             bind_address=_bind_address(settings.get("DOWNLOAD_BIND_ADDRESS")),
@@ -154,7 +162,9 @@ class HandlerConfig:
             tls_ciphers=settings.get("DOWNLOADER_CLIENT_TLS_CIPHERS") or None,
             tls_verbose_logging=settings.getbool("DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING"),
             proxy_auth_encoding=settings.get("HTTPPROXY_AUTH_ENCODING", "latin-1"),
-            exclude_private=settings.getbool("CRAWLER_EXCLUDE_PRIVATE", False),
+            exclude_private=settings.getbool(
+                "CRAWLER_EXCLUDE_PRIVATE", SETTINGS["CRAWLER_EXCLUDE_PRIVATE"]
+            ),
         )
 
 

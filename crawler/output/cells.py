@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import UrlResult
+from crawler.names import SETTINGS
 from crawler.redact import DEFAULT, Redactor
 
 if TYPE_CHECKING:
@@ -151,9 +152,15 @@ class CsvConfig:
     def from_settings(cls, settings: BaseSettings) -> CsvConfig:
         """Read and check the setting (``ValueError`` naming it)."""
         try:
-            return cls(escape_formulas=settings.getbool("CRAWLER_CSV_FORMULA_ESCAPE", True))
+            return cls(
+                escape_formulas=settings.getbool(
+                    "CRAWLER_CSV_FORMULA_ESCAPE", SETTINGS["CRAWLER_CSV_FORMULA_ESCAPE"]
+                )
+            )
         except ValueError:
-            value = settings.get("CRAWLER_CSV_FORMULA_ESCAPE")
+            value = settings.get(
+                "CRAWLER_CSV_FORMULA_ESCAPE", SETTINGS["CRAWLER_CSV_FORMULA_ESCAPE"]
+            )
             raise ValueError(
                 f"CRAWLER_CSV_FORMULA_ESCAPE must be True or False, got {value!r}"
             ) from None

@@ -21,6 +21,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from crawler.checker.spider import EXAMPLE_URLS, UrlCheckSpider
+from crawler.names import SETTINGS
 from crawler.sources import STDIN, input_names, open_sources
 
 if TYPE_CHECKING:
@@ -57,13 +58,13 @@ def countable_inputs(spider: Spider) -> str | None:
 
 def progress_settings(settings: BaseSettings) -> tuple[str, float]:
     """``CRAWLER_PROGRESS`` and ``CRAWLER_PROGRESS_INTERVAL``, checked (``ValueError``)."""
-    mode = str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower()
+    mode = str(settings.get("CRAWLER_PROGRESS", SETTINGS["CRAWLER_PROGRESS"])).strip().lower()
     if mode not in MODES:
         raise ValueError(
             f"CRAWLER_PROGRESS must be one of {', '.join(MODES)}, got "
             f"{settings.get('CRAWLER_PROGRESS')!r}"
         )
-    interval = settings.getfloat("CRAWLER_PROGRESS_INTERVAL", 10.0)
+    interval = settings.getfloat("CRAWLER_PROGRESS_INTERVAL", SETTINGS["CRAWLER_PROGRESS_INTERVAL"])
     if interval <= 0:
         raise ValueError(f"CRAWLER_PROGRESS_INTERVAL must be > 0 seconds, got {interval!r}")
     return mode, interval

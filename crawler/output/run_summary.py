@@ -14,6 +14,7 @@ from scrapy import signals
 
 from crawler.console import failure_lines
 from crawler.items import UrlResult
+from crawler.names import SETTINGS
 from crawler.output.report import check_report_path, examples_of, write_report
 from crawler.output.summary import RunSummary, log_lines
 
@@ -31,13 +32,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-FAILURES_SHOWN = 20
-"""Default of ``CRAWLER_FAILURES_SHOWN``: failed URLs listed on the console after a run."""
-
-
 def failures_shown(settings: BaseSettings) -> int:
     """``CRAWLER_FAILURES_SHOWN``, checked (``ValueError``): 0 lists none."""
-    shown = settings.getint("CRAWLER_FAILURES_SHOWN", FAILURES_SHOWN)
+    shown = settings.getint("CRAWLER_FAILURES_SHOWN", SETTINGS["CRAWLER_FAILURES_SHOWN"])
     if shown < 0:
         raise ValueError(f"CRAWLER_FAILURES_SHOWN must be >= 0, got {shown}")
     return shown
@@ -48,7 +45,7 @@ def publish_summary(
     paths: Iterable[Path],
     *,
     failing: FailingRows | None = None,
-    shown: int = FAILURES_SHOWN,
+    shown: int = SETTINGS["CRAWLER_FAILURES_SHOWN"],
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write the summary ``data``, with the ``failing`` rows, to each of ``paths`` (a write
@@ -72,11 +69,16 @@ def publish_summary(
 
 def _slo_text(crawler: Crawler, spider: Spider) -> str | None:
     parts = []
-    run_slo = getattr(spider, "slo", None) or crawler.settings.get("CRAWLER_SLO")
+    run_slo = getattr(spider, "slo", None) or crawler.settings.get(
+        "CRAWLER_SLO", SETTINGS["CRAWLER_SLO"]
+    )
     if run_slo:
         parts.append(str(run_slo))
     parts += [
-        f"{host}: {slo}" for host, slo in crawler.settings.getdict("CRAWLER_SLO_HOSTS").items()
+        f"{host}: {slo}"
+        for host, slo in crawler.settings.getdict(
+            "CRAWLER_SLO_HOSTS", SETTINGS["CRAWLER_SLO_HOSTS"]
+        ).items()
     ]
     return "; ".join(parts) or None
 
@@ -96,7 +98,9 @@ class RunSummaryExtension:
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Read ``CRAWLER_SUMMARY_FILE`` and ``CRAWLER_REPORT_FILES``; connect the signals."""
         settings = crawler.settings
-        summary_file = settings.get("CRAWLER_SUMMARY_FILE") or None
+        summary_file = (
+            settings.get("CRAWLER_SUMMARY_FILE", SETTINGS["CRAWLER_SUMMARY_FILE"]) or None
+        )
         summary_path = None
         if summary_file is not None:
             summary_path = check_report_path(str(summary_file))
@@ -107,7 +111,7 @@ class RunSummaryExtension:
                 )
         reports = [
             check_report_path(name)
-            for name in settings.getlist("CRAWLER_REPORT_FILES")
+            for name in settings.getlist("CRAWLER_REPORT_FILES", SETTINGS["CRAWLER_REPORT_FILES"])
             if str(name).strip()
         ]
         extension = cls(crawler, summary_path, reports)

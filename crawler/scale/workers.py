@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig
 from crawler.output.feeds import local_path
 from crawler.output.merge import merge
@@ -143,7 +144,11 @@ class WorkerPlan:
         """Plan ``workers`` children for a ``scrapy crawl`` run; ``ValueError`` if they can't."""
         if STDIN in input_names(arguments.get("urls")):
             raise ValueError("workers cannot share standard input: save the list to a file first")
-        if arguments.get("redis") or arguments.get("job") or settings.get("CRAWLER_REDIS_URL"):
+        if (
+            arguments.get("redis")
+            or arguments.get("job")
+            or settings.get("CRAWLER_REDIS_URL", SETTINGS["CRAWLER_REDIS_URL"])
+        ):
             raise ValueError("a Redis worker is already one of many: drop workers= (or set 1)")
         outputs = _outputs(settings.getdict("FEEDS"))
         first = outputs[0].path if outputs else Path("crawl")
@@ -153,7 +158,9 @@ class WorkerPlan:
             for name in settings
             if name != "FEEDS" and settings.getpriority(name) == SETTINGS_PRIORITIES["cmdline"]
         }
-        progress = str(settings.get("CRAWLER_PROGRESS", "auto")).strip().lower()
+        progress = (
+            str(settings.get("CRAWLER_PROGRESS", SETTINGS["CRAWLER_PROGRESS"])).strip().lower()
+        )
         log_format = str(settings.get("LOG_FORMAT"))
         return cls(
             spider=spider,
@@ -207,7 +214,9 @@ class WorkerPlan:
 def _verbose(settings: BaseSettings) -> bool:
     """Whether workers log as the parent would: ``CRAWLER_SCRAPY_LOG`` or ``LOG_LEVEL=DEBUG``."""
     level = str(settings.get("LOG_LEVEL", "DEBUG")).upper()
-    return settings.getbool("CRAWLER_SCRAPY_LOG") or level == "DEBUG"
+    return (
+        settings.getbool("CRAWLER_SCRAPY_LOG", SETTINGS["CRAWLER_SCRAPY_LOG"]) or level == "DEBUG"
+    )
 
 
 def _status(returncodes: list[int], failure_code: int) -> int:
@@ -332,11 +341,11 @@ def _summarise(
             "source": source,
             "finish_reason": finish_reason,
             "exports": [str(output)],
-            "slo": settings.get("CRAWLER_SLO", ""),
+            "slo": settings.get("CRAWLER_SLO", SETTINGS["CRAWLER_SLO"]),
         }
         names = [
-            settings.get("CRAWLER_SUMMARY_FILE") or "",
-            *settings.getlist("CRAWLER_REPORT_FILES"),
+            settings.get("CRAWLER_SUMMARY_FILE", SETTINGS["CRAWLER_SUMMARY_FILE"]) or "",
+            *settings.getlist("CRAWLER_REPORT_FILES", SETTINGS["CRAWLER_REPORT_FILES"]),
         ]
         paths = [check_report_path(str(n)) for n in names if str(n).strip()]
         publish_summary(data, paths, failing=summary.failing_rows, shown=failures_shown(settings))
@@ -486,7 +495,9 @@ def _run(plan: WorkerPlan, settings: BaseSettings, lock: IO[bytes] | None) -> in
                 plan.workers,
                 signal.Signals(-code).name,
             )
-    failure_code = settings.getint("CRAWLER_FAILURE_EXIT_CODE", 2)
+    failure_code = settings.getint(
+        "CRAWLER_FAILURE_EXIT_CODE", SETTINGS["CRAWLER_FAILURE_EXIT_CODE"]
+    )
     finished = all(code in (0, failure_code) for code in returncodes)
     sources = input_names(plan.arguments.get("urls"))
     escape_formulas = CsvConfig.from_settings(settings).escape_formulas  # checked at start
@@ -518,4 +529,4 @@ def workers_wanted(arguments: Mapping[str, str], settings: BaseSettings) -> int:
     """The ``workers`` spider argument, else ``CRAWLER_WORKERS`` (``ValueError`` if bad)."""
     if "workers" in arguments:
         return parse_workers(arguments["workers"], name="workers")
-    return parse_workers(settings.get("CRAWLER_WORKERS", 1))
+    return parse_workers(settings.get("CRAWLER_WORKERS", SETTINGS["CRAWLER_WORKERS"]))

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crawler.names import SETTINGS
 from crawler.output.feeds import local_path
 
 if TYPE_CHECKING:
@@ -81,21 +82,23 @@ class RedisJob:
         cls, settings: BaseSettings, *, url: str | None = None, name: str | None = None
     ) -> Self | None:
         """The job the settings (or the ``redis``/``job`` arguments) name; ``None``: no Redis."""
-        url = url or settings.get("CRAWLER_REDIS_URL") or None
+        url = url or settings.get("CRAWLER_REDIS_URL", SETTINGS["CRAWLER_REDIS_URL"]) or None
         if url is None:
             return None
-        name = name or settings.get("CRAWLER_REDIS_JOB", "urls")
-        lease = settings.getfloat("CRAWLER_REDIS_LEASE", 60.0)
-        batch = settings.getint("CRAWLER_REDIS_BATCH", 16)
-        max_deliveries = settings.getint("CRAWLER_REDIS_MAX_DELIVERIES", 3)
+        name = name or settings.get("CRAWLER_REDIS_JOB", SETTINGS["CRAWLER_REDIS_JOB"])
+        lease = settings.getfloat("CRAWLER_REDIS_LEASE", SETTINGS["CRAWLER_REDIS_LEASE"])
+        batch = settings.getint("CRAWLER_REDIS_BATCH", SETTINGS["CRAWLER_REDIS_BATCH"])
+        max_deliveries = settings.getint(
+            "CRAWLER_REDIS_MAX_DELIVERIES", SETTINGS["CRAWLER_REDIS_MAX_DELIVERIES"]
+        )
         return cls.checked(
             url=url,
             name=str(name),
             lease=lease,
-            wait=settings.getbool("CRAWLER_REDIS_WAIT", False),
+            wait=settings.getbool("CRAWLER_REDIS_WAIT", SETTINGS["CRAWLER_REDIS_WAIT"]),
             batch=batch,
             max_deliveries=max_deliveries,
-            rows=settings.getbool("CRAWLER_REDIS_ROWS", False),
+            rows=settings.getbool("CRAWLER_REDIS_ROWS", SETTINGS["CRAWLER_REDIS_ROWS"]),
         )
 
     @classmethod
