@@ -301,6 +301,18 @@ class UrlCheckSpider(Spider):
         if STDIN not in input_names(options.urls):  # stdin can be read only once: by the crawl
             open_sources(options.urls, default=_default_list(options.urls)).close()
 
+    def countable_inputs(self) -> str | None:
+        """The ``urls`` spec whose entries can be counted ahead for a progress total, or
+        ``None`` when the count would not be this run's: standard input, a subclass's own
+        source, a Redis worker (the job's entries are shared) or a shard of a list."""
+        if type(self).url_entries is not UrlCheckSpider.url_entries:
+            return None
+        if self.redis_job is not None or self.shard is not None:
+            return None
+        if STDIN in input_names(self.urls):
+            return None
+        return self.urls if self.urls is not None else str(EXAMPLE_URLS)
+
     def url_entries(self) -> Iterable[UrlEntry | str | None]:
         """The URLs to check, lazily. Override this to take them from anywhere.
 

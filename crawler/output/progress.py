@@ -20,9 +20,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from crawler.checker.spider import EXAMPLE_URLS, UrlCheckSpider
 from crawler.names import SETTINGS
-from crawler.sources import STDIN, input_names, open_sources
+from crawler.sources import open_sources
 
 if TYPE_CHECKING:
     from typing import Self
@@ -42,18 +41,11 @@ BAR_REFRESH = 0.1
 
 
 def countable_inputs(spider: Spider) -> str | None:
-    """The ``urls`` spec whose entries can be counted ahead, or ``None``.
-
-    ``None`` when the count would not be this run's: stdin, a spider's own source, a Redis
-    worker (its entries come from the job, shared with other workers) or a shard of a list.
-    """
-    if not isinstance(spider, UrlCheckSpider):
-        return None
-    if type(spider).url_entries is not UrlCheckSpider.url_entries:
-        return None
-    if spider.redis_job is not None or spider.shard is not None:
-        return None
-    return None if STDIN in input_names(spider.urls) else (spider.urls or "")
+    """The inputs (a ``urls`` spec) whose entries can be counted ahead for this run's total,
+    as the spider says through its ``countable_inputs()`` method; ``None`` without one."""
+    ask = getattr(spider, "countable_inputs", None)
+    spec = ask() if callable(ask) else None
+    return spec if isinstance(spec, str) else None
 
 
 def progress_settings(settings: BaseSettings) -> tuple[str, float]:
@@ -73,7 +65,7 @@ def progress_settings(settings: BaseSettings) -> tuple[str, float]:
 def count_entries(spec: str, stop: threading.Event | None = None) -> int | None:
     """How many entries the inputs of ``spec`` hold (a pass over them); ``None`` if stopped."""
     count = 0
-    with open_sources(spec, default=EXAMPLE_URLS) as sources:
+    with open_sources(spec) as sources:
         for read, entry in enumerate(sources.read(), 1):  # blank lines too: a stop is seen
             if read % _COUNT_CHECK_EVERY == 0 and stop is not None and stop.is_set():
                 return None
