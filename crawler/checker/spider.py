@@ -6,7 +6,6 @@ import asyncio
 import csv
 import logging
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -32,18 +31,17 @@ from crawler.checker.rows import entry_row, request_row
 from crawler.checker.rules import UrlFilter
 from crawler.exceptions import NotStartedError
 from crawler.fingerprints import FingerprintSet
-from crawler.items import UrlResult
 from crawler.names import (
     SETTINGS,
     SPIDER_ARGUMENTS,
     check_setting_names,
 )
-from crawler.output.exporters import ROWS_EXPORT_FAILED
 from crawler.output.feeds import appended_outputs
 from crawler.output.resume import ResumedEntries, done_entries, entry_key, resume_paths
 from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
 from crawler.scale.redis.config import RedisJob, RedisUnavailableError
+from crawler.scale.redis.entries import RedisEntries
 from crawler.scale.shard import url_fingerprint
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares
@@ -56,10 +54,10 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
-    from scrapy.statscollectors import StatsCollector
     from twisted.python.failure import Failure
 
-    from crawler.scale.redis.worker import LeasedEntry, WorkQueue
+    from crawler.items import UrlResult
+    from crawler.scale.redis.worker import LeasedEntry
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +66,6 @@ ENTRY_META_KEY = "url_entry"
 
 EXAMPLE_URLS = Path(__file__).resolve().parents[2] / "examples" / "urls.txt"
 CHECKED_SCHEMES = frozenset({"http", "https"})
-BACKOUT_POLL = 0.02
-"""Seconds between looks at the engine while a Redis worker waits for room to send more."""
 PAUSE_EVERY = 1000
 """Entries and skipped lines read between two pauses of ``start()`` in which the event loop
 runs (downloads, timeouts, signals): skipping needs no request, so nothing else pauses it."""
@@ -170,18 +166,6 @@ def _default_list(urls: str | None) -> Path | None:
     return EXAMPLE_URLS if urls is None else None
 
 
-def _work_queue(job: RedisJob, stats: StatsCollector) -> WorkQueue:
-    """The job's work queue; Redis support is an extra (``pip install ...[redis]``)."""
-    try:
-        from crawler.scale.redis.worker import WorkQueue
-    except ImportError as e:
-        raise RedisUnavailableError(
-            f"a Redis worker needs redis-py and scrapy-redis ({e}): "
-            "pip install 'scrapy-aiohttp-timing[redis]'"
-        ) from e
-    return WorkQueue(job, stats)
-
-
 class UrlCheckSpider(Spider):
     """Check every URL of :meth:`url_entries`; subclasses override that one method.
 
@@ -221,7 +205,7 @@ class UrlCheckSpider(Spider):
         self.redis_url = options.redis
         self.redis_job_name = options.job
         self.redis_job: RedisJob | None = None
-        self._work: WorkQueue | None = None
+        self.entry_source: RedisEntries | None = None
         self.slo = options.slo
         self._seen = FingerprintSet()
         self._max_url_length = 0
@@ -389,24 +373,13 @@ class UrlCheckSpider(Spider):
         return engine is not None and engine.running
 
     async def _redis_steps(self, job: RedisJob) -> AsyncIterator[Request | UrlResult]:
-        """Steps for the entries leased from ``job``, taking no more than the engine can send."""
-        engine, crawler_signals = self.crawler.engine, self.crawler.signals
+        """Steps for the entries leased from ``job`` (:class:`~crawler.scale.redis.entries
+        .RedisEntries`, which acknowledges each once its row is written)."""
+        # kept by the spider: the crawl's signals hold only weak references to its receivers
+        self.entry_source = RedisEntries(self.crawler, job)
         try:
-            work = self._work = _work_queue(job, self.crawler.stats)
-            # Connected now, after the feed exporters: a row is on disk before its ack.
-            crawler_signals.connect(self._row_written, signal=signals.item_scraped)
-            crawler_signals.connect(self._close_work, signal=signals.spider_closed)
-            await work.open()
-            async for leased in work.entries():
-                self.crawler.stats.inc_value("crawler/entries_count")
+            async for leased in self.entry_source.leased():
                 yield self._leased_step(leased)
-                # Lease no more than the engine can send: wait while it backs out. Polled,
-                # not signal-driven: a closing engine sends no scheduler_empty, and a worker
-                # must never wait on a signal that will not come.
-                while engine is not None and engine.needs_backout():
-                    if not engine.running or work.failure is not None:
-                        break
-                    await asyncio.sleep(BACKOUT_POLL)
         except RedisUnavailableError as e:
             logger.error("%s", e, extra={"spider": self})
             self.crawler.stats.inc_value("crawler/redis/errors_count")
@@ -424,22 +397,6 @@ class UrlCheckSpider(Spider):
         if leased.duplicate:
             return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
         return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
-
-    def _row_written(self, item: Any) -> None:
-        # The exporters ran first (connected earlier); once one failed, rows are not on disk
-        # and stay unacknowledged, for another worker to check.
-        if self._work is None or not isinstance(item, UrlResult):
-            return
-        if self.crawler.stats.get_value(ROWS_EXPORT_FAILED):
-            return
-        self._work.done(item.source, item.line, asdict(item) if self._work.job.rows else None)
-
-    async def _close_work(self) -> None:
-        if self._work is not None:
-            await self._work.close()
-            stats = self.crawler.stats
-            if self._work.failure is not None and not stats.get_value("crawler/redis/errors_count"):
-                stats.inc_value("crawler/redis/errors_count")  # a failure after start() ended
 
     def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
         if entry.error is not None:
