@@ -70,3 +70,10 @@ class UrlResult:
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UrlResult))
 """Column order of the exports."""
+
+ENTRIES_STAT = "crawler/entries_count"
+"""Stats key: input entries read (by the spider, or leased from a Redis job)."""
+ENTRIES_RESUMED_STAT = "crawler/entries_resumed_count"
+"""Stats key: entries skipped because ``resume`` found their row."""
+ROWS_RESUMED_NOT_OK_STAT = "crawler/rows_resumed_not_ok_count"
+"""Stats key: skipped entries whose earlier row is not ok (they count in the exit status)."""

@@ -62,6 +62,10 @@ class BodyConfig:
         )
 
 
+HEAD_FALLBACK_STAT = "crawler/methods/head_fallback_count"
+"""Stats key: HEAD checks answered again with GET."""
+
+
 class CheckMethodMiddleware:
     """Downloader middleware for the ``head`` and ``headers`` check methods.
 
@@ -107,7 +111,7 @@ class CheckMethodMiddleware:
             raise StopDownload(fail=False)
 
     def _fallback(self, request: Request, reason: str) -> Request:
-        self.crawler.stats.inc_value("crawler/methods/head_fallback_count")
+        self.crawler.stats.inc_value(HEAD_FALLBACK_STAT)
         logger.debug("%s: going on with GET (%s)", request, reason)
         meta = {k: v for k, v in request.meta.items() if k != "retry_times"}
         meta[HEAD_FALLBACK_META_KEY] = reason

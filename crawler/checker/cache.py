@@ -45,6 +45,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CACHE_HITS_STAT = "crawler/cache/hits_count"
+CACHE_MISSES_STAT = "crawler/cache/misses_count"
+CACHE_STORED_STAT = "crawler/cache/stored_count"
+CACHE_PRUNED_STAT = "crawler/cache/pruned_count"
+CACHE_ERRORS_STAT = "crawler/cache/errors_count"
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 APPLICATION_ID = 0x55524C43  # "URLC": marks a file as our cache
 BUSY_TIMEOUT_S = 30.0
@@ -368,9 +374,9 @@ class CacheReader:
             or stored.get("status") not in accept
             or (self.config.public_only and stored.get(PUBLIC_ONLY) is not True)
         ):
-            self.stats.inc_value("crawler/cache/misses_count")
+            self.stats.inc_value(CACHE_MISSES_STAT)
             return None
-        self.stats.inc_value("crawler/cache/hits_count")
+        self.stats.inc_value(CACHE_HITS_STAT)
         fields = {k: v for k, v in stored.items() if k in FIELDS and k not in _NOT_STORED}
         url = self.config.redactor.url(entry.url)
         row = UrlResult(url=url, source=entry.source, line=entry.line, **fields)
@@ -382,7 +388,7 @@ class CacheReader:
         logger.error(
             "Result cache %s failed (%s): not used for the rest of the run", self.config.path, error
         )
-        self.stats.inc_value("crawler/cache/errors_count")
+        self.stats.inc_value(CACHE_ERRORS_STAT)
         self.close()
 
     def close(self) -> None:
@@ -406,7 +412,7 @@ class CachePipeline:
         self.cache: ResultCache | None = ResultCache.open(config.path)
         pruned = self.cache.prune(config.max_age)
         if pruned:
-            self.stats.set_value("crawler/cache/pruned_count", pruned)
+            self.stats.set_value(CACHE_PRUNED_STAT, pruned)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -433,10 +439,10 @@ class CachePipeline:
                 self.config.path,
                 e,
             )
-            self.stats.inc_value("crawler/cache/errors_count")
+            self.stats.inc_value(CACHE_ERRORS_STAT)
             self.close_spider()
             return item
-        self.stats.inc_value("crawler/cache/stored_count")
+        self.stats.inc_value(CACHE_STORED_STAT)
         return item
 
     def close_spider(self) -> None:

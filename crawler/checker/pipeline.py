@@ -11,9 +11,10 @@ from crawler.checker.accept import StatusRanges
 from crawler.checker.hosts import HostTable
 from crawler.checker.outcomes import judge
 from crawler.checker.slo import Slo, SloPolicy
-from crawler.items import UrlResult
+from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, UrlResult
 from crawler.names import SETTINGS
 from crawler.output.cells import exportable_row
+from crawler.output.exporters import ROWS_EXPORT_FAILED
 from crawler.output.feeds import local_path
 from crawler.output.resume import RESUMABLE_SUFFIXES
 from crawler.urls import host_of
@@ -28,7 +29,12 @@ logger = logging.getLogger(__name__)
 
 STOPPED = "shutdown"
 """``finish_reason`` of a crawl stopped by Ctrl-C, SIGTERM or ``crawler.stop()``."""
-ENTRIES = "crawler/entries_count"
+ROWS_STAT = "crawler/rows_count"
+ROWS_NOT_OK_STAT = "crawler/rows_not_ok_count"
+OUTCOME_STAT = "crawler/outcome_count/{}"
+"""Stats key of the rows of one outcome (``.format(outcome)``)."""
+STATUS_STAT = "crawler/status_count/{}"
+"""Stats key of the rows of one final HTTP status (``.format(status)``)."""
 ROWS_MISSING = "crawler/rows_missing_count"
 """Entries without a row in a run that was not stopped: a bug, or a killed run."""
 ENTRIES_NOT_STARTED = "crawler/entries_not_started_count"
@@ -83,23 +89,23 @@ class ResultPipeline:
         exportable_row(item)
         judge(item, self._accept(item), accept_timeouts=self.accept_timeouts)
         self._slo().apply(item)
-        self.stats.inc_value("crawler/rows_count")
-        self.stats.inc_value(f"crawler/outcome_count/{item.outcome}")
+        self.stats.inc_value(ROWS_STAT)
+        self.stats.inc_value(OUTCOME_STAT.format(item.outcome))
         if item.status is not None:
-            self.stats.inc_value(f"crawler/status_count/{item.status}")
+            self.stats.inc_value(STATUS_STAT.format(item.status))
         if item.ok is False:
-            self.stats.inc_value("crawler/rows_not_ok_count")
+            self.stats.inc_value(ROWS_NOT_OK_STAT)
         return item
 
     def spider_closed(self, reason: str) -> None:
         """Log whether every entry got its row; a stopped run's entries without a row are
         left to ``resume``, not counted missing."""
         stats = self.stats
-        entries = stats.get_value(ENTRIES, 0) - stats.get_value("crawler/entries_resumed_count", 0)
-        rows = stats.get_value("crawler/rows_count", 0)
-        not_ok = stats.get_value("crawler/rows_not_ok_count", 0)
+        entries = stats.get_value(ENTRIES_STAT, 0) - stats.get_value(ENTRIES_RESUMED_STAT, 0)
+        rows = stats.get_value(ROWS_STAT, 0)
+        not_ok = stats.get_value(ROWS_NOT_OK_STAT, 0)
         counts = f"{entries} entries, {rows} rows, {not_ok} not ok"
-        if unwritten := stats.get_value("crawler/rows_export_failed_count", 0):
+        if unwritten := stats.get_value(ROWS_EXPORT_FAILED, 0):
             logger.info("%s, %d not written (an output failed)", counts, unwritten)
         elif reason == STOPPED and entries > rows:
             stats.set_value(ENTRIES_NOT_STARTED, entries - rows)

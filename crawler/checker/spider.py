@@ -31,6 +31,7 @@ from crawler.checker.rows import entry_row, request_row
 from crawler.checker.rules import UrlFilter
 from crawler.exceptions import NotStartedError
 from crawler.fingerprints import FingerprintSet
+from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT
 from crawler.names import (
     SETTINGS,
     SPIDER_ARGUMENTS,
@@ -40,7 +41,7 @@ from crawler.output.feeds import appended_outputs
 from crawler.output.resume import ResumedEntries, done_entries, entry_key, resume_paths
 from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
-from crawler.scale.redis.config import RedisJob, RedisUnavailableError
+from crawler.scale.redis.config import REDIS_ERRORS_STAT, RedisJob, RedisUnavailableError
 from crawler.scale.redis.entries import RedisEntries
 from crawler.scale.shard import url_fingerprint
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
@@ -359,11 +360,11 @@ class UrlCheckSpider(Spider):
             )
             if shard is not None and not shard.owns(entry):
                 continue
-            stats.inc_value("crawler/entries_count")
+            stats.inc_value(ENTRIES_STAT)
             if done is not None and (key := entry_key(entry.source, entry.line)) in done:
-                stats.inc_value("crawler/entries_resumed_count")
+                stats.inc_value(ENTRIES_RESUMED_STAT)
                 if key in done.not_ok:  # a row of this job: it counts in the exit status
-                    stats.inc_value("crawler/rows_resumed_not_ok_count")
+                    stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
                 continue
             await wait_for_room(self.crawler, self._read_ahead)
             yield self._first_step(entry)
@@ -382,7 +383,7 @@ class UrlCheckSpider(Spider):
                 yield self._leased_step(leased)
         except RedisUnavailableError as e:
             logger.error("%s", e, extra={"spider": self})
-            self.crawler.stats.inc_value("crawler/redis/errors_count")
+            self.crawler.stats.inc_value(REDIS_ERRORS_STAT)
             raise CloseSpider("redis_unavailable") from e
 
     def _leased_step(self, leased: LeasedEntry) -> Request | UrlResult:

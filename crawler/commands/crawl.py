@@ -12,13 +12,16 @@ from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
+from crawler.checker.pipeline import ROWS_MISSING, ROWS_NOT_OK_STAT
 from crawler.checker.spider import UrlCheckSpider
 from crawler.console import quiet_scrapy_log
+from crawler.items import ROWS_RESUMED_NOT_OK_STAT
 from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig
+from crawler.output.exporters import EXPORTS_FAILED
 from crawler.output.feeds import check_outputs, check_resume_outputs
 from crawler.output.progress import progress_settings
-from crawler.scale.redis.config import check_worker_outputs
+from crawler.scale.redis.config import REDIS_ERRORS_STAT, check_worker_outputs
 from crawler.scale.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
 
 if TYPE_CHECKING:
@@ -37,15 +40,13 @@ def exit_status(crawler: Crawler) -> int:
     stats = crawler.stats
     if stats.get_value("finish_reason") != "finished":
         return 1
-    if stats.get_value("crawler/rows_missing_count", 0):
+    if stats.get_value(ROWS_MISSING, 0):
         return 1
-    if stats.get_value("crawler/exports_failed_count", 0):
+    if stats.get_value(EXPORTS_FAILED, 0):
         return 1
-    if stats.get_value("crawler/redis/errors_count", 0):
+    if stats.get_value(REDIS_ERRORS_STAT, 0):
         return 1
-    if stats.get_value("crawler/rows_not_ok_count", 0) or stats.get_value(
-        "crawler/rows_resumed_not_ok_count", 0
-    ):
+    if stats.get_value(ROWS_NOT_OK_STAT, 0) or stats.get_value(ROWS_RESUMED_NOT_OK_STAT, 0):
         return crawler.settings.getint(
             "CRAWLER_FAILURE_EXIT_CODE", SETTINGS["CRAWLER_FAILURE_EXIT_CODE"]
         )

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 EXPORT_FAILED = "export_failed"
 """The ``finish_reason`` of a crawl stopped because an output could not be written."""
 ROWS_EXPORT_FAILED = "crawler/rows_export_failed_count"
+EXPORTS_FAILED = "crawler/exports_failed_count"
+"""Stats key: outputs that failed to write (the run exits 1)."""
 """Stats key: rows handed to an output that had failed, none of them written."""
 
 
@@ -66,7 +68,7 @@ class ExportGuard:
 
     def _fail(self, error: Exception) -> None:
         self.failed = True
-        self.crawler.stats.inc_value("crawler/exports_failed_count")
+        self.crawler.stats.inc_value(EXPORTS_FAILED)
         name = getattr(self.file, "name", "an output")
         logger.error(
             "Cannot write rows to %s (%s: %s): stopping the crawl (finish reason export_failed);"

@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawler.items import ENTRIES_RESUMED_STAT
 from crawler.names import SETTINGS
 from crawler.sources import open_sources
 
@@ -182,7 +183,7 @@ class ProgressExtension:
     def done(self) -> int:
         """Entries finished: rows written in this run plus entries resumed from earlier ones."""
         stats = self.crawler.stats
-        resumed = stats.get_value("crawler/entries_resumed_count", 0) if stats else 0
+        resumed = stats.get_value(ENTRIES_RESUMED_STAT, 0) if stats else 0
         return self.rows + int(resumed)
 
     def line(self) -> str:

@@ -24,6 +24,10 @@ INTERRUPTED = "interrupted"
 """A job's ``state`` when its feed stopped short (an error, Ctrl-C): workers drain what is there."""
 
 
+REDIS_ERRORS_STAT = "crawler/redis/errors_count"
+"""Stats key: Redis failed a worker, a feed or a merge (the run exits 1)."""
+
+
 class RedisUnavailableError(RuntimeError):
     """Redis cannot be reached, or stopped answering: the worker stops cleanly."""
 

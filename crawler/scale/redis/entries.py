@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from crawler.items import UrlResult
+from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.output.exporters import ROWS_EXPORT_FAILED
-from crawler.scale.redis.config import RedisUnavailableError
+from crawler.scale.redis.config import REDIS_ERRORS_STAT, RedisUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 BACKOUT_POLL = 0.02
 """Seconds between looks at the engine while a worker waits for room to send more."""
-ENTRIES = "crawler/entries_count"
-ERRORS = "crawler/redis/errors_count"
 
 
 def _work_queue(crawler: Crawler, job: RedisJob) -> WorkQueue:
@@ -57,7 +55,7 @@ class RedisEntries:
         crawler_signals.connect(self._close, signal=signals.spider_closed)
         await work.open()
         async for leased in work.entries():
-            self.crawler.stats.inc_value(ENTRIES)
+            self.crawler.stats.inc_value(ENTRIES_STAT)
             yield leased
             # Lease no more than the engine can send: wait while it backs out. Polled, not
             # signal-driven: a closing engine sends no scheduler_empty, and a worker must
@@ -80,5 +78,5 @@ class RedisEntries:
         if self.work is not None:
             await self.work.close()
             stats = self.crawler.stats
-            if self.work.failure is not None and not stats.get_value(ERRORS):
-                stats.inc_value(ERRORS)  # a failure after the entries ended
+            if self.work.failure is not None and not stats.get_value(REDIS_ERRORS_STAT):
+                stats.inc_value(REDIS_ERRORS_STAT)  # a failure after the entries ended
