@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
 from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
-from crawler.output.cells import csv_rows
+from crawler.output.read import ExportReader
 from spiders.urls import UrlsSpider
 
 if TYPE_CHECKING:
@@ -41,11 +39,9 @@ async def crawl_urls(output: Path, urls: str, **overrides: Any) -> Crawler:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV, JSON or JSON Lines export."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".csv":
-        return list(csv_rows(io.StringIO(text, newline="")))  # as our readers read them
-    if path.suffix == ".json":
-        rows: list[dict[str, Any]] = json.loads(text)
-        return rows
-    return [json.loads(line) for line in text.splitlines() if line]
+    """The complete rows of a CSV, JSON or JSON Lines export, as written (CSV cells stay text),
+    read as resume, merge and the reports read them: a cut-off last line is left out."""
+    reader = ExportReader(path)
+    rows = [record.row for record in reader]
+    assert not reader.bad_lines, f"{path} has lines that are not JSON"
+    return rows

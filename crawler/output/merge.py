@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
 
 from crawler.items import FIELDS
-from crawler.output.cells import csv_records
 from crawler.output.exporters import FlatCsvItemExporter
+from crawler.output.read import ExportReader, entry_of, export_format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -57,64 +57,27 @@ class MergeReport:
     left from an earlier job of the same list names). Only when the job's entries were given."""
 
 
-def _complete_lines(path: Path, report: MergeReport) -> Iterator[str]:
-    """The lines of ``path`` that end with a newline (a killed writer leaves one that doesn't)."""
-    with path.open(encoding="utf-8", newline="") as lines:
-        for line in lines:
-            if line.endswith("\n"):
-                yield line
-            elif line.strip():
-                report.cut_lines += 1
+def _part_records(part: Path, output: Path, report: MergeReport) -> Iterator[_Keyed]:
+    """The rows of entries in ``part``, with their text where ``output`` can take it as is;
+    the lines left out (cut off, not JSON) are counted in ``report``."""
+    # a CSV record into a CSV, a JSON line into JSON Lines
+    copy = export_format(part) == export_format(output)
+    reader = ExportReader(part)
+    for record in reader:
+        if (entry := entry_of(record.row)) is not None:
+            verbatim = record.text if copy and record.fields == FIELDS else None
+            yield _Keyed(*entry, record.row, verbatim)
+    report.cut_lines += reader.cut_lines + reader.bad_lines
 
 
 @dataclass(slots=True)
-class _Record:
-    """One row of a part: its values, and its text when the output can take that text as is."""
+class _Keyed:
+    """A row of an entry: its key, its values, and its text when the output can take it as is."""
 
+    source: str
+    line: int
     row: dict[str, Any]
-    verbatim: str | None = None
-
-
-def _csv_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator[_Record]:
-    raw: list[str] = []  # the lines of the record being read (a quoted cell may span lines)
-
-    def lines() -> Iterator[str]:
-        for line in _complete_lines(path, report):
-            raw.append(line)
-            yield line
-
-    reader = csv_records(lines())
-    header = next(reader, None) or []
-    raw.clear()
-    verbatim = verbatim and header == list(FIELDS)
-    for values in reader:
-        text = "".join(raw)
-        raw.clear()
-        if not values:
-            continue  # a blank line
-        row: dict[str, Any] = dict(zip(header, values, strict=False))
-        line = row.get("line") or ""
-        if line.isdigit() and row.get("outcome") and row.get("source") is not None:
-            same_shape = verbatim and len(values) == len(header)
-            yield _Record(row, text if same_shape else None)
-
-
-def _jsonl_records(path: Path, report: MergeReport, *, verbatim: bool) -> Iterator[_Record]:
-    fields = list(FIELDS)
-    for text in _complete_lines(path, report):
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError:
-            report.cut_lines += 1
-            continue
-        if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
-            yield _Record(row, text if verbatim and list(row) == fields else None)
-
-
-def _part_records(path: Path, output: Path, report: MergeReport) -> Iterator[_Record]:
-    if path.suffix == ".csv":
-        return _csv_records(path, report, verbatim=output.suffix == ".csv")
-    return _jsonl_records(path, report, verbatim=output.suffix in JSONL_SUFFIXES)
+    verbatim: str | None
 
 
 def check_paths(parts: Sequence[Path], output: Path) -> None:
@@ -175,13 +138,12 @@ class _RowStore:
         found = self._db.execute(query, (source, line)).fetchone()
         return found is None or (found[0] is not None and found[0] != str(row.get("url", "")))
 
-    def add(self, records: Iterable[_Record]) -> tuple[int, int, int]:
+    def add(self, records: Iterable[_Keyed]) -> tuple[int, int, int]:
         """Store ``records``; ``(read, added, foreign)``."""
         read = added = foreign = 0
         batch = []
         for record in records:
-            row = record.row
-            source, line = str(row["source"]), int(row["line"])
+            row, source, line = record.row, record.source, record.line
             if self._checked and self._is_foreign(row, source, line):
                 foreign += 1
                 continue

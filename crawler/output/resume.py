@@ -10,16 +10,15 @@ them), and the new rows are appended to the same file.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.fingerprints import FingerprintSet
-from crawler.output.cells import csv_records, csv_rows
+from crawler.output.read import ExportReader, head_fields
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator
+    from collections.abc import Collection, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -38,34 +37,6 @@ class NotAnOutputError(ValueError):
     """A ``resume`` file that is not an output of this checker: it is left untouched."""
 
 
-def _complete_lines(lines: Iterable[str]) -> Iterator[str]:
-    """The lines that end with a newline: a last line a kill cut off is left out."""
-    for text in lines:
-        if text.endswith("\n"):
-            yield text
-
-
-def _csv_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
-    """``(source, line, not ok)`` of each complete row."""
-    with path.open(encoding="utf-8", newline="") as rows:
-        for row in csv_rows(_complete_lines(rows)):
-            source, line = row.get("source"), row.get("line")
-            if source is not None and line and line.isdigit() and row.get("outcome"):
-                yield source, int(line), row.get("ok") == "false"
-
-
-def _jsonl_keys(path: Path) -> Iterator[tuple[str, int, bool]]:
-    """``(source, line, not ok)`` of each complete row."""
-    with path.open(encoding="utf-8") as lines:
-        for text in _complete_lines(lines):
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("line"), int) and row.get("outcome"):
-                yield str(row.get("source")), row["line"], row.get("ok") is False
-
-
 def check_output(path: Path) -> None:
     """Raise :class:`NotAnOutputError` unless ``path`` is empty or starts like a row file of ours.
 
@@ -73,60 +44,47 @@ def check_output(path: Path) -> None:
     ``url``, ``source``, ``line`` and ``outcome`` columns, a JSON Lines output's first row holds
     them.
     """
-    with path.open("rb") as file:
-        first = file.readline(65536)
-    if not first:
+    fields = head_fields(path)
+    if fields is None or set(_KEY_COLUMNS) <= fields:
         return
-    text = first.decode("utf-8", errors="replace")
     if path.suffix == ".csv":
-        keys = {column.strip() for column in next(csv_records([text]), [])}
         what = "a header with url, source, line and outcome columns"
     else:
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError:
-            row = None
-        keys = set(row) if isinstance(row, dict) else set()
         what = 'a row with "url", "source", "line" and "outcome"'
-    if not first.endswith(b"\n") or not set(_KEY_COLUMNS) <= keys:
-        raise NotAnOutputError(
-            f"resume={path} is not an output of this checker (its first line is not {what}); "
-            "name the -o/-O file of the earlier run"
-        )
+    raise NotAnOutputError(
+        f"resume={path} is not an output of this checker (its first line is not {what}); "
+        "name the -o/-O file of the earlier run"
+    )
 
 
 def _rows(path: Path, *, appended: bool) -> Iterator[tuple[str, int, bool]]:
-    """The complete rows of an earlier output, checked to be ours first.
+    """``(source, line, not ok)`` of the complete rows of an earlier output, checked to be ours
+    first.
 
-    A cut-off last line is left out; it is cut from the file too when this run appends to it
-    (its rows would follow it on the same line).
+    A cut-off last row is left out; it is cut from the file too when this run appends to it
+    (its rows would follow it on the same line, or inside its open quote), once read.
     """
     check_output(path)
+    reader = ExportReader(path)
+    yield from reader.entries()
     if appended:
-        drop_cut_line(path)
-    return _csv_keys(path) if path.suffix == ".csv" else _jsonl_keys(path)
+        _cut(path, reader.cut_bytes)
 
 
 def drop_cut_line(path: Path) -> None:
-    """Truncate a last line without its newline (a row a kill or power cut cut off)."""
-    with path.open("rb+") as output:
-        size = output.seek(0, 2)
-        if not size:
-            return
-        output.seek(size - 1)
-        if output.read(1) == b"\n":
-            return
-        position = size
-        while position > 0:
-            step = min(65536, position)
-            position -= step
-            output.seek(position)
-            block = output.read(step)
-            if (newline := block.rfind(b"\n")) != -1:
-                position += newline + 1
-                break
-        output.truncate(position)
-        logger.warning("Dropped a cut-off last line from %s (%d bytes)", path, size - position)
+    """Truncate a cut-off last row (a row a kill or power cut cut off) from the output."""
+    reader = ExportReader(path)
+    for _ in reader:
+        pass
+    _cut(path, reader.cut_bytes)
+
+
+def _cut(path: Path, size: int) -> None:
+    """Truncate the last ``size`` bytes of ``path``, a cut-off row its reader left out."""
+    if size:
+        with path.open("rb+") as output:
+            output.truncate(output.seek(0, 2) - size)
+        logger.warning("Dropped a cut-off last line from %s (%d bytes)", path, size)
 
 
 RESUMABLE_SUFFIXES = (".csv", ".jsonl", ".jsonlines")

@@ -1,4 +1,5 @@
-"""Rows of an earlier export (CSV, JSON Lines or a JSON array) as typed result rows."""
+"""Rows of an earlier export (CSV, JSON Lines or a JSON array) as typed result rows, read by
+:class:`crawler.output.read.ExportReader`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import UrlResult
-from crawler.output.cells import csv_rows
+from crawler.output.read import ExportReader, export_format
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,7 +22,6 @@ _INTS = {f.name for f in fields(UrlResult) if f.type == "int | None"} | {"line"}
 _FLOATS = {f.name for f in fields(UrlResult) if f.type == "float | None"}
 _BOOLS = {f.name for f in fields(UrlResult) if f.type == "bool | None"}
 _NAMES = {f.name for f in fields(UrlResult)}
-READABLE_SUFFIXES = (".csv", ".jsonl", ".jsonlines", ".ndjson", ".json")
 
 
 def _typed(name: str, value: Any) -> Any:
@@ -50,24 +50,6 @@ def to_result(row: dict[str, Any]) -> UrlResult | None:
     return UrlResult(**values)
 
 
-def _raw_rows(path: Path) -> Iterator[Any]:
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as lines:
-            yield from csv_rows(lines)
-    elif path.suffix.lower() == ".json":
-        with path.open(encoding="utf-8") as text:
-            yield from json.load(text)  # a JSON array is read whole
-    else:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    logger.warning("%s:%d is not a JSON row (cut off?); skipped", path, number)
-
-
 def read_results(name: str | Path) -> Iterator[UrlResult]:
     """The result rows of the export ``name``, lazily (a JSON array is loaded whole).
 
@@ -86,13 +68,17 @@ def read_rows(name: str | Path) -> Iterator[dict[str, Any]]:
     (one line, naming the fix) for a file that cannot be read.
     """
     path = Path(name)
-    if path.suffix.lower() not in READABLE_SUFFIXES:
+    if export_format(path) is None:
         raise ValueError(f"{str(path)!r}: reports read .csv, .jsonl or .json exports")
     if not path.is_file():
         raise ValueError(f"{str(path)!r} does not exist or is not a file")
+
+    def skipped(number: int, why: str) -> None:
+        logger.warning("%s:%d %s; skipped", path, number, why)
+
     try:
-        for raw in _raw_rows(path):
-            if isinstance(raw, dict) and (raw.get("url") or raw.get("outcome")):
-                yield raw
+        for record in ExportReader(path, skipped):
+            if record.row.get("url") or record.row.get("outcome"):
+                yield record.row
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
         raise ValueError(f"cannot read {str(path)!r}: {e}") from e
