@@ -211,8 +211,7 @@ class ResultCache:
             connection.execute("PRAGMA synchronous=NORMAL")
             if (check := connection.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise _DamagedError(check)
-            _claim_and_create(connection, path)
-            _check_writable(connection, path)
+            _prepare(connection, path)
         except sqlite3.DatabaseError as e:
             connection.close()
             code = getattr(e, "sqlite_errorcode", None)
@@ -294,29 +293,21 @@ def _not_writable(path: Path, error: sqlite3.OperationalError) -> Exception:
     )
 
 
-def _claim_and_create(connection: sqlite3.Connection, path: Path) -> None:
-    """Claim the database (:func:`_claim`) and create the table in one write transaction, so
-    two runs opening a new cache at once never both find it unclaimed and half made."""
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """In one write transaction, claim the database (:func:`_claim`), create the table and
+    write a row that is rolled back: two runs opening a new cache at once never both find it
+    unclaimed, and a cache that cannot be written (a read-only file, directory or file system)
+    fails here, with one line, rather than at the first row stored."""
     try:
         connection.execute("BEGIN IMMEDIATE")
         try:
             _claim(connection, path)
             connection.execute(_SCHEMA)
-            connection.execute("COMMIT")
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-    except sqlite3.OperationalError as e:
-        raise _not_writable(path, e) from e
-
-
-def _check_writable(connection: sqlite3.Connection, path: Path) -> None:
-    """Write a row and roll it back: a read-only file (or directory, or file system) fails
-    here, with one line, rather than at the first row stored."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+            connection.execute("SAVEPOINT probe")
             connection.execute("INSERT OR REPLACE INTO results VALUES ('', 0, 0, '')")
+            connection.execute("ROLLBACK TO probe")
+            connection.execute("RELEASE probe")
+            connection.execute("COMMIT")
         finally:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
