@@ -4,9 +4,8 @@ Recent fingerprints sit in a small ``set``; when it fills, they are written (sor
 transaction) to a private temporary SQLite database: its page cache is capped, the rest of the
 table lives in a file that SQLite deletes itself (unlinked as soon as it is created, so not
 even a killed run leaves it behind). A fixed-size Bloom filter in front of the table answers
-most lookups of new URLs without asking SQLite. Memory stays at about 2 MB whatever the number
-of URLs (about 15 bytes a URL go to the file); a list with no more URLs than the buffer never
-opens SQLite at all.
+most lookups of new URLs without asking SQLite. Memory stays flat whatever the number of URLs
+(``docs/benchmarks.md``); a list with no more URLs than the buffer never opens SQLite at all.
 """
 
 from __future__ import annotations

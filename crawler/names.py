@@ -1,7 +1,8 @@
-"""The names a user types: the ``urls`` spider's arguments and the ``CRAWLER_*`` settings.
+"""The names a user types: the ``urls`` spider's arguments and the ``CRAWLER_*`` settings,
+each setting with its one default.
 
 A misspelt name is one error line naming the nearest valid one, never a silently ignored
-option.
+option. See ``docs/settings.md``.
 """
 
 from __future__ import annotations

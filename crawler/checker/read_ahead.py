@@ -2,11 +2,10 @@
 
 While its downloader is full, Scrapy's engine keeps pulling requests out of ``start()`` without
 waiting, into the scheduler: on any list whose servers are slower than the crawl, the whole
-list ends up queued in memory (about 1.7 KB a URL: 117 MB for 20,000 URLs at 200 ms each, where
-a read-ahead of 1,000 peaks at 89 MB). :func:`wait_for_room` holds the spider back instead, as
-Scrapy's documentation on lazy start requests suggests, keeping ``CRAWLER_READ_AHEAD`` requests
-queued (about 1.5 KB each) so the downloader never waits for the spider. A generous reserve
-also keeps hosts mixed in the queue: requests waiting in the slot of a held-back host (429/503)
+list ends up queued in memory (``docs/benchmarks.md`` has the figures). :func:`wait_for_room`
+holds the spider back instead, as Scrapy's documentation on lazy start requests suggests,
+keeping ``CRAWLER_READ_AHEAD`` requests queued so the downloader never waits for the spider.
+A generous reserve also keeps hosts mixed in the queue: requests waiting in the slot of a held-back host (429/503)
 count towards ``CONCURRENT_REQUESTS``, and a queue holding only that host's URLs would fill the
 free places with them.
 """

@@ -1,6 +1,6 @@
 """The handler's ``crawler/handler/*`` stats, added up in memory and written when the spider
 closes: a call to Scrapy's stats collector for every connection event and every download costs
-more than the event itself (3.7 µs a call with Scrapy 2.19's collector)."""
+more than the event itself."""
 
 from __future__ import annotations
 
