@@ -5,9 +5,9 @@ waiting, into the scheduler: on any list whose servers are slower than the crawl
 list ends up queued in memory (``docs/benchmarks.md`` has the figures). :func:`wait_for_room`
 holds the spider back instead, as Scrapy's documentation on lazy start requests suggests,
 keeping ``CRAWLER_READ_AHEAD`` requests queued so the downloader never waits for the spider.
-A generous reserve also keeps hosts mixed in the queue: requests waiting in the slot of a held-back host (429/503)
-count towards ``CONCURRENT_REQUESTS``, and a queue holding only that host's URLs would fill the
-free places with them.
+A generous reserve also keeps hosts mixed in the queue: requests waiting in the slot of a
+held-back host (429/503) count towards ``CONCURRENT_REQUESTS``, and a queue holding only that
+host's URLs would fill the free places with them.
 """
 
 from __future__ import annotations
