@@ -64,12 +64,17 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
                 '<a href="mailto:me@example.org">mail</a>',
                 '<a href="javascript:void(0)">script</a>',
                 '<a href="docs/a.html">again</a>',
+                '<a href="#intro">missing fragment on the page itself</a>',
+                '<a href="docs/deep/c.html#named">a named anchor</a>',
+                f'<a href="{ext}/fine#anything">outside: not parsed</a>',
                 head='<link rel="stylesheet" href="style.css">',
             ),
             "/docs/a.html": _page(
                 '<a href="b.html">loop to B</a>',
                 '<a href="../index.html">home</a>',
                 '<a href="deep/c.html">deeper</a>',
+                '<a href="b.html#nosuch">missing fragment</a>',
+                '<a href="b.html#top">an id</a>',
                 head='<meta http-equiv="refresh" content="30; url=refresh-target.html">',
             ),
             "/docs/b.html": _page(
@@ -80,6 +85,7 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
             "/docs/deep/c.html": _page(
                 '<a href="d.html">through base</a>',
                 '<a href="x.html">broken through base</a>',
+                '<a name="named">named</a>',
                 head='<base href="/other/">',
             ),
             "/other/d.html": _page(f'<a href="{ext}/gone">the broken external again</a>'),
@@ -102,6 +108,8 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
         (f"{base}/docs/refresh-target.html", f"{base}/docs/a.html"),
         (f"{base}/docs/gone.html", f"{base}/docs/b.html"),
         (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
+        (f"{base}/index.html#intro", f"{base}/index.html"),
+        (f"{base}/docs/b.html#nosuch", f"{base}/docs/a.html"),
     }
 
 
@@ -180,8 +188,9 @@ def test_a_site_crawl_finds_exactly_the_planted_broken_links_each_checked_once(
     assert f"{base}/hidden-broken.html" not in by_url  # rel=nofollow
     assert f"{base}/about-broken.html" not in by_url  # <meta name=robots content=nofollow>
     assert by_url["mailto:me@example.org"]["outcome"] == "unchecked"
+    assert {row["outcome"] for row in rows if "#" in row["url"]} == {"missing_fragment"}
     depths = {path: by_url[f"{base}{path}"]["depth"] for path in ("/index.html", "/other/d.html")}
-    assert depths == {"/index.html": 0, "/other/d.html": 3}
+    assert depths == {"/index.html": 0, "/other/d.html": 2}
     assert by_url[f"{base}/docs/b.html"]["found_on"] == f"{base}/index.html"
     assert by_url[f"{base}/docs/a.html"]["found_count"] >= 2  # twice on the index
     # every page and asset requested once, pages in full; nothing outside crawled

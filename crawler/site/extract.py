@@ -47,6 +47,8 @@ class FoundLink:
     """The line of its element in the page (1 when the parser cannot say)."""
     nofollow: bool = False
     """The element has ``rel=nofollow``."""
+    fragment: str | None = None
+    """The fragment it points at (``""`` for a bare ``#``), ``None`` without one."""
 
 
 @dataclass(slots=True)
@@ -56,6 +58,8 @@ class Page:
     links: list[FoundLink] = field(default_factory=list)
     nofollow: bool = False
     """``<meta name=robots content=nofollow>``: none of its links is followed."""
+    anchors: frozenset[str] = frozenset()
+    """The fragments it holds a target for: every ``id``, and the ``name`` of ``<a>``."""
 
 
 def srcset_urls(value: str) -> list[str]:
@@ -81,16 +85,19 @@ def srcset_urls(value: str) -> list[str]:
     return urls
 
 
-def _absolute(base: str, value: str) -> str | None:
-    """``value`` resolved against ``base``, without its fragment; ``None`` for a link that
-    names nothing to check. A value urljoin cannot read is kept as written."""
+def _absolute(base: str, value: str) -> tuple[str, str | None] | None:
+    """``value`` resolved against ``base``, without its fragment, and the fragment (``None``
+    without one); ``None`` for a link that names nothing to check. A value urljoin cannot
+    read is kept as written."""
     value = _ASCII_WHITESPACE.sub("", value).strip()
     if not value or value.lower().startswith(IGNORED_SCHEMES):
         return None
     try:
-        return urldefrag(urljoin(base, value)).url
+        absolute = urljoin(base, value)
     except ValueError:
-        return value
+        return value, None
+    url, fragment = urldefrag(absolute)
+    return url, (fragment if "#" in absolute else None)
 
 
 def _values(tag: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
@@ -122,7 +129,8 @@ def page_links(html: str, url: str) -> Page:
     page = Page()
     base = url
     if (href := selector.xpath("//base/@href").get()) is not None and href.strip():
-        base = _absolute(url, href) or url
+        base = (_absolute(url, href) or (url, None))[0]
+    page.anchors = frozenset(selector.xpath("//@id|//a/@name").getall())
     for element in selector.xpath(_XPATH):
         root = element.root
         tag = str(getattr(root, "tag", "")).lower()
@@ -134,5 +142,6 @@ def page_links(html: str, url: str) -> Page:
         nofollow = "nofollow" in attributes.get("rel", "").lower().split()
         for name, value in _values(tag, attributes):
             if (absolute := _absolute(base, value)) is not None:
-                page.links.append(FoundLink(absolute, f"{tag}@{name}", int(line), nofollow))
+                target, fragment = absolute
+                page.links.append(FoundLink(target, f"{tag}@{name}", int(line), nofollow, fragment))
     return page

@@ -7,15 +7,19 @@ one row. See ``docs/site.md``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
+from crawler.checker.outcomes import Outcome
 from crawler.checker.spider import UrlCheckSpider
 from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
@@ -50,6 +54,12 @@ SITE_SETTINGS: dict[str, Any] = {
     "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
 }
 """Scrapy settings a site crawl changes where the project leaves them at Scrapy's default."""
+MAX_PENDING_FRAGMENTS = 256
+"""Fragments of a page waited for while it is in flight (the first places linking to them)."""
+MAX_PAGES_WITH_ANCHORS = 10_000
+"""Parsed pages whose anchors are kept for the fragments of links found later (oldest out)."""
+FRAGMENT_ALWAYS_THERE = frozenset({"", "top"})
+"""Fragments a browser scrolls to without any element (HTML: the top of the page)."""
 ONE_PROCESS = ("workers", "shard", "redis", "job")
 """``urls`` arguments a site crawl does not take: it runs in one process."""
 NOT_YET = ("resume",)
@@ -125,6 +135,41 @@ class Link:
     nofollow: bool = False
     page: bool = False
     """Fetched with GET to be parsed."""
+    fragments: dict[str, Place] | None = None
+    """Fragments linked to while it was in flight, with the first place linking to each."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a link to a fragment was found."""
+
+    url: str
+    """The link, without its fragment."""
+    source: str
+    """The page it is on (redacted)."""
+    line: int
+    depth: int
+    """The depth of the link."""
+
+
+def _wait_for(link: Link, fragment: str, place: Place) -> None:
+    """Remember that ``place`` links to ``fragment`` of the in-flight page ``link``."""
+    if link.fragments is None:
+        link.fragments = {}
+    if fragment not in link.fragments and len(link.fragments) < MAX_PENDING_FRAGMENTS:
+        link.fragments[fragment] = place
+
+
+def _fragment_key(fingerprint: int, fragment: str) -> int:
+    """A fingerprint of the link ``fingerprint#fragment`` (one row per missing fragment)."""
+    digest = hashlib.blake2b(f"{fingerprint}#{fragment}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _anchored(fragment: str, anchors: frozenset[str]) -> bool:
+    if fragment.lower() in FRAGMENT_ALWAYS_THERE or fragment.startswith(":~:"):
+        return True  # the top of the page, or a text fragment
+    return fragment in anchors or unquote(fragment) in anchors
 
 
 class SiteCheckSpider(UrlCheckSpider):
@@ -156,6 +201,7 @@ class SiteCheckSpider(UrlCheckSpider):
         self._in_flight: dict[int, Link] = {}
         self._found: Link | None = None
         self._pages = 0
+        self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -222,6 +268,7 @@ class SiteCheckSpider(UrlCheckSpider):
         self._finish(rows, link)
         if (
             link.page
+            and 200 <= response.status < 300
             and isinstance(response, TextResponse)
             and is_html(response.headers.get(b"Content-Type"))
             and host_of(response.url) in self.scope
@@ -247,14 +294,21 @@ class SiteCheckSpider(UrlCheckSpider):
     def _links_of(self, response: TextResponse, page: Link) -> list[Request | UrlResult]:
         found = page_links(response.text, response.url)
         source = self.redactor.url(response.url)
-        steps: list[Request | UrlResult] = []
+        steps: list[Request | UrlResult] = self._keep_anchors(page, found.anchors)
         stats = self.crawler.stats
         stats.inc_value(LINKS_STAT, len(found.links))
         for place in found.links:
             fingerprint = _fingerprint(place.url)
+            at = Place(place.url, source, place.line, page.depth + 1)
+            if place.fragment is not None and (
+                missing := self._fragment(fingerprint, place.fragment, at)
+            ):
+                steps.append(missing)
             if fingerprint in self._seen:
                 if (known := self._in_flight.get(fingerprint)) is not None:
                     known.count += 1
+                    if known.page and place.fragment is not None:
+                        _wait_for(known, place.fragment, at)
                 continue
             stats.inc_value(ENTRIES_STAT)
             link = Link(
@@ -274,8 +328,43 @@ class SiteCheckSpider(UrlCheckSpider):
             if isinstance(step, UrlResult):
                 self._in_flight.pop(fingerprint, None)
                 _fill(step, link)
+            elif link.page and place.fragment is not None:
+                _wait_for(link, place.fragment, at)
             steps.append(step)
         return steps
+
+    def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
+        """Keep the anchors of a parsed page; the rows of the fragments linked to while it was
+        in flight that it has no anchor for."""
+        self._anchors[page.fingerprint] = anchors
+        if len(self._anchors) > MAX_PAGES_WITH_ANCHORS:
+            self._anchors.popitem(last=False)
+        pending, page.fragments = page.fragments or {}, None
+        return [
+            row
+            for fragment, place in pending.items()
+            if (row := self._fragment(page.fingerprint, fragment, place)) is not None
+        ]
+
+    def _fragment(self, fingerprint: int, fragment: str, place: Place) -> UrlResult | None:
+        """The ``missing_fragment`` row of a link from ``place`` to ``fragment`` of a parsed
+        page that has no anchor for it (once per page and fragment); ``None`` otherwise, or
+        while the page is not parsed yet."""
+        anchors = self._anchors.get(fingerprint)
+        if anchors is None or _anchored(fragment, anchors):
+            return None
+        key = _fragment_key(fingerprint, fragment)
+        if key in self._seen:
+            return None
+        self._seen.add(key)
+        self.crawler.stats.inc_value(ENTRIES_STAT)
+        row = self._entry_row(
+            UrlEntry(url=f"{place.url}#{fragment}", source=place.source, line=place.line),
+            Outcome.MISSING_FRAGMENT,
+            f"the page has no element with id={fragment[:100]!r} (nor <a name>)",
+        )
+        _fill(row, Link(fingerprint, depth=place.depth, found_on=place.source, count=1))
+        return row
 
 
 def _fill(row: UrlResult, link: Link) -> None:
