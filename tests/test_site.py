@@ -197,3 +197,40 @@ def test_a_site_crawl_finds_exactly_the_planted_broken_links_each_checked_once(
     assert set(site.hits.values()) == {1}, site.hits
     assert set(outside.hits) == {"/gone", "/fine"}
     assert set(outside.hits.values()) == {1}
+
+
+def test_depth_bounds_the_pages_parsed_and_the_links_beyond_are_still_checked(
+    planted: tuple[str, Served, Served, set[tuple[str, str]]], tmp_path: Path
+) -> None:
+    base, _, _, _ = planted
+    out = tmp_path / "links.csv"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-a", "depth=0", "-O", str(out)
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    rows = read_rows(out)
+    assert {row["found_on"] for row in rows} == {"", f"{base}/index.html"}  # only the seed parsed
+    assert f"{base}/docs/a.html" in {row["url"] for row in rows}  # checked, not parsed
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("depth=-1", "depth must be a whole number >= 0, got '-1'"),
+        ("max_pages=many", "max_pages must be a whole number >= 0, got 'many'"),
+        ("workers=2", "-a workers=… is not taken by the site spider"),
+        ("dept=2", "did you mean -a depth=…?"),
+    ],
+)
+def test_a_bad_site_argument_is_one_error_line(argument: str, message: str) -> None:
+    result = run_scrapy("crawl", "site", "-a", "urls=http://127.0.0.1:9/", "-a", argument)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_site_arguments() -> None:
+    result = run_scrapy("crawl", "site", "-h")
+    assert result.returncode == 0, result.stderr
+    assert "-a depth=VALUE" in result.stdout
+    assert "-a max_pages=VALUE" in result.stdout
