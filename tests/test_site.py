@@ -67,6 +67,7 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
                 '<a href="#intro">missing fragment on the page itself</a>',
                 '<a href="docs/deep/c.html#named">a named anchor</a>',
                 f'<a href="{ext}/fine#anything">outside: not parsed</a>',
+                '<a href="docs/long.html">a long page</a>',
                 head='<link rel="stylesheet" href="style.css">',
             ),
             "/docs/a.html": _page(
@@ -89,6 +90,9 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
                 head='<base href="/other/">',
             ),
             "/other/d.html": _page(f'<a href="{ext}/gone">the broken external again</a>'),
+            "/docs/long.html": _page(
+                "<p>" + "filler " * 20_000 + "</p>", '<a href="long-broken.html">read whole</a>'
+            ),
             "/hidden.html": _page('<a href="hidden-broken.html">behind nofollow</a>'),
             "/about.html": _page(
                 '<a href="about-child.html">checked, not followed</a>',
@@ -109,6 +113,7 @@ def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[
         (f"{base}/docs/gone.html", f"{base}/docs/b.html"),
         (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
         (f"{base}/index.html#intro", f"{base}/index.html"),
+        (f"{base}/docs/long-broken.html", f"{base}/docs/long.html"),
         (f"{base}/docs/b.html#nosuch", f"{base}/docs/a.html"),
     }
 
