@@ -66,6 +66,12 @@ class UrlResult:
     """Where the permanent redirects at the start of the chain lead: the URL to write instead."""
     cached: bool = False
     """The row was served from the result cache (``CRAWLER_CACHE``), not checked in this run."""
+    found_on: str | None = None
+    """Site crawls: the first page the link was found on (empty for a seed)."""
+    found_count: int | None = None
+    """Site crawls: the places (elements of pages) it was found at before its row was written."""
+    depth: int | None = None
+    """Site crawls: links followed from a seed to reach it (0 for a seed)."""
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UrlResult))

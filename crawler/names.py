@@ -35,6 +35,12 @@ SPIDER_ARGUMENTS: dict[str, str] = {
 }
 """Every argument of the ``urls`` spider (``-a NAME=VALUE``), with its one-line help."""
 
+SITE_ARGUMENTS: dict[str, str] = {
+    "depth": "links followed from a seed before pages are only checked, not parsed (default: 10)",
+    "max_pages": "pages parsed at most; links beyond are still checked (default: 100000)",
+}
+"""The ``site`` spider's own arguments, on top of :data:`SPIDER_ARGUMENTS`."""
+
 
 SETTINGS: Final[Mapping[str, Any]] = MappingProxyType(
     {

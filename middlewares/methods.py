@@ -11,7 +11,7 @@ from scrapy import signals
 from scrapy.exceptions import DownloadTimeoutError, ResponseDataLossError, StopDownload
 
 from crawler.checker.botwall import BODY_PREFIX, bot_wall_sign
-from crawler.checker.methods import CHECK_METHOD_META_KEY
+from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.exceptions import (
     ConnectTimeoutError,
     DownloadConnectionResetError,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
+    from scrapy.http import Headers, Response
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ class CheckMethodMiddleware:
     - ``get`` (and a ``head`` check's GET): the download stops once the body's first
       :data:`~crawler.checker.botwall.BODY_PREFIX` bytes are in (all a row needs: the bot-wall
       markers), from the ``bytes_received`` signal, unless ``CRAWLER_FULL_BODIES`` is set.
-      Either way a stopped response is flagged ``download_stopped``.
+      Either way a stopped response is flagged ``download_stopped``. An HTML response to a
+      request with ``WHOLE_HTML_META_KEY`` (a page the site crawl parses) is read whole.
 
     Order it below the retry middleware (e.g. 540, retry is 550), so that retries and
     backoff come first. Stats: ``crawler/methods/head_fallback_count``.
@@ -94,10 +95,22 @@ class CheckMethodMiddleware:
         """Build the middleware and connect it to ``headers_received`` and ``bytes_received``."""
         return cls(crawler)
 
-    def _headers_received(self, request: Request, body_length: int | None = None, **_: Any) -> None:
+    def _headers_received(
+        self,
+        request: Request,
+        body_length: int | None = None,
+        headers: Headers | None = None,
+        **_: Any,
+    ) -> None:
         method = request.meta.get(CHECK_METHOD_META_KEY)
         if method == "headers":
             raise StopDownload(fail=False)
+        if (
+            request.meta.get(WHOLE_HTML_META_KEY)
+            and headers is not None
+            and is_html(headers.get(b"Content-Type"))
+        ):
+            return  # a page to parse: read to its end
         if method is not None and request.method != "HEAD" and not self.config.full_bodies:
             request.meta[BODY_SEEN_META_KEY] = [0, body_length]
 

@@ -91,4 +91,5 @@ def test_genspider_makes_spiders_from_scrapys_templates_and_ours(tmp_path: Path)
     assert templates.stdout.split()[2:] == ["basic", "crawl", "csvfeed", "urlcheck", "xmlfeed"]
     listed = scrapy("list")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == ["docs_links", "example", "urls"]  # the checker comes along
+    checker = ["site", "urls"]  # the checker comes along
+    assert listed.stdout.split() == ["docs_links", "example", *checker]

@@ -53,6 +53,7 @@ def test_no_private_module_inside_the_package() -> None:
 KEPT_WORDS = {
     ("crawler/checker/cache.py", "ok"): "SQLite's PRAGMA quick_check answer",
     ("crawler/checker/hosts.py", "timeout"): "a key of a CRAWLER_HOSTS entry",
+    ("crawler/site/extract.py", "robots"): "the name of <meta name=robots>",
     ("crawler/handler/timing_stats.py", "dns"): "a timing phase",
     ("crawler/handler/timing_stats.py", "tls"): "a timing phase",
     ("crawler/handler/body.py", "dataloss"): "Scrapy's response flag",

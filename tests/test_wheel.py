@@ -227,7 +227,7 @@ def test_the_addon_in_a_foreign_project(installed: Installed, site: str, tmp_pat
 def test_the_repository_lists_the_checker_once() -> None:
     listed = run_scrapy("list")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == ["urls"]
+    assert listed.stdout.split() == ["site", "urls"]
     assert "several spiders with the same name" not in listed.stderr
 
 

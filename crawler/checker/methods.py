@@ -13,6 +13,23 @@ CHECK_METHODS: Final[tuple[CheckMethod, ...]] = ("get", "head", "headers")
 CHECK_METHOD_META_KEY: Final = "check_method"
 """``request.meta`` key of the :data:`CheckMethod` a request checks with."""
 
+WHOLE_HTML_META_KEY: Final = "whole_html_body"
+"""``request.meta`` key: when true, a GET check whose response is HTML (by its
+``Content-Type``) reads the whole body, up to ``DOWNLOAD_MAXSIZE``, to be parsed (the site
+crawl's pages); other responses stop after their first bytes as usual."""
+
+HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
+"""Media types of the responses parsed for links."""
+
+
+def is_html(content_type: bytes | str | None) -> bool:
+    """Whether a ``Content-Type`` value names an HTML document."""
+    if content_type is None:
+        return False
+    text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    return text.split(";", 1)[0].strip().lower() in HTML_TYPES
+
+
 HTTP_METHODS: Final[dict[CheckMethod, str]] = {"get": "GET", "head": "HEAD", "headers": "GET"}
 """The HTTP method each check method starts with."""
 

@@ -69,6 +69,7 @@ class Outcome(StrEnum):
     EXCLUDED = "excluded"
     SLOW = "slow"
     BLOCKED = "blocked"
+    MISSING_FRAGMENT = "missing_fragment"
 
 
 OUTCOMES: Final = tuple(Outcome)

@@ -1,0 +1,373 @@
+"""The site spider: the checker with a growing list, fed by the links of the pages it fetches.
+
+Seeds come from ``urls`` as in the ``urls`` spider; pages on the seeds' hosts are fetched with
+GET and parsed (:mod:`crawler.site.extract`), every distinct link found gets one request and
+one row. See ``docs/site.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
+
+from scrapy.http import TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
+from crawler.checker.outcomes import Outcome
+from crawler.checker.spider import UrlCheckSpider
+from crawler.items import ENTRIES_STAT, UrlResult
+from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
+from crawler.scale.shard import url_fingerprint
+from crawler.site.extract import page_links
+from crawler.sources import UrlEntry
+from crawler.urls import host_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+LINK_META_KEY = "site_link"
+"""``request.meta`` key of the :class:`Link` a request checks."""
+DEFAULT_DEPTH = 10
+DEFAULT_MAX_PAGES = 100_000
+PAGES_STAT = "crawler/site/pages_count"
+"""Stats key: pages fetched to be parsed."""
+LINKS_STAT = "crawler/site/links_count"
+"""Stats key: links read on the pages (every place, repeats included)."""
+SITE_SETTINGS: dict[str, Any] = {
+    "METAREFRESH_ENABLED": False,
+    "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+    "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+}
+"""Scrapy settings a site crawl changes where the project leaves them at Scrapy's default."""
+MAX_PENDING_FRAGMENTS = 256
+"""Fragments of a page waited for while it is in flight (the first places linking to them)."""
+MAX_PAGES_WITH_ANCHORS = 10_000
+"""Parsed pages whose anchors are kept for the fragments of links found later (oldest out)."""
+FRAGMENT_ALWAYS_THERE = frozenset({"", "top"})
+"""Fragments a browser scrolls to without any element (HTML: the top of the page)."""
+ONE_PROCESS = ("workers", "shard", "redis", "job")
+"""``urls`` arguments a site crawl does not take: it runs in one process."""
+NOT_YET = ("resume",)
+"""``urls`` arguments a site crawl does not take yet."""
+SEED_SOURCE = "urls"
+"""``source`` of the seeds given as URLs on the command line."""
+_SEED_SPLIT = re.compile(r",(?=https?://)", re.IGNORECASE)
+
+
+def seed_urls(spec: str | None) -> list[str] | None:
+    """The URLs of a ``urls`` value made of URLs (``https://a/,https://b/``), or ``None`` when
+    it names files."""
+    if spec is None or not re.match(r"https?://", spec.strip(), re.IGNORECASE):
+        return None
+    return [url.strip() for url in _SEED_SPLIT.split(spec.strip()) if url.strip()]
+
+
+def _count(given: Mapping[str, str], name: str, default: int) -> int:
+    value = given.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def _fingerprint(url: str) -> int:
+    """:func:`~crawler.scale.shard.url_fingerprint`, or one of the text itself for a URL that
+    cannot be canonicalised (its row says why it is invalid)."""
+    try:
+        return url_fingerprint(url)
+    except ValueError:
+        return url_fingerprint(repr(url))
+
+
+@dataclass(frozen=True, slots=True)
+class SiteArguments:
+    """The ``site`` spider's own arguments, parsed."""
+
+    depth: int = DEFAULT_DEPTH
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    @classmethod
+    def parse(cls, given: Mapping[str, str]) -> Self:
+        """``ValueError`` (one line) for a bad value or a ``urls`` argument a crawl cannot take."""
+        if refused := sorted(name for name in ONE_PROCESS if name in given):
+            raise ValueError(
+                f"-a {refused[0]}=… is not taken by the site spider: a site crawl runs in one "
+                "process (drop it)"
+            )
+        if refused := sorted(name for name in NOT_YET if name in given):
+            raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
+        return cls(
+            depth=_count(given, "depth", DEFAULT_DEPTH),
+            max_pages=_count(given, "max_pages", DEFAULT_MAX_PAGES),
+        )
+
+
+@dataclass(slots=True)
+class Link:
+    """A distinct link (a seed or a link found on a page) while its request is in flight."""
+
+    fingerprint: int
+    depth: int
+    found_on: str | None = None
+    """The first page it was found on, redacted; ``None`` for a seed."""
+    count: int = 0
+    """Places it was found at so far."""
+    nofollow: bool = False
+    page: bool = False
+    """Fetched with GET to be parsed."""
+    fragments: dict[str, Place] | None = None
+    """Fragments linked to while it was in flight, with the first place linking to each."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a link to a fragment was found."""
+
+    url: str
+    """The link, without its fragment."""
+    source: str
+    """The page it is on (redacted)."""
+    line: int
+    depth: int
+    """The depth of the link."""
+
+
+def _wait_for(link: Link, fragment: str, place: Place) -> None:
+    """Remember that ``place`` links to ``fragment`` of the in-flight page ``link``."""
+    if link.fragments is None:
+        link.fragments = {}
+    if fragment not in link.fragments and len(link.fragments) < MAX_PENDING_FRAGMENTS:
+        link.fragments[fragment] = place
+
+
+def _fragment_key(fingerprint: int, fragment: str) -> int:
+    """A fingerprint of the link ``fingerprint#fragment`` (one row per missing fragment)."""
+    digest = hashlib.blake2b(f"{fingerprint}#{fragment}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _anchored(fragment: str, anchors: frozenset[str]) -> bool:
+    if fragment.lower() in FRAGMENT_ALWAYS_THERE or fragment.startswith(":~:"):
+        return True  # the top of the page, or a text fragment
+    return fragment in anchors or unquote(fragment) in anchors
+
+
+class SiteCheckSpider(UrlCheckSpider):
+    """Checks every link of a site, starting from the ``urls`` seeds.
+
+    Arguments: those of :class:`~crawler.checker.UrlCheckSpider` but ``workers``, ``shard``,
+    ``redis`` and ``job``, plus ``depth`` and ``max_pages`` (:data:`crawler.names.SITE_ARGUMENTS`).
+    """
+
+    name = "sitecheck"
+    arguments: ClassVar[Mapping[str, str]] = {**SPIDER_ARGUMENTS, **SITE_ARGUMENTS}
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Breadth first: the scheduler's queues are FIFO (a link's priority is minus its
+        depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
+        its own check. Project settings still win."""
+        for name, value in SITE_SETTINGS.items():
+            if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["default"]:
+                settings.set(name, value, "spider")
+        super().update_settings(settings)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        own = {name: kwargs.pop(name) for name in SITE_ARGUMENTS if name in kwargs}
+        super().__init__(*args, **kwargs)
+        self.site = SiteArguments.parse(own)
+        self.scope: set[str] = set()
+        """Hosts whose pages are parsed: the seeds'."""
+        self._in_flight: dict[int, Link] = {}
+        self._found: Link | None = None
+        self._pages = 0
+        self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """Build the spider; the result cache is not used (a cached page is not parsed)."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._cache = None
+        return spider
+
+    @classmethod
+    def check_arguments(cls, **given: str) -> None:
+        """Raise ``ValueError`` (one line) for a bad argument."""
+        SiteArguments.parse(given)
+        if seed_urls(given.get("urls")) is not None:  # no file to open
+            given = {name: value for name, value in given.items() if name != "urls"}
+            given["urls"] = "-"
+        super().check_arguments(**given)
+
+    def url_entries(self) -> Iterable[UrlEntry | str | None]:
+        """The seeds: the URLs given as ``urls``, or the entries of its files."""
+        seeds = seed_urls(self.urls)
+        if seeds is None:
+            yield from super().url_entries()
+            return
+        logger.info("Checking the site of %s", ", ".join(seeds), extra={"spider": self})
+        for line, url in enumerate(seeds, 1):
+            yield UrlEntry(url=url, source=SEED_SOURCE, line=line)
+
+    def countable_inputs(self) -> str | None:
+        """``None``: a site's links are not known ahead."""
+        return None
+
+    def make_request(self, entry: UrlEntry) -> Request:
+        """The request of a seed or of a link found on a page: pages in scope are fetched with
+        GET, read whole when HTML, and parsed; other links are checked with ``method``."""
+        request = super().make_request(entry)
+        link = self._found
+        if link is None:  # a seed
+            link = Link(_fingerprint(entry.url), depth=0)
+            if host := host_of(entry.url):
+                self.scope.add(host)
+        link.page = (
+            not link.nofollow
+            and link.depth <= self.site.depth
+            and self._pages < self.site.max_pages
+            and host_of(entry.url) in self.scope
+        )
+        meta = request.meta
+        meta[LINK_META_KEY] = link
+        self._in_flight[link.fingerprint] = link
+        if not link.page:
+            return request.replace(priority=-link.depth)
+        self._pages += 1
+        self.crawler.stats.inc_value(PAGES_STAT)
+        meta[CHECK_METHOD_META_KEY] = "get"
+        meta[WHOLE_HTML_META_KEY] = True
+        return request.replace(method="GET", priority=-link.depth)
+
+    def parse_result(self, response: Response) -> list[Any]:
+        """The link's row, then the requests and rows of the new links of a parsed page."""
+        rows: list[Any] = super().parse_result(response)
+        link = response.meta.get(LINK_META_KEY)
+        if not isinstance(link, Link):
+            return rows
+        self._finish(rows, link)
+        if (
+            link.page
+            and 200 <= response.status < 300
+            and isinstance(response, TextResponse)
+            and is_html(response.headers.get(b"Content-Type"))
+            and host_of(response.url) in self.scope
+            and "download_stopped" not in response.flags
+        ):
+            rows.extend(self._links_of(response, link))
+        return rows
+
+    def failed_result(self, failure: Failure) -> list[UrlResult]:
+        """The link's row of a request that failed."""
+        rows = super().failed_result(failure)
+        request: Request = failure.request  # type: ignore[attr-defined]
+        link = request.meta.get(LINK_META_KEY)
+        if isinstance(link, Link):
+            self._finish(rows, link)
+        return rows
+
+    def _finish(self, rows: list[UrlResult], link: Link) -> None:
+        self._in_flight.pop(link.fingerprint, None)
+        for row in rows:
+            _fill(row, link)
+
+    def _links_of(self, response: TextResponse, page: Link) -> list[Request | UrlResult]:
+        found = page_links(response.text, response.url)
+        source = self.redactor.url(response.url)
+        steps: list[Request | UrlResult] = self._keep_anchors(page, found.anchors)
+        stats = self.crawler.stats
+        stats.inc_value(LINKS_STAT, len(found.links))
+        for place in found.links:
+            fingerprint = _fingerprint(place.url)
+            at = Place(place.url, source, place.line, page.depth + 1)
+            if place.fragment is not None and (
+                missing := self._fragment(fingerprint, place.fragment, at)
+            ):
+                steps.append(missing)
+            if fingerprint in self._seen:
+                if (known := self._in_flight.get(fingerprint)) is not None:
+                    known.count += 1
+                    if known.page and place.fragment is not None:
+                        _wait_for(known, place.fragment, at)
+                continue
+            stats.inc_value(ENTRIES_STAT)
+            link = Link(
+                fingerprint,
+                depth=page.depth + 1,
+                found_on=source,
+                count=1,
+                nofollow=found.nofollow or place.nofollow,
+            )
+            self._found = link
+            try:
+                step = self._first_step(UrlEntry(url=place.url, source=source, line=place.line))
+            finally:
+                self._found = None
+            if fingerprint not in self._seen:  # a row at once (mailto:, excluded, invalid)
+                self._seen.add(fingerprint)
+            if isinstance(step, UrlResult):
+                self._in_flight.pop(fingerprint, None)
+                _fill(step, link)
+            elif link.page and place.fragment is not None:
+                _wait_for(link, place.fragment, at)
+            steps.append(step)
+        return steps
+
+    def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
+        """Keep the anchors of a parsed page; the rows of the fragments linked to while it was
+        in flight that it has no anchor for."""
+        self._anchors[page.fingerprint] = anchors
+        if len(self._anchors) > MAX_PAGES_WITH_ANCHORS:
+            self._anchors.popitem(last=False)
+        pending, page.fragments = page.fragments or {}, None
+        return [
+            row
+            for fragment, place in pending.items()
+            if (row := self._fragment(page.fingerprint, fragment, place)) is not None
+        ]
+
+    def _fragment(self, fingerprint: int, fragment: str, place: Place) -> UrlResult | None:
+        """The ``missing_fragment`` row of a link from ``place`` to ``fragment`` of a parsed
+        page that has no anchor for it (once per page and fragment); ``None`` otherwise, or
+        while the page is not parsed yet."""
+        anchors = self._anchors.get(fingerprint)
+        if anchors is None or _anchored(fragment, anchors):
+            return None
+        key = _fragment_key(fingerprint, fragment)
+        if key in self._seen:
+            return None
+        self._seen.add(key)
+        self.crawler.stats.inc_value(ENTRIES_STAT)
+        row = self._entry_row(
+            UrlEntry(url=f"{place.url}#{fragment}", source=place.source, line=place.line),
+            Outcome.MISSING_FRAGMENT,
+            f"the page has no element with id={fragment[:100]!r} (nor <a name>)",
+        )
+        _fill(row, Link(fingerprint, depth=place.depth, found_on=place.source, count=1))
+        return row
+
+
+def _fill(row: UrlResult, link: Link) -> None:
+    row.found_on = link.found_on
+    row.found_count = link.count
+    row.depth = link.depth

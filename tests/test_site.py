@@ -1,0 +1,241 @@
+"""``scrapy crawl site``: a generated site with planted broken links, crawled as users do."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+from aiohttp import web
+
+from crawler.site.extract import page_links, srcset_urls
+from tests._crawl import read_rows
+from tests._scrapy import run_scrapy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+HTML = "text/html; charset=utf-8"
+
+
+@dataclass
+class Served:
+    """A static site: path → (content type, body), and the requests each path got."""
+
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+
+    def app(self) -> web.Application:
+        async def serve(request: web.Request) -> web.Response:
+            self.hits[request.path] += 1
+            if request.path not in self.files:
+                return web.Response(status=404, text="not found")
+            content_type, body = self.files[request.path]
+            return web.Response(body=body, headers={"Content-Type": content_type})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", serve)
+        return app
+
+
+def _page(*body: str, head: str = "") -> tuple[str, bytes]:
+    lines = "\n".join(body)
+    return HTML, f"<!doctype html><html><head>{head}</head><body>\n{lines}\n</body></html>".encode()
+
+
+def plant_site(site: Served, base: str, outside: Served, ext: str) -> set[tuple[str, str]]:
+    """Fill ``site`` (at ``base``) and ``outside`` (at ``ext``, another host); return the
+    broken links planted, as ``(url, first page linking to it)``."""
+    site.files.update(
+        {
+            "/index.html": _page(
+                '<a href="docs/a.html">relative</a>',
+                '<a href="/docs/b.html#top">absolute path, with a fragment</a>',
+                f'<a href="{base}/about.html">absolute URL</a>',
+                '<a href="missing.html">broken internal</a>',
+                f'<a href="{ext}/gone">broken external</a>',
+                f'<a href="{ext}/fine">fine external</a>',
+                '<a href="hidden.html" rel="nofollow">not followed</a>',
+                '<img src="img/logo.png" srcset="img/logo.png 1x, img/logo2x.png 2x, '
+                'img/nope3x.png 3x">',
+                '<a href="mailto:me@example.org">mail</a>',
+                '<a href="javascript:void(0)">script</a>',
+                '<a href="docs/a.html">again</a>',
+                '<a href="#intro">missing fragment on the page itself</a>',
+                '<a href="docs/deep/c.html#named">a named anchor</a>',
+                f'<a href="{ext}/fine#anything">outside: not parsed</a>',
+                '<a href="docs/long.html">a long page</a>',
+                head='<link rel="stylesheet" href="style.css">',
+            ),
+            "/docs/a.html": _page(
+                '<a href="b.html">loop to B</a>',
+                '<a href="../index.html">home</a>',
+                '<a href="deep/c.html">deeper</a>',
+                '<a href="b.html#nosuch">missing fragment</a>',
+                '<a href="b.html#top">an id</a>',
+                head='<meta http-equiv="refresh" content="30; url=refresh-target.html">',
+            ),
+            "/docs/b.html": _page(
+                '<h2 id="top">B</h2>',
+                '<a href="a.html">loop to A</a>',
+                '<a href="/docs/gone.html">broken internal</a>',
+            ),
+            "/docs/deep/c.html": _page(
+                '<a href="d.html">through base</a>',
+                '<a href="x.html">broken through base</a>',
+                '<a name="named">named</a>',
+                head='<base href="/other/">',
+            ),
+            "/other/d.html": _page(f'<a href="{ext}/gone">the broken external again</a>'),
+            "/docs/long.html": _page(
+                "<p>" + "filler " * 20_000 + "</p>", '<a href="long-broken.html">read whole</a>'
+            ),
+            "/hidden.html": _page('<a href="hidden-broken.html">behind nofollow</a>'),
+            "/about.html": _page(
+                '<a href="about-child.html">checked, not followed</a>',
+                head='<meta name="robots" content="noindex, nofollow">',
+            ),
+            "/about-child.html": _page('<a href="about-broken.html">behind nofollow</a>'),
+            "/style.css": ("text/css", b"body { color: black }"),
+            "/img/logo.png": ("image/png", b"\x89PNG" + b"\0" * 4000),
+            "/img/logo2x.png": ("image/png", b"\x89PNG" + b"\0" * 4000),
+        }
+    )
+    outside.files["/fine"] = (HTML, b'<a href="/never-crawled">outside</a>')
+    return {
+        (f"{base}/missing.html", f"{base}/index.html"),
+        (f"{ext}/gone", f"{base}/index.html"),
+        (f"{base}/img/nope3x.png", f"{base}/index.html"),
+        (f"{base}/docs/refresh-target.html", f"{base}/docs/a.html"),
+        (f"{base}/docs/gone.html", f"{base}/docs/b.html"),
+        (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
+        (f"{base}/index.html#intro", f"{base}/index.html"),
+        (f"{base}/docs/long-broken.html", f"{base}/docs/long.html"),
+        (f"{base}/docs/b.html#nosuch", f"{base}/docs/a.html"),
+    }
+
+
+@pytest.fixture(scope="module")
+def planted(server_loop: ServerLoop) -> tuple[str, Served, Served, set[tuple[str, str]]]:
+    site, outside = Served(), Served()
+    base = server_loop.http(site.app())
+    ext = server_loop.http(outside.app()).replace("127.0.0.1", "localhost")
+    return base, site, outside, plant_site(site, base, outside, ext)
+
+
+def test_the_links_of_a_page_are_every_url_a_reader_follows_or_a_browser_loads() -> None:
+    html = (
+        '<base href="/b/"><meta name="robots" content="nofollow">'
+        '<meta http-equiv="refresh" content="0;URL=\'next.html\'">'
+        '<a href="x.html#f">x</a><a href=" javascript:go()">j</a><area href="data:,x">'
+        '<img src="i.png" srcset="i1.png 1x, i2.png 2x"><video src="v.mp4" poster="p.jpg">'
+        '</video><audio src="a.ogg"></audio><source srcset="s.webp"><object data="o.svg">'
+        '</object><embed src="e.swf"><iframe src="//other.example/f"></iframe>'
+        '<script src="s.js"></script><a href="mailto:me@example.org" rel="nofollow">m</a>'
+    )
+    page = page_links(html, "https://h.example/dir/page.html")
+    assert page.nofollow
+    assert [(link.url, link.element) for link in page.links] == [
+        ("https://h.example/b/next.html", "meta@content"),
+        ("https://h.example/b/x.html", "a@href"),
+        ("https://h.example/b/i.png", "img@src"),
+        ("https://h.example/b/i1.png", "img@srcset"),
+        ("https://h.example/b/i2.png", "img@srcset"),
+        ("https://h.example/b/v.mp4", "video@src"),
+        ("https://h.example/b/p.jpg", "video@poster"),
+        ("https://h.example/b/a.ogg", "audio@src"),
+        ("https://h.example/b/s.webp", "source@srcset"),
+        ("https://h.example/b/o.svg", "object@data"),
+        ("https://h.example/b/e.swf", "embed@src"),
+        ("https://other.example/f", "iframe@src"),
+        ("https://h.example/b/s.js", "script@src"),
+        ("mailto:me@example.org", "a@href"),
+    ]
+    assert [link.nofollow for link in page.links][-1] is True
+
+
+def test_srcset_candidates_keep_commas_inside_urls_and_skip_descriptors() -> None:
+    assert srcset_urls(" a.png 1x,b.png  2x , c.png, d,e.png 100w, f.png (x, y)") == [
+        "a.png",
+        "b.png",
+        "c.png",
+        "d,e.png",
+        "f.png",
+    ]
+
+
+def test_a_site_crawl_finds_exactly_the_planted_broken_links_each_checked_once(
+    planted: tuple[str, Served, Served, set[tuple[str, str]]], tmp_path: Path
+) -> None:
+    base, site, outside, broken = planted
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out), "-s", "LOG_LEVEL=INFO"
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "entries but" not in result.stderr  # every link its row: none missing
+    rows = read_rows(out)
+    urls = [row["url"] for row in rows]
+    assert len(urls) == len(set(urls))  # one row per distinct link
+    found = {(row["url"], row["found_on"]) for row in rows if row["ok"] is False}
+    assert found == broken
+    by_url = {row["url"]: row for row in rows}
+    ext = next(url for url, _ in broken if url.endswith("/gone")).removesuffix("/gone")
+    assert set(by_url) == {
+        *(f"{base}{path}" for path in site.files),
+        *(url for url, _ in broken),
+        f"{ext}/fine",
+        "mailto:me@example.org",
+    }
+    assert f"{base}/hidden-broken.html" not in by_url  # rel=nofollow
+    assert f"{base}/about-broken.html" not in by_url  # <meta name=robots content=nofollow>
+    assert by_url["mailto:me@example.org"]["outcome"] == "unchecked"
+    assert {row["outcome"] for row in rows if "#" in row["url"]} == {"missing_fragment"}
+    depths = {path: by_url[f"{base}{path}"]["depth"] for path in ("/index.html", "/other/d.html")}
+    assert depths == {"/index.html": 0, "/other/d.html": 2}
+    assert by_url[f"{base}/docs/b.html"]["found_on"] == f"{base}/index.html"
+    assert by_url[f"{base}/docs/a.html"]["found_count"] >= 2  # twice on the index
+    # every page and asset requested once, pages in full; nothing outside crawled
+    assert set(site.hits.values()) == {1}, site.hits
+    assert set(outside.hits) == {"/gone", "/fine"}
+    assert set(outside.hits.values()) == {1}
+
+
+def test_depth_bounds_the_pages_parsed_and_the_links_beyond_are_still_checked(
+    planted: tuple[str, Served, Served, set[tuple[str, str]]], tmp_path: Path
+) -> None:
+    base, _, _, _ = planted
+    out = tmp_path / "links.csv"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-a", "depth=0", "-O", str(out)
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    rows = read_rows(out)
+    assert {row["found_on"] for row in rows} == {"", f"{base}/index.html"}  # only the seed parsed
+    assert f"{base}/docs/a.html" in {row["url"] for row in rows}  # checked, not parsed
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("depth=-1", "depth must be a whole number >= 0, got '-1'"),
+        ("max_pages=many", "max_pages must be a whole number >= 0, got 'many'"),
+        ("workers=2", "-a workers=… is not taken by the site spider"),
+        ("dept=2", "did you mean -a depth=…?"),
+    ],
+)
+def test_a_bad_site_argument_is_one_error_line(argument: str, message: str) -> None:
+    result = run_scrapy("crawl", "site", "-a", "urls=http://127.0.0.1:9/", "-a", argument)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_site_arguments() -> None:
+    result = run_scrapy("crawl", "site", "-h")
+    assert result.returncode == 0, result.stderr
+    assert "-a depth=VALUE" in result.stdout
+    assert "-a max_pages=VALUE" in result.stdout
