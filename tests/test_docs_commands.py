@@ -33,6 +33,8 @@ SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.MULTILINE | re.
 RUNS_SCRAPY = re.compile(r"(?:^|\|\s*)scrapy\s")
 FILE_NAME = re.compile(r"\.?[\w$()*-]+(?:\.[a-z]+)+")
 DOC_REDIS = "redis://HOST:6379/0"
+DOC_SITE = "https://docs.example.org/"
+"""The site the docs check; a page of the loopback server stands in for it."""
 
 
 def documented_commands() -> dict[str, list[str]]:
@@ -350,6 +352,21 @@ SCENARIOS: dict[str, Scenario] = {
             ),
         ],
     ),
+    "site": Scenario(
+        {"seeds.txt": "{site}/ok\n{site}/status/404\n"},
+        [
+            Step(
+                f"scrapy crawl site -a urls={DOC_SITE} -O links.csv",
+                0,
+                _checks_links("links.csv", {"/ok": "ok"}),
+            ),
+            Step(
+                "scrapy crawl site -a urls=seeds.txt -a depth=3 -a max_pages=500 -O links.jsonl",
+                2,
+                _checks_links("links.jsonl", {"/ok": "ok", "/status/404": "http_error"}),
+            ),
+        ],
+    ),
     "redis": Scenario(
         {
             "links.txt": "{site}/ok\n{site}/status/404\n",
@@ -378,11 +395,14 @@ def _path(tmp_path: Path, name: str) -> Path:
     return tmp_path / name.replace("$(hostname)-$$", "host-1")
 
 
-def _arguments(tokens: list[str], tmp_path: Path, redis_url: str | None) -> list[str]:
-    """The command's arguments with its file names and Redis URL made real."""
+def _arguments(tokens: list[str], tmp_path: Path, redis_url: str | None, site: str) -> list[str]:
+    """The command's arguments with its file names, Redis URL and site made real."""
     arguments: list[str] = []
     for token in tokens:
         real = token.replace(DOC_REDIS, redis_url) if redis_url is not None else token
+        if DOC_SITE in real:
+            arguments.append(real.replace(DOC_SITE, f"{site}/ok"))
+            continue
         if "*" in real and FILE_NAME.fullmatch(real):
             arguments += [str(path) for path in sorted(tmp_path.glob(real))]
             continue
@@ -391,7 +411,7 @@ def _arguments(tokens: list[str], tmp_path: Path, redis_url: str | None) -> list
 
 
 def run_documented(
-    command: str, tmp_path: Path, redis_url: str | None
+    command: str, tmp_path: Path, redis_url: str | None, site: str
 ) -> subprocess.CompletedProcess[str]:
     """Run a documented command line as written, in the project, on the files of ``tmp_path``."""
     stdin = None
@@ -402,7 +422,7 @@ def run_documented(
         stdin = _path(tmp_path, name).read_text()
     program, *tokens = shlex.split(command)
     assert program == "scrapy", command
-    return run_scrapy(*_arguments(tokens, tmp_path, redis_url), stdin=stdin)
+    return run_scrapy(*_arguments(tokens, tmp_path, redis_url, site), stdin=stdin)
 
 
 def _write_inputs(scenario: Scenario, tmp_path: Path, site: str) -> None:
@@ -444,7 +464,7 @@ def test_documented_commands_run_as_shown(
     for step in scenario.steps:
         if step.before is not None:
             step.before(tmp_path, site)
-        result = run_documented(step.command, tmp_path, redis_url)
+        result = run_documented(step.command, tmp_path, redis_url, site)
         output = (result.stdout + result.stderr)[-3000:]
         assert result.returncode == step.exit_status, f"{step.command}\n{output}"
         if step.check is not None:
