@@ -80,6 +80,7 @@ SETTINGS: Final[Mapping[str, Any]] = MappingProxyType(
         "CRAWLER_REPORT_FILES": [],
         "CRAWLER_RETRY_AFTER_MAX": 10.0,
         "CRAWLER_SCRAPY_LOG": False,
+        "CRAWLER_SITE_PLACES_FILE": None,
         "CRAWLER_SLO": "",
         "CRAWLER_SLO_HOSTS": {},
         "CRAWLER_SUMMARY_FILE": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -239,3 +240,112 @@ def test_help_lists_the_site_arguments() -> None:
     assert result.returncode == 0, result.stderr
     assert "-a depth=VALUE" in result.stdout
     assert "-a max_pages=VALUE" in result.stdout
+
+
+def _linked_site() -> Served:
+    """A broken link on three pages (twice on one, on different lines and elements); an ok
+    link on every page."""
+    site = Served()
+    site.files.update(
+        {
+            "/index.html": _page(
+                '<a href="p1.html">one</a>', '<a href="p2.html">two</a>', '<a href="p3.html">3</a>'
+            ),
+            "/p1.html": _page(
+                '<a href="ok.html">fine</a>',
+                '<a href="gone.html">  the   first\n mention  </a>',
+                "<p>text</p>",
+                '<img src="gone.html" alt="a picture">',
+            ),
+            "/p2.html": _page('<a href="gone.html">' + "long " * 40 + "</a>", '<a href="ok.html">'),
+            "/p3.html": _page('<a href="ok.html">fine</a>', '<a href="/gone.html">again</a>'),
+            "/ok.html": _page("<p>fine</p>"),
+        }
+    )
+    return site
+
+
+def test_every_place_of_a_broken_link_is_in_the_fix_list_and_the_reports(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = _linked_site()
+    base = server_loop.http(site.app())
+    out = tmp_path / "links.csv"
+    reports = [tmp_path / name for name in ("report.html", "report.md", "junit.xml")]
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out),
+        "-s", f"CRAWLER_REPORT_FILES={','.join(map(str, reports))}",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    with (tmp_path / "links.places.csv").open(newline="", encoding="utf-8") as stream:
+        places = list(csv.DictReader(stream))
+    gone = f"{base}/gone.html"
+    assert [
+        (row["page"], row["line"], row["element"], row["text"], row["url"]) for row in places
+    ] == [
+        (f"{base}/p1.html", "3", "a@href", "the first mention", gone),
+        (f"{base}/p1.html", "6", "img@src", "a picture", gone),
+        (f"{base}/p2.html", "2", "a@href", ("long " * 16).strip() + "…", gone),
+        (f"{base}/p3.html", "3", "a@href", "again", gone),
+    ]
+    assert {(row["outcome"], row["status"], row["found_count"]) for row in places} == {
+        ("http_error", "404", "4")
+    }
+    html, markdown, junit = (path.read_text() for path in reports)
+    assert "Broken links by page" in html
+    assert "Broken links by page" in markdown
+    for page in ("p1", "p2", "p3"):
+        for text in (html, markdown, junit):
+            assert f"{base}/{page}.html" in text, (page, text[-2000:])
+    assert markdown.count(gone) >= 5  # the failure, and its four places
+    assert junit.count(f'classname="{base}/p1.html"') == 2
+    fix_list = markdown.split("## Broken links by page", 1)[1].split("## Outcomes", 1)[0]
+    assert f"{base}/ok.html" not in fix_list  # an ok link has no places
+    assert fix_list.count(gone) == 4
+
+
+def test_a_missing_fragment_lists_the_places_of_that_fragment_only_in_the_places_file(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = Served()
+    site.files.update(
+        {
+            "/index.html": _page(
+                '<a href="ok.html#there">found</a>',
+                '<a href="ok.html#nope">not there</a>',
+                '<a href="ok.html">the page</a>',
+            ),
+            "/ok.html": _page('<h2 id="there">there</h2>'),
+        }
+    )
+    base = server_loop.http(site.app())
+    fix_list = tmp_path / "fix.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-o", str(tmp_path / "links.csv"),
+        "-s", f"CRAWLER_SITE_PLACES_FILE={fix_list}",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert not (tmp_path / "links.places.csv").exists()  # the setting names the file
+    assert read_rows(fix_list) == [
+        {
+            "page": f"{base}/index.html",
+            "line": 3,
+            "element": "a@href",
+            "text": "not there",
+            "url": f"{base}/ok.html#nope",
+            "outcome": "missing_fragment",
+            "status": None,
+            "found_count": 1,
+        }
+    ]
+
+
+def test_a_places_file_that_is_neither_csv_nor_jsonl_is_one_error_line(tmp_path: Path) -> None:
+    result = run_scrapy(
+        "crawl", "site", "-a", "urls=http://127.0.0.1:9/",
+        "-s", f"CRAWLER_SITE_PLACES_FILE={tmp_path / 'fix.txt'}",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "CRAWLER_SITE_PLACES_FILE=" in result.stderr
+    assert "must name a .csv or .jsonl file" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
-    from crawler.output.report import FailingRows
+    from crawler.output.report import FailingRows, PlacesRows
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,14 @@ def publish_summary(
     failing: FailingRows | None = None,
     shown: int = SETTINGS["CRAWLER_FAILURES_SHOWN"],
     extra: dict[str, Any] | None = None,
+    places: PlacesRows | None = None,
 ) -> None:
-    """Write the summary ``data``, with the ``failing`` rows, to each of ``paths`` (a write
-    error is logged), then log the first ``shown`` failed URLs and the summary: the last lines
-    of a run."""
+    """Write the summary ``data``, with the ``failing`` rows and the ``places`` of a site
+    crawl, to each of ``paths`` (a write error is logged), then log the first ``shown`` failed
+    URLs and the summary: the last lines of a run."""
     for path in paths:
         try:
-            write_report(data, path, failing)
+            write_report(data, path, failing, places)
         except OSError as e:
             logger.error("Cannot write %s: %s", path, e, extra=extra)
         else:
@@ -150,6 +151,7 @@ class RunSummaryExtension:
                 failing=self.summary.failing_rows,
                 shown=self.shown,
                 extra={"spider": spider},
+                places=getattr(spider, "broken_places", None),
             )
         finally:
             self.summary.close()

@@ -30,6 +30,9 @@ LINK_ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
 IGNORED_SCHEMES: Final = ("javascript:", "data:")
 """Links that name no resource to check."""
 
+TEXT_CHARS: Final = 80
+"""Characters of a link's text kept (whitespace collapsed; a longer text ends with ``…``)."""
+
 _XPATH: Final = "|".join(f"//{tag}" for tag in (*LINK_ATTRIBUTES, "meta"))
 _REFRESH_URL: Final = re.compile(r"""^\s*\d*(?:\.\d*)?\s*[;,]?\s*url\s*=\s*['"]?([^'"]*)""", re.I)
 _ASCII_WHITESPACE: Final = re.compile(r"[\t\n\r]")
@@ -49,6 +52,8 @@ class FoundLink:
     """The element has ``rel=nofollow``."""
     fragment: str | None = None
     """The fragment it points at (``""`` for a bare ``#``), ``None`` without one."""
+    text: str = ""
+    """What a reader sees of it: its text, else its ``alt`` or ``title`` (:data:`TEXT_CHARS`)."""
 
 
 @dataclass(slots=True)
@@ -119,6 +124,26 @@ def _values(tag: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
     return found
 
 
+def bounded_text(text: str) -> str:
+    """``text`` with whitespace collapsed, cut to :data:`TEXT_CHARS` (ending with ``…``)."""
+    text = " ".join(text[: TEXT_CHARS * 4].split())
+    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1].rstrip() + "\u2026"
+
+
+def _text(root: object, attributes: dict[str, str]) -> str:
+    """The text of a link element (its first characters), else its ``alt`` or ``title``."""
+    parts: list[str] = []
+    size = 0
+    itertext = getattr(root, "itertext", None)
+    for part in itertext() if itertext is not None else ():
+        parts.append(str(part))
+        size += len(part)
+        if size > TEXT_CHARS * 4:
+            break
+    text = bounded_text("".join(parts))
+    return text or bounded_text(attributes.get("alt") or attributes.get("title") or "")
+
+
 def page_links(html: str, url: str) -> Page:
     """The links of the HTML page ``html`` found at ``url``, in document order.
 
@@ -140,8 +165,13 @@ def page_links(html: str, url: str) -> Page:
             continue
         line = getattr(root, "sourceline", None) or 1
         nofollow = "nofollow" in attributes.get("rel", "").lower().split()
+        text: str | None = None
         for name, value in _values(tag, attributes):
             if (absolute := _absolute(base, value)) is not None:
                 target, fragment = absolute
-                page.links.append(FoundLink(target, f"{tag}@{name}", int(line), nofollow, fragment))
+                if text is None:
+                    text = _text(root, attributes)
+                page.links.append(
+                    FoundLink(target, f"{tag}@{name}", int(line), nofollow, fragment, text)
+                )
     return page

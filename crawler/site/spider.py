@@ -25,11 +25,12 @@ from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
+from crawler.site.places import SitePlaces
 from crawler.sources import UrlEntry
 from crawler.urls import host_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from typing import Self
 
     from scrapy import Request
@@ -202,13 +203,21 @@ class SiteCheckSpider(UrlCheckSpider):
         self._found: Link | None = None
         self._pages = 0
         self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self.places: SitePlaces | None = None
+        """Where each link was found (:mod:`crawler.site.places`)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         """Build the spider; the result cache is not used (a cached page is not parsed)."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._cache = None
+        spider.places = SitePlaces.from_crawler(crawler)
         return spider
+
+    def broken_places(self) -> Iterator[dict[str, Any]]:
+        """Every place of every link that is not ok, by page then line, once the spider
+        closed (the reports' "broken links by page")."""
+        return self.places.rows() if self.places is not None else iter(())
 
     @classmethod
     def check_arguments(cls, **given: str) -> None:
@@ -300,6 +309,15 @@ class SiteCheckSpider(UrlCheckSpider):
         for place in found.links:
             fingerprint = _fingerprint(place.url)
             at = Place(place.url, source, place.line, page.depth + 1)
+            if self.places is not None:
+                self.places.store.add(
+                    place.url,
+                    place.fragment,
+                    page=source,
+                    line=place.line,
+                    element=place.element,
+                    text=place.text,
+                )
             if place.fragment is not None and (
                 missing := self._fragment(fingerprint, place.fragment, at)
             ):

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
     FailingRows = Callable[[str], Iterable[Mapping[str, Any]]]
     """The failing rows of one outcome: ``{url, source, line, outcome, status, error}``."""
-    Renderer = Callable[[Mapping[str, Any], "FailingRows | None"], Iterator[str]]
+    PlacesRows = Callable[[], Iterable[Mapping[str, Any]]]
+    """A fresh stream of the places of the links not ok, by page then line:
+    ``{page, line, element, text, url, outcome, status, found_count}`` (a site crawl's)."""
+    Renderer = Callable[
+        [Mapping[str, Any], "FailingRows | None", "PlacesRows | None"], Iterator[str]
+    ]
 
 __all__ = ["FORMATS", "render_html", "render_junit", "render_markdown", "write_report"]
 
@@ -37,41 +42,61 @@ def examples_of(summary: Mapping[str, Any]) -> FailingRows:
     return examples
 
 
-def _stream_html(summary: Mapping[str, Any], failing: FailingRows | None) -> Iterator[str]:
+def _stream_html(
+    summary: Mapping[str, Any], failing: FailingRows | None, places: PlacesRows | None = None
+) -> Iterator[str]:
     from crawler.output.report.html import stream_html
 
-    return stream_html(summary, failing or examples_of(summary))
+    return stream_html(summary, failing or examples_of(summary), places)
 
 
-def _stream_markdown(summary: Mapping[str, Any], failing: FailingRows | None) -> Iterator[str]:
+def _stream_markdown(
+    summary: Mapping[str, Any], failing: FailingRows | None, places: PlacesRows | None = None
+) -> Iterator[str]:
     from crawler.output.report.markdown import stream_markdown
 
-    return stream_markdown(summary, failing or examples_of(summary))
+    return stream_markdown(summary, failing or examples_of(summary), places)
 
 
-def _stream_junit(summary: Mapping[str, Any], failing: FailingRows | None) -> Iterator[str]:
+def _stream_junit(
+    summary: Mapping[str, Any], failing: FailingRows | None, places: PlacesRows | None = None
+) -> Iterator[str]:
     from crawler.output.report.junit import stream_junit
 
-    return stream_junit(summary, failing or examples_of(summary))
+    return stream_junit(summary, failing or examples_of(summary), places)
 
 
-def _stream_json(summary: Mapping[str, Any], _: FailingRows | None) -> Iterator[str]:
+def _stream_json(
+    summary: Mapping[str, Any], _: FailingRows | None, __: PlacesRows | None = None
+) -> Iterator[str]:
     yield json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_html(summary: Mapping[str, Any], failing: FailingRows | None = None) -> str:
+def render_html(
+    summary: Mapping[str, Any],
+    failing: FailingRows | None = None,
+    places: PlacesRows | None = None,
+) -> str:
     """The HTML report (see :mod:`crawler.output.report.html`)."""
-    return "".join(_stream_html(summary, failing))
+    return "".join(_stream_html(summary, failing, places))
 
 
-def render_markdown(summary: Mapping[str, Any], failing: FailingRows | None = None) -> str:
+def render_markdown(
+    summary: Mapping[str, Any],
+    failing: FailingRows | None = None,
+    places: PlacesRows | None = None,
+) -> str:
     """The Markdown report (see :mod:`crawler.output.report.markdown`)."""
-    return "".join(_stream_markdown(summary, failing))
+    return "".join(_stream_markdown(summary, failing, places))
 
 
-def render_junit(summary: Mapping[str, Any], failing: FailingRows | None = None) -> str:
+def render_junit(
+    summary: Mapping[str, Any],
+    failing: FailingRows | None = None,
+    places: PlacesRows | None = None,
+) -> str:
     """The JUnit XML report (see :mod:`crawler.output.report.junit`)."""
-    return "".join(_stream_junit(summary, failing))
+    return "".join(_stream_junit(summary, failing, places))
 
 
 FORMATS: dict[str, Renderer] = {
@@ -97,9 +122,13 @@ def check_report_path(path: str | Path) -> Path:
 
 
 def write_report(
-    summary: Mapping[str, Any], path: str | Path, failing: FailingRows | None = None
+    summary: Mapping[str, Any],
+    path: str | Path,
+    failing: FailingRows | None = None,
+    places: PlacesRows | None = None,
 ) -> Path:
-    """Render ``summary`` and ``failing`` in the format ``path``'s suffix names; write it there.
+    """Render ``summary``, ``failing`` and ``places`` (a site crawl's "broken links by page")
+    in the format ``path``'s suffix names; write it there.
 
     A lone surrogate (from a hostile export) is written as ``\\udcxx`` rather than failing.
     """
@@ -107,5 +136,5 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     render = FORMATS[path.suffix.lower()]
     with path.open("w", encoding="utf-8", errors="backslashreplace") as out:
-        out.writelines(render(summary, failing))
+        out.writelines(render(summary, failing, places))
     return path

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import TYPE_CHECKING, Any
 
 from crawler.output.summary import format_ms
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
 PHASE_LABELS = {
     "queue_ms": "queue",
@@ -46,3 +48,12 @@ def where(failure: Mapping[str, Any]) -> str:
     """``source:line`` of a failing row (just the source when the line is unknown)."""
     source = failure.get("source") or "?"
     return f"{source}:{failure['line']}" if failure.get("line") else str(source)
+
+
+def by_page(
+    places: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[str, list[Mapping[str, Any]]]]:
+    """The places (sorted by page) grouped by page: ``(page, its places)``, one page at a
+    time."""
+    for page, group in itertools.groupby(places, key=operator.itemgetter("page")):
+        yield str(page), list(group)

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from crawler.output.report.formatting import PHASE_LABELS, TOP_HOSTS, ms, percent, share, where
+from crawler.output.report.formatting import (
+    PHASE_LABELS,
+    TOP_HOSTS,
+    by_page,
+    ms,
+    percent,
+    share,
+    where,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from crawler.output.report import FailingRows
+    from crawler.output.report import FailingRows, PlacesRows
 
 _TEMPLATES = files("crawler.output.report") / "templates"
 CHART_DATA = ("phases", "slowest")
@@ -45,13 +53,17 @@ def _script_json(data: Mapping[str, Any]) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def stream_html(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]:
-    """The report page for ``summary`` and its ``failing`` rows, in pieces."""
+def stream_html(
+    summary: Mapping[str, Any], failing: FailingRows, places: PlacesRows | None = None
+) -> Iterator[str]:
+    """The report page for ``summary``, its ``failing`` rows and ``places`` (a site crawl's
+    broken links by page), in pieces."""
     hosts = list(summary["hosts"].items())
     template = _environment().get_template("report.html.j2")
     return template.generate(
         s=summary,
         failing=failing,
+        pages=None if places is None else by_page(places()),
         run=summary.get("run", {}),
         hosts=hosts[:TOP_HOSTS],
         more_hosts=max(len(hosts) - TOP_HOSTS, 0),

@@ -16,7 +16,7 @@ from crawler.output.summary import host_of
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from crawler.output.report import FailingRows
+    from crawler.output.report import FailingRows, PlacesRows
 
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -47,17 +47,40 @@ def _case(failure: Mapping[str, Any]) -> str:
     )
 
 
-def stream_junit(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]:
+def _place_case(place: Mapping[str, Any]) -> str:
+    outcome = place["outcome"]
+    status = place["status"] if place["status"] is not None else "none"
+    name = f"{place['url']} ({place['element']}, line {place['line']})"
+    text = (
+        f"{place['page']}:{place['line']} {place['element']} {place['text']!r}\n"
+        f"link: {place['url']}\noutcome: {outcome}\nstatus: {status}\n"
+        f"places of this link: {place['found_count']}\n"
+    )
+    return (
+        f"    <testcase classname={_attr(place['page'])} name={_attr(name)}>\n"
+        f"      <failure type={_attr(outcome)} message={_attr(f'{outcome}: ' + place['url'])}>"
+        f"{escape(xml_safe(text))}</failure>\n"
+        "    </testcase>\n"
+    )
+
+
+def stream_junit(
+    summary: Mapping[str, Any], failing: FailingRows, places: PlacesRows | None = None
+) -> Iterator[str]:
     """One ``<testsuite name="urls">``: a failing case per failing row, one passing case.
 
     A failing case is named by its URL, classed by its host (by its source file when the URL
     has none) and its text starts with ``source:line``. Accepted rows are one passing case
-    (``<N> URLs ok``).
+    (``<N> URLs ok``). With ``places`` (a site crawl's), a second ``<testsuite name="broken
+    links by page">`` has a failing case per place, classed by its page.
     """
     failures = sum(sum(1 for _ in failing(outcome)) for outcome in summary["failures"])
     tests = failures + (1 if summary["ok"] else 0)
+    placed = 0 if places is None else sum(1 for _ in places())
     yield "<?xml version='1.0' encoding='utf-8'?>\n"
-    yield f'<testsuites name="url check" tests="{tests}" failures="{failures}">\n'
+    yield (
+        f'<testsuites name="url check" tests="{tests + placed}" failures="{failures + placed}">\n'
+    )
     yield (
         f'  <testsuite name="urls" tests="{tests}" failures="{failures}" errors="0" skipped="0">\n'
     )
@@ -66,4 +89,13 @@ def stream_junit(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[s
     for outcome in summary["failures"]:
         for failure in failing(outcome):
             yield _case(failure)
-    yield "  </testsuite>\n</testsuites>\n"
+    yield "  </testsuite>\n"
+    if places is not None:
+        yield (
+            f'  <testsuite name="broken links by page" tests="{placed}" failures="{placed}" '
+            'errors="0" skipped="0">\n'
+        )
+        for place in places():
+            yield _place_case(place)
+        yield "  </testsuite>\n"
+    yield "</testsuites>\n"

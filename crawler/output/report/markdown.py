@@ -9,12 +9,20 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from crawler.output.report.formatting import PHASE_LABELS, TOP_HOSTS, ms, percent, share, where
+from crawler.output.report.formatting import (
+    PHASE_LABELS,
+    TOP_HOSTS,
+    by_page,
+    ms,
+    percent,
+    share,
+    where,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-    from crawler.output.report import FailingRows
+    from crawler.output.report import FailingRows, PlacesRows
 
 _BACKTICKS = re.compile(r"`+")
 
@@ -70,8 +78,36 @@ def _failures(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]
         )
 
 
-def stream_markdown(summary: Mapping[str, Any], failing: FailingRows) -> Iterator[str]:
-    """Headline, every failure, outcomes, status classes, timing, hosts, slowest, retries."""
+def _places(places: PlacesRows) -> Iterator[str]:
+    yield "## Broken links by page\n\n"
+    empty = True
+    for page, found in by_page(places()):
+        empty = False
+        yield f"### {code(page)}\n\n"
+        yield from _table(
+            ("line", "element", "text", "link", "outcome", "status", "places"),
+            (
+                (
+                    p["line"],
+                    code(p["element"]),
+                    code(p["text"]),
+                    code(p["url"]),
+                    code(p["outcome"]),
+                    p["status"],
+                    p["found_count"],
+                )
+                for p in found
+            ),
+        )
+    if empty:
+        yield "No page links to a link that is not ok.\n\n"
+
+
+def stream_markdown(
+    summary: Mapping[str, Any], failing: FailingRows, places: PlacesRows | None = None
+) -> Iterator[str]:
+    """Headline, every failure, the broken links by page (a site crawl's), outcomes, status
+    classes, timing, hosts, slowest, retries."""
     rows = summary["rows"]
     source = summary.get("run", {}).get("source")
     yield (
@@ -81,6 +117,8 @@ def stream_markdown(summary: Mapping[str, Any], failing: FailingRows) -> Iterato
         + ".\n\n"
     )
     yield from _failures(summary, failing)
+    if places is not None:
+        yield from _places(places)
     yield "## Outcomes\n\n"
     yield from _table(
         ("outcome", "rows", "share"),
