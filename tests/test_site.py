@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import web
 
+from crawler.items import UrlResult
 from crawler.site.extract import page_links, srcset_urls
+from crawler.site.places import PlaceStore
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy
 
@@ -349,3 +351,26 @@ def test_a_places_file_that_is_neither_csv_nor_jsonl_is_one_error_line(tmp_path:
     assert "CRAWLER_SITE_PLACES_FILE=" in result.stderr
     assert "must name a .csv or .jsonl file" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> None:
+    store = PlaceStore(buffer_size=2)
+    try:
+        for page, line, url in [
+            ("https://h/b", 9, "https://h/gone"),
+            ("https://h/a", 7, "https://h/ok"),
+            ("https://h/b", 2, "https://h/gone"),
+            ("https://h/a", 5, "https://h/gone"),
+            ("https://h/c", 1, "https://h/ok"),
+        ]:
+            store.add(url, None, page=page, line=line, element="a@href", text="t")
+        store.add_row(UrlResult(url="https://h/gone", source="", line=0, outcome="http_error"))
+        assert store.finish() == 3
+        assert [(p["page"], p["line"], p["found_count"]) for p in store.broken_places()] == [
+            ("https://h/a", 5, 3),
+            ("https://h/b", 2, 3),
+            ("https://h/b", 9, 3),
+        ]
+    finally:
+        store.close()
+    assert list(store.broken_places()) == []
