@@ -12,7 +12,7 @@ from aiohttp import web
 
 from crawler.items import UrlResult
 from crawler.site.extract import page_links, srcset_urls
-from crawler.site.places import PlaceStore
+from crawler.site.places import PlaceStore, link_fingerprint
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy
 
@@ -363,7 +363,7 @@ def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> 
             ("https://h/a", 5, "https://h/gone"),
             ("https://h/c", 1, "https://h/ok"),
         ]:
-            store.add(url, None, page=page, line=line, element="a@href", text="t")
+            store.add(link_fingerprint(url), None, page=page, line=line, element="a@href", text="t")
         store.add_row(UrlResult(url="https://h/gone", source="", line=0, outcome="http_error"))
         assert store.finish() == 3
         assert [(p["page"], p["line"], p["found_count"]) for p in store.broken_places()] == [

@@ -51,14 +51,13 @@ CACHE_KIB = 512
 _SIGN = 1 << 63  # SQLite integers are signed
 
 
-def link_key(url: str) -> int:
-    """The fingerprint of a link (fragment aside), as SQLite stores it; one of the text itself
-    for a URL that cannot be canonicalised."""
+def link_fingerprint(url: str) -> int:
+    """:func:`~crawler.scale.shard.url_fingerprint` (fragment aside), or one of the text itself
+    for a URL that cannot be canonicalised (as the site spider keys its links)."""
     try:
-        fingerprint = url_fingerprint(url)
+        return url_fingerprint(url)
     except ValueError:
-        fingerprint = url_fingerprint(repr(url))
-    return fingerprint - _SIGN
+        return url_fingerprint(repr(url))
 
 
 def places_path(settings: BaseSettings) -> Path | None:
@@ -93,10 +92,18 @@ class PlaceStore:
         self._counted = False
 
     def add(
-        self, url: str, fragment: str | None, *, page: str, line: int, element: str, text: str
+        self,
+        fingerprint: int,
+        fragment: str | None,
+        *,
+        page: str,
+        line: int,
+        element: str,
+        text: str,
     ) -> None:
-        """Note that ``page`` links to ``url`` (``#fragment``) at ``line`` from ``element``."""
-        self._places.append((link_key(url), fragment, page, line, element, text))
+        """Note that ``page`` links to the link ``fingerprint`` (:func:`link_fingerprint`),
+        ``#fragment``, at ``line`` from ``element``."""
+        self._places.append((fingerprint - _SIGN, fragment, page, line, element, text))
         if len(self._places) >= self._buffer_size:
             self._flush()
 
@@ -106,7 +113,9 @@ class PlaceStore:
         url, after = urldefrag(row.url)
         missing = row.outcome == Outcome.MISSING_FRAGMENT and "#" in row.url
         fragment = after if missing else None
-        self._broken.append((link_key(url), fragment, row.url, str(row.outcome), row.status))
+        self._broken.append(
+            (link_fingerprint(url) - _SIGN, fragment, row.url, str(row.outcome), row.status)
+        )
         if len(self._broken) >= self._buffer_size:
             self._flush()
 

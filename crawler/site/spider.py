@@ -311,7 +311,7 @@ class SiteCheckSpider(UrlCheckSpider):
             at = Place(place.url, source, place.line, page.depth + 1)
             if self.places is not None:
                 self.places.store.add(
-                    place.url,
+                    fingerprint,
                     place.fragment,
                     page=source,
                     line=place.line,
