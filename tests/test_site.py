@@ -239,3 +239,77 @@ def test_help_lists_the_site_arguments() -> None:
     assert result.returncode == 0, result.stderr
     assert "-a depth=VALUE" in result.stdout
     assert "-a max_pages=VALUE" in result.stdout
+
+
+def _site_with_redirect(site: Served, path: str, target: str) -> web.Application:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        site.hits[request.path] += 1
+        if request.path == path:
+            raise web.HTTPFound(target)
+        if request.path not in site.files:
+            return web.Response(status=404, text="not found")
+        content_type, body = site.files[request.path]
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", serve)
+    return app
+
+
+def test_allow_widens_and_deny_narrows_the_pages_parsed_and_links_outside_are_still_checked(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site, outside = Served(), Served()
+    ext = server_loop.http(outside.app()).replace("127.0.0.1", "localhost")
+    base = server_loop.http(_site_with_redirect(site, "/moved.html", f"{ext}/landing.html"))
+    site.files.update(
+        {
+            "/index.html": _page(
+                '<a href="docs/a.html">in scope</a>',
+                '<a href="private/p.html">denied: checked, not parsed</a>',
+                f'<a href="{ext}/wide/w.html">allowed on another host</a>',
+                f'<a href="{ext}/narrow.html">another host, not allowed</a>',
+                '<a href="moved.html">redirected out of the scope</a>',
+            ),
+            "/docs/a.html": _page('<a href="a-child.html">parsed</a>'),
+            "/docs/a-child.html": _page("leaf"),
+            "/private/p.html": _page('<a href="p-child.html">never read</a>'),
+        }
+    )
+    outside.files.update(
+        {
+            "/wide/w.html": _page('<a href="w-child.html">parsed: allowed</a>'),
+            "/wide/w-child.html": _page("leaf"),
+            "/narrow.html": _page('<a href="narrow-child.html">not parsed</a>'),
+            "/landing.html": _page('<a href="landing-child.html">not parsed: out of scope</a>'),
+        }
+    )
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out),
+        "-a", r"allow=localhost:\d+/wide/", "-a", "deny=/private/|/nothing/",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_rows(out)
+    assert {row["url"] for row in rows} == {
+        f"{base}/index.html",
+        f"{base}/docs/a.html",
+        f"{base}/docs/a-child.html",
+        f"{base}/private/p.html",
+        f"{ext}/wide/w.html",
+        f"{ext}/wide/w-child.html",
+        f"{ext}/narrow.html",
+        f"{base}/moved.html",
+    }
+    assert all(row["ok"] for row in rows), rows
+    moved = next(row for row in rows if row["url"] == f"{base}/moved.html")
+    assert moved["final_url"] == f"{ext}/landing.html"  # followed for checking
+    assert "/landing-child.html" not in outside.hits  # not for crawling
+    assert set(outside.hits.values()) == {1}
+
+
+def test_a_bad_scope_pattern_is_one_error_line() -> None:
+    result = run_scrapy("crawl", "site", "-a", "urls=http://127.0.0.1:9/", "-a", "deny=(")
+    assert result.returncode == 1
+    assert "deny: '(' is not a valid regular expression" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

@@ -25,8 +25,8 @@ from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
+from crawler.site.scope import Scope
 from crawler.sources import UrlEntry
-from crawler.urls import host_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -105,6 +105,8 @@ class SiteArguments:
 
     depth: int = DEFAULT_DEPTH
     max_pages: int = DEFAULT_MAX_PAGES
+    allow: str | None = None
+    deny: str | None = None
 
     @classmethod
     def parse(cls, given: Mapping[str, str]) -> Self:
@@ -116,9 +118,12 @@ class SiteArguments:
             )
         if refused := sorted(name for name in NOT_YET if name in given):
             raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
+        Scope.parse(given.get("allow"), given.get("deny"))
         return cls(
             depth=_count(given, "depth", DEFAULT_DEPTH),
             max_pages=_count(given, "max_pages", DEFAULT_MAX_PAGES),
+            allow=given.get("allow"),
+            deny=given.get("deny"),
         )
 
 
@@ -176,7 +181,7 @@ class SiteCheckSpider(UrlCheckSpider):
     """Checks every link of a site, starting from the ``urls`` seeds.
 
     Arguments: those of :class:`~crawler.checker.UrlCheckSpider` but ``workers``, ``shard``,
-    ``redis`` and ``job``, plus ``depth`` and ``max_pages`` (:data:`crawler.names.SITE_ARGUMENTS`).
+    ``redis`` and ``job``, plus its own (:data:`crawler.names.SITE_ARGUMENTS`).
     """
 
     name = "sitecheck"
@@ -196,8 +201,8 @@ class SiteCheckSpider(UrlCheckSpider):
         own = {name: kwargs.pop(name) for name in SITE_ARGUMENTS if name in kwargs}
         super().__init__(*args, **kwargs)
         self.site = SiteArguments.parse(own)
-        self.scope: set[str] = set()
-        """Hosts whose pages are parsed: the seeds'."""
+        self.scope = Scope.parse(self.site.allow, self.site.deny)
+        """The URLs whose pages are parsed."""
         self._in_flight: dict[int, Link] = {}
         self._found: Link | None = None
         self._pages = 0
@@ -240,13 +245,12 @@ class SiteCheckSpider(UrlCheckSpider):
         link = self._found
         if link is None:  # a seed
             link = Link(_fingerprint(entry.url), depth=0)
-            if host := host_of(entry.url):
-                self.scope.add(host)
+            self.scope.add_seed(entry.url)
         link.page = (
             not link.nofollow
             and link.depth <= self.site.depth
             and self._pages < self.site.max_pages
-            and host_of(entry.url) in self.scope
+            and entry.url in self.scope
         )
         meta = request.meta
         meta[LINK_META_KEY] = link
@@ -271,7 +275,7 @@ class SiteCheckSpider(UrlCheckSpider):
             and 200 <= response.status < 300
             and isinstance(response, TextResponse)
             and is_html(response.headers.get(b"Content-Type"))
-            and host_of(response.url) in self.scope
+            and response.url in self.scope
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
