@@ -313,3 +313,47 @@ def test_a_bad_scope_pattern_is_one_error_line() -> None:
     assert result.returncode == 1
     assert "deny: '(' is not a valid regular expression" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_robots_txt_is_obeyed_for_the_pages_in_scope_and_links_outside_are_checked_regardless(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site, outside = Served(), Served()
+    base, ext = server_loop.http(site.app()), server_loop.http(outside.app())
+    ext = ext.replace("127.0.0.1", "localhost")
+    site.files.update(
+        {
+            "/robots.txt": ("text/plain", b"User-agent: *\nDisallow: /private/\n"),
+            "/index.html": _page(
+                '<a href="private/p.html">disallowed</a>',
+                '<a href="open.html">allowed</a>',
+                f'<a href="{ext}/elsewhere.html">outside: robots.txt not asked</a>',
+            ),
+            "/open.html": _page("open"),
+            "/private/p.html": _page('<a href="p-child.html">never read</a>'),
+        }
+    )
+    outside.files["/robots.txt"] = ("text/plain", b"User-agent: *\nDisallow: /\n")
+    outside.files["/elsewhere.html"] = _page("fine")
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    outcomes = {row["url"]: row["outcome"] for row in read_rows(out)}
+    assert outcomes[f"{base}/private/p.html"] == "robots"
+    assert outcomes[f"{ext}/elsewhere.html"] == "ok"
+    assert set(outcomes) == {
+        f"{base}{path}" for path in ("/index.html", "/open.html", "/private/p.html")
+    } | {f"{ext}/elsewhere.html"}
+    assert "/private/p.html" not in site.hits
+    assert site.hits["/robots.txt"] == 1
+    assert "/robots.txt" not in outside.hits
+
+    # turned off: every page fetched
+    site.hits.clear()
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out),
+        "-s", "ROBOTSTXT_OBEY=False",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]  # p-child.html is broken
+    assert site.hits["/private/p.html"] == 1
+    assert "/robots.txt" not in site.hits

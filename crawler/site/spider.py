@@ -191,10 +191,12 @@ class SiteCheckSpider(UrlCheckSpider):
     def update_settings(cls, settings: BaseSettings) -> None:
         """Breadth first: the scheduler's queues are FIFO (a link's priority is minus its
         depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
-        its own check. Project settings still win."""
+        its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless given on
+        the command line (the links leaving the scope are checked regardless)."""
         for name, value in SITE_SETTINGS.items():
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["default"]:
                 settings.set(name, value, "spider")
+        settings.set("ROBOTSTXT_OBEY", True, "spider")  # -s ROBOTSTXT_OBEY=False still wins
         super().update_settings(settings)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -246,13 +248,16 @@ class SiteCheckSpider(UrlCheckSpider):
         if link is None:  # a seed
             link = Link(_fingerprint(entry.url), depth=0)
             self.scope.add_seed(entry.url)
+        in_scope = entry.url in self.scope
         link.page = (
             not link.nofollow
             and link.depth <= self.site.depth
             and self._pages < self.site.max_pages
-            and entry.url in self.scope
+            and in_scope
         )
         meta = request.meta
+        if not in_scope:
+            meta["dont_obey_robotstxt"] = True  # robots.txt speaks for the site's own pages
         meta[LINK_META_KEY] = link
         self._in_flight[link.fingerprint] = link
         if not link.page:
