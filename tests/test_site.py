@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -357,3 +358,93 @@ def test_robots_txt_is_obeyed_for_the_pages_in_scope_and_links_outside_are_check
     assert result.returncode == 2, result.stderr[-3000:]  # p-child.html is broken
     assert site.hits["/private/p.html"] == 1
     assert "/robots.txt" not in site.hits
+
+
+def _urlset(*urls: str) -> bytes:
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def mapped(server_loop: ServerLoop) -> tuple[str, Served]:
+    """A site whose sitemap index (named by robots.txt) has a gzipped part listing a page no
+    page links to."""
+    site = Served()
+    base = server_loop.http(site.app())
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{base}/sitemap-1.xml</loc></sitemap>"
+        f"<sitemap><loc>{base}/sitemap-2.xml.gz</loc></sitemap>"
+        "</sitemapindex>"
+    ).encode()
+    site.files.update(
+        {
+            "/robots.txt": ("text/plain", f"User-agent: *\nSitemap: {base}/index.xml\n".encode()),
+            "/index.xml": ("application/xml", index),
+            "/sitemap-1.xml": ("application/xml", _urlset(f"{base}/", f"{base}/a.html")),
+            "/sitemap-2.xml.gz": (
+                "application/gzip",
+                gzip.compress(_urlset(f"{base}/orphan.html")),
+            ),
+            "/": _page('<a href="a.html">linked</a>'),
+            "/a.html": _page("linked"),
+            "/orphan.html": _page('<a href="orphan-broken.html">crawled too</a>'),
+        }
+    )
+    return base, site
+
+
+def test_a_sitemap_index_seeds_the_crawl_and_its_orphan_pages_say_they_were_found_there_only(
+    mapped: tuple[str, Served], tmp_path: Path
+) -> None:
+    base, site = mapped
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={base}/robots.txt",
+        "-O", str(out),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "entries but" not in result.stderr  # every page of the sitemaps its row
+    rows = read_rows(out)
+    found_on = {row["url"]: row["found_on"] for row in rows}
+    assert found_on == {
+        f"{base}/": None,  # the seed
+        f"{base}/a.html": f"{base}/",
+        f"{base}/orphan.html": f"{base}/sitemap-2.xml.gz",  # no page links to it
+        f"{base}/orphan-broken.html": f"{base}/orphan.html",
+    }
+    assert [row["url"] for row in rows if not row["ok"]] == [f"{base}/orphan-broken.html"]
+    assert all(site.hits[path] == 1 for path in site.files if path != "/robots.txt"), site.hits
+
+    # the sitemap alone: its pages are the seeds
+    result = run_scrapy("crawl", "site", "-a", f"sitemap={base}/index.xml", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    found_on = {row["url"]: row["found_on"] for row in read_rows(out)}
+    assert found_on == {
+        f"{base}/": f"{base}/sitemap-1.xml",
+        f"{base}/a.html": f"{base}/sitemap-1.xml",
+        f"{base}/orphan.html": f"{base}/sitemap-2.xml.gz",
+        f"{base}/orphan-broken.html": f"{base}/orphan.html",
+    }
+
+
+def test_a_sitemap_that_cannot_be_read_is_one_error_line_and_the_seeds_are_still_crawled(
+    mapped: tuple[str, Served], tmp_path: Path
+) -> None:
+    base, _ = mapped
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={base}/nosuch.xml",
+        "-O", str(out),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]  # the crawl is not what was asked
+    assert {row["url"] for row in read_rows(out)} == {f"{base}/", f"{base}/a.html"}
+    lines = [line for line in result.stderr.splitlines() if "nosuch.xml" in line]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "ERROR: sitemap" in lines[0]
+    assert "HTTP 404" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
@@ -26,10 +28,11 @@ from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
 from crawler.site.scope import Scope
+from crawler.site.sitemaps import SitemapReader
 from crawler.sources import UrlEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import AsyncIterator, Iterable, Mapping
     from typing import Self
 
     from scrapy import Request
@@ -107,6 +110,7 @@ class SiteArguments:
     max_pages: int = DEFAULT_MAX_PAGES
     allow: str | None = None
     deny: str | None = None
+    sitemaps: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, given: Mapping[str, str]) -> Self:
@@ -119,11 +123,15 @@ class SiteArguments:
         if refused := sorted(name for name in NOT_YET if name in given):
             raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
         Scope.parse(given.get("allow"), given.get("deny"))
+        sitemaps = seed_urls(given.get("sitemap"))
+        if "sitemap" in given and not sitemaps:
+            raise ValueError(f"sitemap must be http(s):// URLs, got {given['sitemap']!r}")
         return cls(
             depth=_count(given, "depth", DEFAULT_DEPTH),
             max_pages=_count(given, "max_pages", DEFAULT_MAX_PAGES),
             allow=given.get("allow"),
             deny=given.get("deny"),
+            sitemaps=tuple(sitemaps or ()),
         )
 
 
@@ -209,19 +217,26 @@ class SiteCheckSpider(UrlCheckSpider):
         self._found: Link | None = None
         self._pages = 0
         self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self.sitemaps = SitemapReader(self)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         """Build the spider; the result cache is not used (a cached page is not parsed)."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._cache = None
+        spider.sitemaps = SitemapReader(
+            spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        )
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     @classmethod
     def check_arguments(cls, **given: str) -> None:
         """Raise ``ValueError`` (one line) for a bad argument."""
         SiteArguments.parse(given)
-        if seed_urls(given.get("urls")) is not None:  # no file to open
+        if seed_urls(given.get("urls")) is not None or (  # no file to open
+            "urls" not in given and "sitemap" in given
+        ):
             given = {name: value for name, value in given.items() if name != "urls"}
             given["urls"] = "-"
         super().check_arguments(**given)
@@ -229,12 +244,57 @@ class SiteCheckSpider(UrlCheckSpider):
     def url_entries(self) -> Iterable[UrlEntry | str | None]:
         """The seeds: the URLs given as ``urls``, or the entries of its files."""
         seeds = seed_urls(self.urls)
+        if self.urls is None and self.site.sitemaps:
+            return  # the sitemaps' pages are the seeds
         if seeds is None:
             yield from super().url_entries()
             return
         logger.info("Checking the site of %s", ", ".join(seeds), extra={"spider": self})
         for line, url in enumerate(seeds, 1):
             yield UrlEntry(url=url, source=SEED_SOURCE, line=line)
+
+    async def start(self) -> AsyncIterator[Any]:
+        """The seeds; with ``sitemap`` alone, the sitemaps (read once the seeds' crawl is
+        done otherwise, so that the pages no page links to say so: :meth:`_idle`)."""
+        if self.urls is None:
+            for request in self.sitemaps.start(self.site.sitemaps):
+                yield request
+        async for step in super().start():
+            yield step
+
+    def _idle(self) -> None:
+        """Once the crawl from the seeds is done, read the sitemaps (their pages not found
+        by then are the ones no page links to)."""
+        requests = self.sitemaps.start(self.site.sitemaps)
+        engine = self.crawler.engine
+        if not requests or engine is None:
+            return
+        for request in requests:
+            engine.crawl(request)
+        raise DontCloseSpider
+
+    def sitemap_page(self, url: str, sitemap: str, position: int) -> Request | UrlResult | None:
+        """The step of a page named by a sitemap: a seed found there, or ``None`` when it was
+        found before (``position``: its place in the sitemap, the row's ``line``)."""
+        fingerprint = _fingerprint(url)
+        if fingerprint in self._seen:
+            if (known := self._in_flight.get(fingerprint)) is not None:
+                known.count += 1
+            return None
+        self.crawler.stats.inc_value(ENTRIES_STAT)
+        self.scope.add_seed(url)
+        source = self.redactor.url(sitemap)
+        link = Link(fingerprint, depth=0, found_on=source, count=1)
+        self._found = link
+        try:
+            step = self._first_step(UrlEntry(url=url, source=source, line=position))
+        finally:
+            self._found = None
+        self._seen.add(fingerprint)
+        if isinstance(step, UrlResult):
+            self._in_flight.pop(fingerprint, None)
+            _fill(step, link)
+        return step
 
     def countable_inputs(self) -> str | None:
         """``None``: a site's links are not known ahead."""
