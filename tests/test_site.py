@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from crawler.site.extract import page_links, srcset_urls
+from crawler.site.sitemaps import SitemapError, read_sitemap
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy
 
@@ -226,6 +228,7 @@ def test_depth_bounds_the_pages_parsed_and_the_links_beyond_are_still_checked(
         ("max_pages=many", "max_pages must be a whole number >= 0, got 'many'"),
         ("workers=2", "-a workers=… is not taken by the site spider"),
         ("dept=2", "did you mean -a depth=…?"),
+        ("sitemap=sitemap.xml", "sitemap must be http(s):// URLs, got 'sitemap.xml'"),
     ],
 )
 def test_a_bad_site_argument_is_one_error_line(argument: str, message: str) -> None:
@@ -448,3 +451,16 @@ def test_a_sitemap_that_cannot_be_read_is_one_error_line_and_the_seeds_are_still
     assert "ERROR: sitemap" in lines[0]
     assert "HTTP 404" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not xml", "is not XML"),
+        (b"<html><body>a page</body></html>", "is not a sitemap (its root element is <html>)"),
+        (gzip.compress(_urlset(*(f"http://h.example/{n}" for n in range(500)))), "unpacked"),
+    ],
+)
+def test_a_body_that_is_no_sitemap_says_why_in_one_line(body: bytes, message: str) -> None:
+    with pytest.raises(SitemapError, match=re.escape(message)):
+        read_sitemap("http://h.example/sitemap.xml", body, max_size=1000)
