@@ -38,6 +38,10 @@ SPIDER_ARGUMENTS: dict[str, str] = {
 SITE_ARGUMENTS: dict[str, str] = {
     "depth": "links followed from a seed before pages are only checked, not parsed (default: 10)",
     "max_pages": "pages parsed at most; links beyond are still checked (default: 100000)",
+    "allow": "a regular expression: pages it matches are parsed too (beside the seeds' hosts)",
+    "deny": "a regular expression: pages it matches are checked, not parsed",
+    "sitemap": "sitemap, sitemap index (.xml, .xml.gz) or robots.txt URLs, comma-separated: "
+    "their pages are seeds too",
 }
 """The ``site`` spider's own arguments, on top of :data:`SPIDER_ARGUMENTS`."""
 

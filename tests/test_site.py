@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ from aiohttp import web
 from crawler.items import UrlResult
 from crawler.site.extract import page_links, srcset_urls
 from crawler.site.places import PlaceStore, link_fingerprint
+from crawler.site.sitemaps import SitemapError, read_sitemap
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy
 
@@ -228,6 +231,7 @@ def test_depth_bounds_the_pages_parsed_and_the_links_beyond_are_still_checked(
         ("max_pages=many", "max_pages must be a whole number >= 0, got 'many'"),
         ("workers=2", "-a workers=… is not taken by the site spider"),
         ("dept=2", "did you mean -a depth=…?"),
+        ("sitemap=sitemap.xml", "sitemap must be http(s):// URLs, got 'sitemap.xml'"),
     ],
 )
 def test_a_bad_site_argument_is_one_error_line(argument: str, message: str) -> None:
@@ -374,3 +378,224 @@ def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> 
     finally:
         store.close()
     assert list(store.broken_places()) == []
+
+
+def _site_with_redirect(site: Served, path: str, target: str) -> web.Application:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        site.hits[request.path] += 1
+        if request.path == path:
+            raise web.HTTPFound(target)
+        if request.path not in site.files:
+            return web.Response(status=404, text="not found")
+        content_type, body = site.files[request.path]
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", serve)
+    return app
+
+
+def test_allow_widens_and_deny_narrows_the_pages_parsed_and_links_outside_are_still_checked(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site, outside = Served(), Served()
+    ext = server_loop.http(outside.app()).replace("127.0.0.1", "localhost")
+    base = server_loop.http(_site_with_redirect(site, "/moved.html", f"{ext}/landing.html"))
+    site.files.update(
+        {
+            "/index.html": _page(
+                '<a href="docs/a.html">in scope</a>',
+                '<a href="private/p.html">denied: checked, not parsed</a>',
+                f'<a href="{ext}/wide/w.html">allowed on another host</a>',
+                f'<a href="{ext}/narrow.html">another host, not allowed</a>',
+                '<a href="moved.html">redirected out of the scope</a>',
+            ),
+            "/docs/a.html": _page('<a href="a-child.html">parsed</a>'),
+            "/docs/a-child.html": _page("leaf"),
+            "/private/p.html": _page('<a href="p-child.html">never read</a>'),
+        }
+    )
+    outside.files.update(
+        {
+            "/wide/w.html": _page('<a href="w-child.html">parsed: allowed</a>'),
+            "/wide/w-child.html": _page("leaf"),
+            "/narrow.html": _page('<a href="narrow-child.html">not parsed</a>'),
+            "/landing.html": _page('<a href="landing-child.html">not parsed: out of scope</a>'),
+        }
+    )
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out),
+        "-a", r"allow=localhost:\d+/wide/", "-a", "deny=/private/|/nothing/",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_rows(out)
+    assert {row["url"] for row in rows} == {
+        f"{base}/index.html",
+        f"{base}/docs/a.html",
+        f"{base}/docs/a-child.html",
+        f"{base}/private/p.html",
+        f"{ext}/wide/w.html",
+        f"{ext}/wide/w-child.html",
+        f"{ext}/narrow.html",
+        f"{base}/moved.html",
+    }
+    assert all(row["ok"] for row in rows), rows
+    moved = next(row for row in rows if row["url"] == f"{base}/moved.html")
+    assert moved["final_url"] == f"{ext}/landing.html"  # followed for checking
+    assert "/landing-child.html" not in outside.hits  # not for crawling
+    assert set(outside.hits.values()) == {1}
+
+
+def test_a_bad_scope_pattern_is_one_error_line() -> None:
+    result = run_scrapy("crawl", "site", "-a", "urls=http://127.0.0.1:9/", "-a", "deny=(")
+    assert result.returncode == 1
+    assert "deny: '(' is not a valid regular expression" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_robots_txt_is_obeyed_for_the_pages_in_scope_and_links_outside_are_checked_regardless(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site, outside = Served(), Served()
+    base, ext = server_loop.http(site.app()), server_loop.http(outside.app())
+    ext = ext.replace("127.0.0.1", "localhost")
+    site.files.update(
+        {
+            "/robots.txt": ("text/plain", b"User-agent: *\nDisallow: /private/\n"),
+            "/index.html": _page(
+                '<a href="private/p.html">disallowed</a>',
+                '<a href="open.html">allowed</a>',
+                f'<a href="{ext}/elsewhere.html">outside: robots.txt not asked</a>',
+            ),
+            "/open.html": _page("open"),
+            "/private/p.html": _page('<a href="p-child.html">never read</a>'),
+        }
+    )
+    outside.files["/robots.txt"] = ("text/plain", b"User-agent: *\nDisallow: /\n")
+    outside.files["/elsewhere.html"] = _page("fine")
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    outcomes = {row["url"]: row["outcome"] for row in read_rows(out)}
+    assert outcomes[f"{base}/private/p.html"] == "robots"
+    assert outcomes[f"{ext}/elsewhere.html"] == "ok"
+    assert set(outcomes) == {
+        f"{base}{path}" for path in ("/index.html", "/open.html", "/private/p.html")
+    } | {f"{ext}/elsewhere.html"}
+    assert "/private/p.html" not in site.hits
+    assert site.hits["/robots.txt"] == 1
+    assert "/robots.txt" not in outside.hits
+
+    # turned off: every page fetched
+    site.hits.clear()
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out),
+        "-s", "ROBOTSTXT_OBEY=False",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]  # p-child.html is broken
+    assert site.hits["/private/p.html"] == 1
+    assert "/robots.txt" not in site.hits
+
+
+def _urlset(*urls: str) -> bytes:
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def mapped(server_loop: ServerLoop) -> tuple[str, Served]:
+    """A site whose sitemap index (named by robots.txt) has a gzipped part listing a page no
+    page links to."""
+    site = Served()
+    base = server_loop.http(site.app())
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{base}/sitemap-1.xml</loc></sitemap>"
+        f"<sitemap><loc>{base}/sitemap-2.xml.gz</loc></sitemap>"
+        "</sitemapindex>"
+    ).encode()
+    site.files.update(
+        {
+            "/robots.txt": ("text/plain", f"User-agent: *\nSitemap: {base}/index.xml\n".encode()),
+            "/index.xml": ("application/xml", index),
+            "/sitemap-1.xml": ("application/xml", _urlset(f"{base}/", f"{base}/a.html")),
+            "/sitemap-2.xml.gz": (
+                "application/gzip",
+                gzip.compress(_urlset(f"{base}/orphan.html")),
+            ),
+            "/": _page('<a href="a.html">linked</a>'),
+            "/a.html": _page("linked"),
+            "/orphan.html": _page('<a href="orphan-broken.html">crawled too</a>'),
+        }
+    )
+    return base, site
+
+
+def test_a_sitemap_index_seeds_the_crawl_and_its_orphan_pages_say_they_were_found_there_only(
+    mapped: tuple[str, Served], tmp_path: Path
+) -> None:
+    base, site = mapped
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={base}/robots.txt",
+        "-O", str(out),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "entries but" not in result.stderr  # every page of the sitemaps its row
+    rows = read_rows(out)
+    found_on = {row["url"]: row["found_on"] for row in rows}
+    assert found_on == {
+        f"{base}/": None,  # the seed
+        f"{base}/a.html": f"{base}/",
+        f"{base}/orphan.html": f"{base}/sitemap-2.xml.gz",  # no page links to it
+        f"{base}/orphan-broken.html": f"{base}/orphan.html",
+    }
+    assert [row["url"] for row in rows if not row["ok"]] == [f"{base}/orphan-broken.html"]
+    assert all(site.hits[path] == 1 for path in site.files if path != "/robots.txt"), site.hits
+
+    # the sitemap alone: its pages are the seeds
+    result = run_scrapy("crawl", "site", "-a", f"sitemap={base}/index.xml", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    found_on = {row["url"]: row["found_on"] for row in read_rows(out)}
+    assert found_on == {
+        f"{base}/": f"{base}/sitemap-1.xml",
+        f"{base}/a.html": f"{base}/sitemap-1.xml",
+        f"{base}/orphan.html": f"{base}/sitemap-2.xml.gz",
+        f"{base}/orphan-broken.html": f"{base}/orphan.html",
+    }
+
+
+def test_a_sitemap_that_cannot_be_read_is_one_error_line_and_the_seeds_are_still_crawled(
+    mapped: tuple[str, Served], tmp_path: Path
+) -> None:
+    base, _ = mapped
+    out = tmp_path / "links.jsonl"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={base}/nosuch.xml",
+        "-O", str(out),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]  # the crawl is not what was asked
+    assert {row["url"] for row in read_rows(out)} == {f"{base}/", f"{base}/a.html"}
+    lines = [line for line in result.stderr.splitlines() if "nosuch.xml" in line]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "ERROR: sitemap" in lines[0]
+    assert "HTTP 404" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not xml", "is not XML"),
+        (b"<html><body>a page</body></html>", "is not a sitemap (its root element is <html>)"),
+        (gzip.compress(_urlset(*(f"http://h.example/{n}" for n in range(500)))), "unpacked"),
+    ],
+)
+def test_a_body_that_is_no_sitemap_says_why_in_one_line(body: bytes, message: str) -> None:
+    with pytest.raises(SitemapError, match=re.escape(message)):
+        read_sitemap("http://h.example/sitemap.xml", body, max_size=1000)

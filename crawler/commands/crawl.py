@@ -23,6 +23,7 @@ from crawler.output.feeds import check_outputs, check_resume_outputs
 from crawler.output.progress import progress_settings
 from crawler.scale.redis.config import REDIS_ERRORS_STAT, check_worker_outputs
 from crawler.scale.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
+from crawler.site.sitemaps import SITEMAP_ERRORS_STAT
 
 if TYPE_CHECKING:
     import argparse
@@ -45,6 +46,8 @@ def exit_status(crawler: Crawler) -> int:
     if stats.get_value(EXPORTS_FAILED, 0):
         return 1
     if stats.get_value(REDIS_ERRORS_STAT, 0):
+        return 1
+    if stats.get_value(SITEMAP_ERRORS_STAT, 0):  # a site crawl's seeds left unread
         return 1
     if stats.get_value(ROWS_NOT_OK_STAT, 0) or stats.get_value(ROWS_RESUMED_NOT_OK_STAT, 0):
         return crawler.settings.getint(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
@@ -26,11 +28,12 @@ from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
 from crawler.site.places import SitePlaces
+from crawler.site.scope import Scope
+from crawler.site.sitemaps import SitemapReader
 from crawler.sources import UrlEntry
-from crawler.urls import host_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
     from typing import Self
 
     from scrapy import Request
@@ -106,6 +109,9 @@ class SiteArguments:
 
     depth: int = DEFAULT_DEPTH
     max_pages: int = DEFAULT_MAX_PAGES
+    allow: str | None = None
+    deny: str | None = None
+    sitemaps: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, given: Mapping[str, str]) -> Self:
@@ -117,9 +123,16 @@ class SiteArguments:
             )
         if refused := sorted(name for name in NOT_YET if name in given):
             raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
+        Scope.parse(given.get("allow"), given.get("deny"))
+        sitemaps = seed_urls(given.get("sitemap"))
+        if "sitemap" in given and not sitemaps:
+            raise ValueError(f"sitemap must be http(s):// URLs, got {given['sitemap']!r}")
         return cls(
             depth=_count(given, "depth", DEFAULT_DEPTH),
             max_pages=_count(given, "max_pages", DEFAULT_MAX_PAGES),
+            allow=given.get("allow"),
+            deny=given.get("deny"),
+            sitemaps=tuple(sitemaps or ()),
         )
 
 
@@ -177,7 +190,7 @@ class SiteCheckSpider(UrlCheckSpider):
     """Checks every link of a site, starting from the ``urls`` seeds.
 
     Arguments: those of :class:`~crawler.checker.UrlCheckSpider` but ``workers``, ``shard``,
-    ``redis`` and ``job``, plus ``depth`` and ``max_pages`` (:data:`crawler.names.SITE_ARGUMENTS`).
+    ``redis`` and ``job``, plus its own (:data:`crawler.names.SITE_ARGUMENTS`).
     """
 
     name = "sitecheck"
@@ -187,24 +200,27 @@ class SiteCheckSpider(UrlCheckSpider):
     def update_settings(cls, settings: BaseSettings) -> None:
         """Breadth first: the scheduler's queues are FIFO (a link's priority is minus its
         depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
-        its own check. Project settings still win."""
+        its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless given on
+        the command line (the links leaving the scope are checked regardless)."""
         for name, value in SITE_SETTINGS.items():
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["default"]:
                 settings.set(name, value, "spider")
+        settings.set("ROBOTSTXT_OBEY", True, "spider")  # -s ROBOTSTXT_OBEY=False still wins
         super().update_settings(settings)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         own = {name: kwargs.pop(name) for name in SITE_ARGUMENTS if name in kwargs}
         super().__init__(*args, **kwargs)
         self.site = SiteArguments.parse(own)
-        self.scope: set[str] = set()
-        """Hosts whose pages are parsed: the seeds'."""
+        self.scope = Scope.parse(self.site.allow, self.site.deny)
+        """The URLs whose pages are parsed."""
         self._in_flight: dict[int, Link] = {}
         self._found: Link | None = None
         self._pages = 0
         self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
         self.places: SitePlaces | None = None
         """Where each link was found (:mod:`crawler.site.places`)."""
+        self.sitemaps = SitemapReader(self)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -212,6 +228,10 @@ class SiteCheckSpider(UrlCheckSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._cache = None
         spider.places = SitePlaces.from_crawler(crawler)
+        spider.sitemaps = SitemapReader(
+            spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        )
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     def broken_places(self) -> Iterator[dict[str, Any]]:
@@ -223,7 +243,9 @@ class SiteCheckSpider(UrlCheckSpider):
     def check_arguments(cls, **given: str) -> None:
         """Raise ``ValueError`` (one line) for a bad argument."""
         SiteArguments.parse(given)
-        if seed_urls(given.get("urls")) is not None:  # no file to open
+        if seed_urls(given.get("urls")) is not None or (  # no file to open
+            "urls" not in given and "sitemap" in given
+        ):
             given = {name: value for name, value in given.items() if name != "urls"}
             given["urls"] = "-"
         super().check_arguments(**given)
@@ -231,12 +253,57 @@ class SiteCheckSpider(UrlCheckSpider):
     def url_entries(self) -> Iterable[UrlEntry | str | None]:
         """The seeds: the URLs given as ``urls``, or the entries of its files."""
         seeds = seed_urls(self.urls)
+        if self.urls is None and self.site.sitemaps:
+            return  # the sitemaps' pages are the seeds
         if seeds is None:
             yield from super().url_entries()
             return
         logger.info("Checking the site of %s", ", ".join(seeds), extra={"spider": self})
         for line, url in enumerate(seeds, 1):
             yield UrlEntry(url=url, source=SEED_SOURCE, line=line)
+
+    async def start(self) -> AsyncIterator[Any]:
+        """The seeds; with ``sitemap`` alone, the sitemaps (read once the seeds' crawl is
+        done otherwise, so that the pages no page links to say so: :meth:`_idle`)."""
+        if self.urls is None:
+            for request in self.sitemaps.start(self.site.sitemaps):
+                yield request
+        async for step in super().start():
+            yield step
+
+    def _idle(self) -> None:
+        """Once the crawl from the seeds is done, read the sitemaps (their pages not found
+        by then are the ones no page links to)."""
+        requests = self.sitemaps.start(self.site.sitemaps)
+        engine = self.crawler.engine
+        if not requests or engine is None:
+            return
+        for request in requests:
+            engine.crawl(request)
+        raise DontCloseSpider
+
+    def sitemap_page(self, url: str, sitemap: str, position: int) -> Request | UrlResult | None:
+        """The step of a page named by a sitemap: a seed found there, or ``None`` when it was
+        found before (``position``: its place in the sitemap, the row's ``line``)."""
+        fingerprint = _fingerprint(url)
+        if fingerprint in self._seen:
+            if (known := self._in_flight.get(fingerprint)) is not None:
+                known.count += 1
+            return None
+        self.crawler.stats.inc_value(ENTRIES_STAT)
+        self.scope.add_seed(url)
+        source = self.redactor.url(sitemap)
+        link = Link(fingerprint, depth=0, found_on=source, count=1)
+        self._found = link
+        try:
+            step = self._first_step(UrlEntry(url=url, source=source, line=position))
+        finally:
+            self._found = None
+        self._seen.add(fingerprint)
+        if isinstance(step, UrlResult):
+            self._in_flight.pop(fingerprint, None)
+            _fill(step, link)
+        return step
 
     def countable_inputs(self) -> str | None:
         """``None``: a site's links are not known ahead."""
@@ -249,15 +316,17 @@ class SiteCheckSpider(UrlCheckSpider):
         link = self._found
         if link is None:  # a seed
             link = Link(_fingerprint(entry.url), depth=0)
-            if host := host_of(entry.url):
-                self.scope.add(host)
+            self.scope.add_seed(entry.url)
+        in_scope = entry.url in self.scope
         link.page = (
             not link.nofollow
             and link.depth <= self.site.depth
             and self._pages < self.site.max_pages
-            and host_of(entry.url) in self.scope
+            and in_scope
         )
         meta = request.meta
+        if not in_scope:
+            meta["dont_obey_robotstxt"] = True  # robots.txt speaks for the site's own pages
         meta[LINK_META_KEY] = link
         self._in_flight[link.fingerprint] = link
         if not link.page:
@@ -280,7 +349,7 @@ class SiteCheckSpider(UrlCheckSpider):
             and 200 <= response.status < 300
             and isinstance(response, TextResponse)
             and is_html(response.headers.get(b"Content-Type"))
-            and host_of(response.url) in self.scope
+            and response.url in self.scope
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
