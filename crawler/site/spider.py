@@ -290,18 +290,24 @@ class SiteCheckSpider(UrlCheckSpider):
             if (known := self._in_flight.get(fingerprint)) is not None:
                 known.count += 1
             return None
-        self.crawler.stats.inc_value(ENTRIES_STAT)
         self.scope.add_seed(url)
         source = self.redactor.url(sitemap)
         link = Link(fingerprint, depth=0, found_on=source, count=1)
+        return self._new_link(link, UrlEntry(url=url, source=source, line=position))
+
+    def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult:
+        """The first step of a link seen for the first time (a request, or its row at once:
+        ``mailto:``, excluded, invalid), counted as an entry and marked as seen."""
+        self.crawler.stats.inc_value(ENTRIES_STAT)
         self._found = link
         try:
-            step = self._first_step(UrlEntry(url=url, source=source, line=position))
+            step = self._first_step(entry)
         finally:
             self._found = None
-        self._seen.add(fingerprint)
+        if link.fingerprint not in self._seen:  # the base spider adds those it requests
+            self._seen.add(link.fingerprint)
         if isinstance(step, UrlResult):
-            self._in_flight.pop(fingerprint, None)
+            self._in_flight.pop(link.fingerprint, None)
             _fill(step, link)
         return step
 
@@ -397,7 +403,6 @@ class SiteCheckSpider(UrlCheckSpider):
                     if known.page and place.fragment is not None:
                         _wait_for(known, place.fragment, at)
                 continue
-            stats.inc_value(ENTRIES_STAT)
             link = Link(
                 fingerprint,
                 depth=page.depth + 1,
@@ -405,17 +410,8 @@ class SiteCheckSpider(UrlCheckSpider):
                 count=1,
                 nofollow=found.nofollow or place.nofollow,
             )
-            self._found = link
-            try:
-                step = self._first_step(UrlEntry(url=place.url, source=source, line=place.line))
-            finally:
-                self._found = None
-            if fingerprint not in self._seen:  # a row at once (mailto:, excluded, invalid)
-                self._seen.add(fingerprint)
-            if isinstance(step, UrlResult):
-                self._in_flight.pop(fingerprint, None)
-                _fill(step, link)
-            elif link.page and place.fragment is not None:
+            step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
+            if not isinstance(step, UrlResult) and link.page and place.fragment is not None:
                 _wait_for(link, place.fragment, at)
             steps.append(step)
         return steps
