@@ -72,6 +72,7 @@ def test_without_nginx_its_tests_skip_unless_ci_requires_them(
 
 
 PAGES = 10_000
+STATS_DUMP = ("-s", "CRAWLER_SCRAPY_LOG=True")
 PEAK_RSS_BOUND_MB = 1024  # generous: a guard against keeping every edge, not a measurement
 
 
@@ -105,17 +106,7 @@ def test_a_site_of_ten_thousand_pages_gets_every_link_once_in_bounded_memory(
     out, log = tmp_path / "links.csv", tmp_path / "crawl.log"
     try:
         result, readings = crawl_measuring_rss(
-            [
-                "crawl",
-                "site",
-                "-a",
-                f"urls={server.url()}/",
-                "-O",
-                str(out),
-                "-s",
-                "STATS_DUMP=True",
-            ],
-            log,
+            ["crawl", "site", "-a", f"urls={server.url()}/", "-O", str(out), *STATS_DUMP], log
         )
     finally:
         server.stop()
@@ -125,6 +116,7 @@ def test_a_site_of_ten_thousand_pages_gets_every_link_once_in_bounded_memory(
     urls = [row["url"] for row in rows]
     assert len(urls) == len(set(urls))  # every link exactly once
     assert set(urls) == site.urls
+    assert f"'crawler/site/links_count': {site.links}," in stderr  # every link on every page read
     assert {row["url"] for row in rows if row["ok"] == "false"} == {
         url for url in site.urls if "/missing/" in url
     }
