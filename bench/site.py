@@ -54,10 +54,10 @@ class Run:
     broken: int
 
 
-def product_command(base: str, out: Path) -> list[str]:
+def product_command(base: str, out: Path, concurrency: int) -> list[str]:
     settings = {
-        "CONCURRENT_REQUESTS": CONCURRENCY,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "LOG_LEVEL": "WARNING",
     }
     return [
@@ -72,10 +72,10 @@ def product_counts(out: Path) -> tuple[int, int]:
     return len({r["url"] for r in read}), len({r["url"] for r in read if r["ok"] == "false"})
 
 
-def linkchecker_command(base: str, config: Path) -> list[str]:
+def linkchecker_command(base: str, config: Path, concurrency: int) -> list[str]:
     return [
         LINKCHECKER, "-f", str(config), "--no-robots", "--no-status", "--no-warnings",
-        "-t", str(CONCURRENCY), "-v", "-o", "csv", f"{base}/",
+        "-t", str(concurrency), "-v", "-o", "csv", f"{base}/",
     ]  # fmt: skip
 
 
@@ -88,15 +88,15 @@ def linkchecker_counts(out: Path) -> tuple[int, int]:
     return len(urls), len(broken)
 
 
-def run_one(contender: str, base: str, directory: Path) -> Run:
+def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run:
     out = directory / f"{contender}.csv"
     out.unlink(missing_ok=True)
     if contender == "product":
-        command, stdout = product_command(base, out), subprocess.DEVNULL
+        command, stdout = product_command(base, out, concurrency), subprocess.DEVNULL
     else:
         config = directory / "linkcheckerrc"
-        config.write_text(LINKCHECKER_CONFIG.format(threads=CONCURRENCY))
-        command, stdout = linkchecker_command(base, config), out.open("wb")
+        config.write_text(LINKCHECKER_CONFIG.format(threads=concurrency))
+        command, stdout = linkchecker_command(base, config, concurrency), out.open("wb")
     started = time.perf_counter()
     result = subprocess.run(
         pinned(contender_cpus(), [PY, "-m", "bench.rss", *command]),
@@ -118,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--smoke", action="store_true", help="a 200-page site, one round")
     args = parser.parse_args()
     pages, rounds = (200, 1) if args.smoke else (args.pages, args.rounds)
@@ -139,12 +140,14 @@ def main() -> None:
                     contenders[round_ % len(contenders) :] + contenders[: round_ % len(contenders)]
                 )
                 for contender in order:
-                    runs[contender].append(run_one(contender, server.url(), directory))
+                    runs[contender].append(
+                        run_one(contender, server.url(), directory, args.concurrency)
+                    )
         finally:
             server.stop()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"{stamp}, {pages} pages, {site.links} links, {len(site.urls)} distinct URLs, "
-          f"concurrency {CONCURRENCY}, {rounds} rounds, medians")  # fmt: skip
+          f"concurrency {args.concurrency}, {rounds} rounds, medians")  # fmt: skip
     print()
     print("| contender | wall s | pages/s | links/s | peak RSS MB | URLs reported | broken | "
           "wall vs product |")  # fmt: skip
