@@ -41,6 +41,8 @@ class Planted:
     """Every not-ok link as ``(url, first page linking to it)``, missing fragments included."""
     missing_fragments: set[tuple[str, str]] = field(default_factory=set)
     """The links ``page#fragment`` whose page has no such anchor, as ``(url, page)``."""
+    rows: set[str] = field(default_factory=set)
+    """Every URL that gets a row: the seed, each distinct link, each missing fragment."""
     not_found: set[str] = field(default_factory=set)
     """Links that must not be reached at all (behind nofollow, or past a redirect out)."""
     site_config: str = ""
@@ -110,25 +112,36 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
         },
     )
     write(outside, {"/fine": page('<a href="/never-crawled">outside: not parsed</a>')})
+    fine = {
+        *(f"{base}/{path}" for path in ("docs/", "docs/a.html", "docs/b.html", "docs/deep/c.html")),
+        *(f"{base}/{path}" for path in ("index.html", "about.html", "about-child.html")),
+        *(f"{base}/{path}" for path in ("hidden.html", "css/site.css", "img/logo.png")),
+        *(f"{base}/{path}" for path in ("img/logo-2x.png", "old.html", "leave.html")),
+        *(f"{base}/{path}" for path in ("other/d.html", "other/pic.png")),
+        home,
+        f"{ext}/fine",
+    }
     missing = {
         (f"{base}/#intro", home),
         (f"{base}/docs/b.html#nosuch", f"{base}/docs/a.html"),
         # the home page by name is another page, parsed again, with the same missing anchor
         (f"{base}/index.html#intro", f"{base}/index.html"),
     }
+    broken = {
+        (f"{base}/missing.html", home),
+        (f"{ext}/gone", home),
+        (f"{base}/img/logo-3x.png", home),
+        (f"{base}/old-broken.html", home),
+        (f"{base}/leave-broken.html", home),
+        (f"{base}/docs/gone.html", f"{base}/docs/a.html"),
+        (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
+        (f"{base}/other/pic-missing.png", f"{base}/other/d.html"),
+        *missing,
+    }
     return Planted(
-        broken={
-            (f"{base}/missing.html", home),
-            (f"{ext}/gone", home),
-            (f"{base}/img/logo-3x.png", home),
-            (f"{base}/old-broken.html", home),
-            (f"{base}/leave-broken.html", home),
-            (f"{base}/docs/gone.html", f"{base}/docs/a.html"),
-            (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
-            (f"{base}/other/pic-missing.png", f"{base}/other/d.html"),
-            *missing,
-        },
+        broken=broken,
         missing_fragments=missing,
+        rows=fine | {url for url, _ in broken},
         not_found={
             f"{base}/hidden-broken.html",
             f"{base}/about-broken.html",

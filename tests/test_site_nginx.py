@@ -44,6 +44,7 @@ def test_a_site_crawl_under_nginx_finds_exactly_the_planted_broken_links(
     rows = read_rows(out)
     urls = [row["url"] for row in rows]
     assert len(urls) == len(set(urls))  # one row per distinct link
+    assert set(urls) == plan.rows
     broken = {(row["url"], row["found_on"]) for row in rows if row["ok"] == "false"}
     assert broken == plan.broken
     fragments = {
