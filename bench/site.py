@@ -6,6 +6,8 @@ CPU 0, and crawls it from its home page with each contender in a fresh process p
 other CPUs, in rotated order for ``--rounds`` rounds; it prints a Markdown table of medians:
 wall, pages/s and links/s (over the wall), peak RSS (:mod:`bench.rss`), the distinct URLs each
 reported and the distinct broken ones. ``--smoke`` runs a tiny site once (the test suite does).
+``--memory 10000,100000`` crawls sites of those sizes with the product alone and prints its peak
+RSS at each tenth of each crawl.
 
 LinkChecker (PyPI ``linkchecker``, the ``bench`` extra) runs recursive, logging every URL
 (``-v``, as the product writes a row for every URL), with as many threads as
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.rss import poll_rss
 from bench.run import compile_project, contender_cpus, pinned
 from tests.nginx_server import NginxServer
 from tests.site_generator import big_site
@@ -114,13 +117,42 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
     return Run(wall, int(peak.group(1)) / 1024, urls, broken)
 
 
+def memory(sizes: list[int]) -> None:
+    """The product's RSS over a crawl of a generated site of each size: the peak so far at each
+    tenth of the crawl, to show where it levels off."""
+    print("| pages | distinct URLs | links | crawl s | peak RSS MB at each tenth of the crawl |")
+    print("|---|---|---|---|---|")
+    for pages in sizes:
+        with tempfile.TemporaryDirectory() as temp:
+            directory = Path(temp)
+            server = NginxServer(directory, [directory / "site"])
+            site = big_site(directory / "site", server.url(), pages)
+            server.start(cpus="0")
+            command = product_command(server.url(), directory / "out.csv", CONCURRENCY)
+            started = time.perf_counter()
+            try:
+                _, readings = poll_rss(pinned(contender_cpus(), command), cwd=ROOT)
+            finally:
+                server.stop()
+            wall = time.perf_counter() - started
+        tenths = [max(readings[: max(1, len(readings) * q // 10)]) // 1024 for q in range(1, 11)]
+        print(f"| {pages:,} | {len(site.urls):,} | {site.links:,} | {wall:.0f} | "
+              f"{', '.join(map(str, tenths))} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--smoke", action="store_true", help="a 200-page site, one round")
+    parser.add_argument(
+        "--memory", help="comma-separated site sizes: the product's RSS over each crawl, alone"
+    )
     args = parser.parse_args()
+    if args.memory:
+        memory([int(size) for size in args.memory.split(",")])
+        return
     pages, rounds = (200, 1) if args.smoke else (args.pages, args.rounds)
     contenders = ["product"]
     if os.access(LINKCHECKER, os.X_OK):

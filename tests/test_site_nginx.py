@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.rss import rss_kb
+from bench.rss import poll_rss
 from tests._crawl import read_rows
 from tests._scrapy import PROJECT_ROOT, run_scrapy, scrapy_command
 from tests.nginx_server import REQUIRE, NginxServer, nginx_executable
@@ -77,26 +76,6 @@ STATS_DUMP = ("-s", "CRAWLER_SCRAPY_LOG=True")
 PEAK_RSS_BOUND_MB = 1024  # generous: a guard against keeping every edge, not a measurement
 
 
-def crawl_measuring_rss(
-    args: list[str], log: Path
-) -> tuple[subprocess.CompletedProcess[bytes], list[int]]:
-    """Run ``scrapy ARGS`` (stderr to ``log``) while reading its RSS (KiB) every 0.1 s."""
-    readings: list[int] = []
-    with log.open("wb") as stderr:
-        child = subprocess.Popen(
-            scrapy_command(*args), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-        while True:
-            try:
-                child.wait(0.1)
-            except subprocess.TimeoutExpired:
-                if (reading := rss_kb(child.pid)) is not None:
-                    readings.append(reading)
-                continue
-            break
-    return subprocess.CompletedProcess(child.args, child.returncode), readings
-
-
 def test_a_site_of_ten_thousand_pages_gets_every_link_once_in_bounded_memory(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
@@ -105,14 +84,16 @@ def test_a_site_of_ten_thousand_pages_gets_every_link_once_in_bounded_memory(
     site = big_site(directory / "site", server.url(), PAGES)
     server.start()
     out, log = tmp_path / "links.csv", tmp_path / "crawl.log"
+    command = scrapy_command("crawl", "site", "-a", f"urls={server.url()}/", "-O", str(out))
     try:
-        result, readings = crawl_measuring_rss(
-            ["crawl", "site", "-a", f"urls={server.url()}/", "-O", str(out), *STATS_DUMP], log
-        )
+        with log.open("wb") as stderr:
+            returncode, readings = poll_rss(
+                [*command, *STATS_DUMP], cwd=PROJECT_ROOT, stderr=stderr
+            )
     finally:
         server.stop()
     stderr = log.read_text(errors="replace")
-    assert result.returncode == 2, stderr[-3000:]  # the planted broken links
+    assert returncode == 2, stderr[-3000:]  # the planted broken links
     rows = read_rows(out)
     urls = [row["url"] for row in rows]
     assert len(urls) == len(set(urls))  # every link exactly once
