@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 INTERVAL = 0.1
 """Seconds between two readings of the child's RSS."""
@@ -30,20 +31,32 @@ def rss_kb(pid: int) -> int | None:
     return None  # a zombie has no VmRSS line
 
 
-def main() -> None:
-    child = subprocess.Popen(sys.argv[1:])
-    final = 0
+def poll_rss(
+    command: list[str],
+    *,
+    cwd: Path | None = None,
+    stdout: IO[bytes] | int | None = None,
+    stderr: IO[bytes] | int | None = None,
+) -> tuple[int, list[int]]:
+    """Run ``command`` to its end, reading its RSS every :data:`INTERVAL` seconds; return its
+    exit status and the readings (KiB), in order."""
+    child = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=stderr)
+    readings: list[int] = []
     while True:
         try:
             child.wait(INTERVAL)
         except subprocess.TimeoutExpired:
             if (reading := rss_kb(child.pid)) is not None:
-                final = reading
+                readings.append(reading)
             continue
-        break
+        return child.returncode, readings
+
+
+def main() -> None:
+    returncode, readings = poll_rss(sys.argv[1:])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(f"max_rss_kb={peak} final_rss_kb={final}", file=sys.stderr)
-    sys.exit(child.returncode)
+    print(f"max_rss_kb={peak} final_rss_kb={readings[-1] if readings else 0}", file=sys.stderr)
+    sys.exit(returncode)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.nginx_server import MISSING, REQUIRE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +62,21 @@ def test_fingerprints_benchmark_smoke_mode_measures_both_structures() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines()[4:]]
     assert rows == ["set", "FingerprintSet"]
+
+
+def test_site_benchmark_smoke_mode_crawls_the_generated_site_with_each_contender() -> None:
+    result = smoke("bench.site")
+    if MISSING in result.stderr + result.stdout:
+        if os.environ.get(REQUIRE):
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")]
+    contenders = [row[0].strip() for row in rows[1:]]
+    installed = (
+        shutil.which("linkchecker") or (Path(sys.executable).parent / "linkchecker").exists()
+    )
+    assert contenders == (["product", "linkchecker"] if installed else ["product"])
+    for row in rows[1:]:
+        urls, broken = int(row[5]), int(row[6])
+        assert (urls, broken) == (204, 4), row  # 200 pages, the home page by "/", 4 broken
