@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crawler.scratch import scratch_database
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -128,16 +130,6 @@ class FingerprintSet:
         self._recent = set()  # a fresh set: clear() would keep the grown table
 
     def _open(self) -> sqlite3.Connection:
-        import sqlite3  # only lists longer than the buffer need it
-
-        # "" is a private temporary database, deleted by SQLite itself.
-        db = sqlite3.connect("")
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            "locking_mode = EXCLUSIVE",
-            f"cache_size = -{self._cache_kib}",
-        ):
-            db.execute(f"PRAGMA {pragma}")
+        db = scratch_database(self._cache_kib)
         db.execute("CREATE TABLE seen (fp INTEGER PRIMARY KEY)")
         return db

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag
@@ -27,8 +26,10 @@ from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig, csv_cell, exportable_text
 from crawler.output.feeds import local_path
 from crawler.scale.shard import url_fingerprint
+from crawler.scratch import scratch_database
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Iterator
     from typing import Self
 
@@ -185,15 +186,7 @@ class PlaceStore:
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        # "" is a private temporary database, deleted by SQLite itself.
-        db = sqlite3.connect("")
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            "locking_mode = EXCLUSIVE",
-            f"cache_size = -{self._cache_kib}",
-        ):
-            db.execute(f"PRAGMA {pragma}")
+        db = scratch_database(self._cache_kib)
         db.execute(
             "CREATE TABLE places (fp INTEGER, fragment TEXT, page TEXT, line INTEGER, "
             "element TEXT, text TEXT)"
