@@ -9,6 +9,7 @@ quickly (a tree for reach, pseudo-random links for fan-in) and returns every dis
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,11 @@ class Planted:
     """Every URL that gets a row: the seed, each distinct link, each missing fragment."""
     not_found: set[str] = field(default_factory=set)
     """Links that must not be reached at all (behind nofollow, or past a redirect out)."""
+    sitemap: str = ""
+    """The robots.txt whose ``Sitemap:`` line names the sitemap index."""
+    orphans: set[tuple[str, str]] = field(default_factory=set)
+    """Rows only a crawl with the sitemap has, as ``(url, found_on)``: a page no page links to
+    (found in the ``.xml.gz`` part) and the broken link on it."""
     site_config: str = ""
     outside_config: str = ""
 
@@ -72,6 +78,7 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
                 '<a href="leave-broken.html">redirected outside to nothing</a>',
                 '<a href="#intro">missing fragment on the page itself</a>',
                 '<a href="javascript:void(0)">not a link</a>',
+                '<a href="private/secret.html">disallowed by robots.txt</a>',
                 head='<link rel="stylesheet" href="css/site.css">',
             ),
             "/docs/index.html": page(
@@ -107,6 +114,16 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
             "/about-child.html": page('<a href="about-broken.html">behind nofollow</a>'),
             "/hidden.html": page('<a href="hidden-broken.html">behind nofollow</a>'),
             "/css/site.css": "body { color: black }\n",
+            "/robots.txt": f"User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap-index.xml\n",
+            "/private/secret.html": page("<p>never fetched</p>"),
+            "/sitemap-index.xml": _sitemap_index(
+                f"{base}/sitemap-a.xml", f"{base}/sitemap-b.xml.gz"
+            ),
+            "/sitemap-a.xml": _urlset(home, f"{base}/docs/a.html"),
+            "/sitemap-b.xml.gz": gzip.compress(_urlset(f"{base}/orphan.html").encode()),
+            "/orphan.html": page(
+                '<a href="orphan-broken.html">broken, on a page only the sitemap names</a>'
+            ),
             "/img/logo.png": PNG,
             "/img/logo-2x.png": PNG,
         },
@@ -136,6 +153,7 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
         (f"{base}/docs/gone.html", f"{base}/docs/a.html"),
         (f"{base}/other/x.html", f"{base}/docs/deep/c.html"),
         (f"{base}/other/pic-missing.png", f"{base}/other/d.html"),
+        (f"{base}/private/secret.html", home),  # a robots row: disallowed, never requested
         *missing,
     }
     return Planted(
@@ -147,6 +165,11 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
             f"{base}/about-broken.html",
             f"{ext}/never-crawled",
         },
+        sitemap=f"{base}/robots.txt",
+        orphans={
+            (f"{base}/orphan.html", f"{base}/sitemap-b.xml.gz"),
+            (f"{base}/orphan-broken.html", f"{base}/orphan.html"),
+        },
         site_config=f"""
         location = /old.html {{ return 301 /docs/b.html; }}
         location = /old-broken.html {{ return 301 /nowhere.html; }}
@@ -154,6 +177,22 @@ def plant_site(root: Path, outside: Path, base: str, ext: str) -> Planted:
         location = /leave-broken.html {{ return 301 {ext}/gone-too; }}
 """,
         outside_config="        location = /fine { default_type text/html; }\n",
+    )
+
+
+def _sitemap_index(*sitemaps: str) -> str:
+    entries = "".join(f"<sitemap><loc>{url}</loc></sitemap>" for url in sitemaps)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>\n'
+    )
+
+
+def _urlset(*pages: str) -> str:
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in pages)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>\n'
     )
 
 

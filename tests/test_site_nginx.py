@@ -58,6 +58,30 @@ def test_a_site_crawl_under_nginx_finds_exactly_the_planted_broken_links(
     assert by_url[f"{base}/other/d.html"]["ok"] == "true"  # through <base href>
 
 
+def test_robots_txt_and_a_sitemap_index_with_a_gz_part_under_nginx(
+    planted: tuple[str, Planted], tmp_path: Path
+) -> None:
+    base, plan = planted
+    out = tmp_path / "links.csv"
+    result = run_scrapy(
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={plan.sitemap}",
+        "-O", str(out), "-s", "LOG_LEVEL=INFO",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    rows = read_rows(out)
+    urls = [row["url"] for row in rows]
+    assert len(urls) == len(set(urls))
+    # the seed's crawl, then the pages only the sitemaps name (the .gz part's orphan)
+    assert set(urls) == plan.rows | {url for url, _ in plan.orphans}
+    found = {(row["url"], row["found_on"]) for row in rows}
+    assert plan.orphans <= found
+    broken = {(row["url"], row["found_on"]) for row in rows if row["ok"] == "false"}
+    assert broken == plan.broken | {pair for pair in plan.orphans if "broken" in pair[0]}
+    by_url = {row["url"]: row for row in rows}
+    assert by_url[f"{base}/private/secret.html"]["outcome"] == "robots"
+    assert by_url[f"{base}/docs/a.html"]["found_on"] != f"{base}/sitemap-a.xml"  # linked first
+
+
 def test_without_nginx_its_tests_skip_unless_ci_requires_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
