@@ -64,6 +64,7 @@ SETTINGS: Final[Mapping[str, Any]] = MappingProxyType(
         "CRAWLER_FAILURE_EXIT_CODE": 2,
         "CRAWLER_FALLBACK_HTTPS_HANDLER": None,
         "CRAWLER_FALLBACK_HTTP_HANDLER": None,
+        "CRAWLER_FRAGMENTS": True,
         "CRAWLER_FULL_BODIES": False,
         "CRAWLER_HOSTS": {},
         "CRAWLER_HOST_RETRY_BUDGET": 0,

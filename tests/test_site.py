@@ -599,3 +599,24 @@ def test_a_sitemap_that_cannot_be_read_is_one_error_line_and_the_seeds_are_still
 def test_a_body_that_is_no_sitemap_says_why_in_one_line(body: bytes, message: str) -> None:
     with pytest.raises(SitemapError, match=re.escape(message)):
         read_sitemap("http://h.example/sitemap.xml", body, max_size=1000)
+
+
+def test_fragment_checks_can_be_turned_off(server_loop: ServerLoop, tmp_path: Path) -> None:
+    site = Served()
+    site.files.update(
+        {
+            "/index.html": _page('<a href="ok.html#nope">not there</a>'),
+            "/ok.html": _page("<p>no anchor</p>"),
+        }
+    )
+    base = server_loop.http(site.app())
+    out = tmp_path / "links.csv"
+    crawl = ("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert run_scrapy(*crawl).returncode == 2  # checked: the anchor is missing
+    assert "missing_fragment" in {row["outcome"] for row in read_rows(out)}
+    result = run_scrapy(*crawl, "-s", "CRAWLER_FRAGMENTS=False")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {row["url"]: row["outcome"] for row in read_rows(out)} == {
+        f"{base}/index.html": "ok",
+        f"{base}/ok.html": "ok",
+    }

@@ -24,7 +24,7 @@ from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, 
 from crawler.checker.outcomes import Outcome
 from crawler.checker.spider import UrlCheckSpider
 from crawler.items import ENTRIES_STAT, UrlResult
-from crawler.names import SITE_ARGUMENTS, SPIDER_ARGUMENTS
+from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
 from crawler.site.places import SitePlaces
@@ -218,6 +218,8 @@ class SiteCheckSpider(UrlCheckSpider):
         self._found: Link | None = None
         self._pages = 0
         self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self.check_fragments = True
+        """``CRAWLER_FRAGMENTS``: links to ``page#fragment`` need that anchor on the page."""
         self.places: SitePlaces | None = None
         """Where each link was found (:mod:`crawler.site.places`)."""
         self.sitemaps = SitemapReader(self)
@@ -227,6 +229,9 @@ class SiteCheckSpider(UrlCheckSpider):
         """Build the spider; the result cache is not used (a cached page is not parsed)."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._cache = None
+        spider.check_fragments = crawler.settings.getbool(
+            "CRAWLER_FRAGMENTS", SETTINGS["CRAWLER_FRAGMENTS"]
+        )
         spider.places = SitePlaces.from_crawler(crawler)
         spider.sitemaps = SitemapReader(
             spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
@@ -384,6 +389,7 @@ class SiteCheckSpider(UrlCheckSpider):
         for place in found.links:
             fingerprint = _fingerprint(place.url)
             at = Place(place.url, source, place.line, page.depth + 1)
+            fragment = place.fragment if self.check_fragments else None
             if self.places is not None:
                 self.places.store.add(
                     fingerprint,
@@ -393,15 +399,13 @@ class SiteCheckSpider(UrlCheckSpider):
                     element=place.element,
                     text=place.text,
                 )
-            if place.fragment is not None and (
-                missing := self._fragment(fingerprint, place.fragment, at)
-            ):
+            if fragment is not None and (missing := self._fragment(fingerprint, fragment, at)):
                 steps.append(missing)
             if fingerprint in self._seen:
                 if (known := self._in_flight.get(fingerprint)) is not None:
                     known.count += 1
-                    if known.page and place.fragment is not None:
-                        _wait_for(known, place.fragment, at)
+                    if known.page and fragment is not None:
+                        _wait_for(known, fragment, at)
                 continue
             link = Link(
                 fingerprint,
@@ -411,8 +415,8 @@ class SiteCheckSpider(UrlCheckSpider):
                 nofollow=found.nofollow or place.nofollow,
             )
             step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
-            if not isinstance(step, UrlResult) and link.page and place.fragment is not None:
-                _wait_for(link, place.fragment, at)
+            if not isinstance(step, UrlResult) and link.page and fragment is not None:
+                _wait_for(link, fragment, at)
             steps.append(step)
         return steps
 
