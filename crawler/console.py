@@ -49,14 +49,32 @@ class _ScrapyDumps(logging.Filter):
         return False
 
 
-def quiet_scrapy_log(settings: BaseSettings) -> None:
-    """Leave Scrapy's dumps out of this process's log, unless ``CRAWLER_SCRAPY_LOG`` is on or
-    ``LOG_LEVEL`` is ``DEBUG``. Filters, not levels: Scrapy's logging set-up resets levels."""
-    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
-    if (
+def log_level(settings: BaseSettings) -> int | None:
+    """``LOG_LEVEL`` as a number (given by name or in digits); ``None`` for a name that
+    ``logging`` does not know."""
+    given = str(settings.get("LOG_LEVEL", "DEBUG")).strip().upper()
+    level = int(given) if given.isdigit() else logging.getLevelName(given)
+    return level if isinstance(level, int) else None
+
+
+def shows_info(settings: BaseSettings) -> bool:
+    """Whether this process's log shows INFO lines (``LOG_ENABLED``, ``LOG_LEVEL``)."""
+    level = log_level(settings)
+    return settings.getbool("LOG_ENABLED", True) and (level is None or level <= logging.INFO)
+
+
+def shows_scrapy_log(settings: BaseSettings) -> bool:
+    """Whether Scrapy's own dumps are shown: ``CRAWLER_SCRAPY_LOG``, or ``LOG_LEVEL=DEBUG``."""
+    return (
         settings.getbool("CRAWLER_SCRAPY_LOG", SETTINGS["CRAWLER_SCRAPY_LOG"])
-        or level == logging.DEBUG
-    ):
+        or log_level(settings) == logging.DEBUG
+    )
+
+
+def quiet_scrapy_log(settings: BaseSettings) -> None:
+    """Leave Scrapy's dumps out of this process's log unless :func:`shows_scrapy_log`.
+    Filters, not levels: Scrapy's logging set-up resets levels."""
+    if shows_scrapy_log(settings):
         return
     for name in QUIET_LOGGERS:
         logging.getLogger(name).addFilter(_ScrapyDumps())

@@ -12,6 +12,8 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.statscollectors import MemoryStatsCollector
 
+from crawler.console import log_level
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -52,9 +54,8 @@ class QuietLogFormatter(LogFormatter):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Build the formatter; ``LOG_LEVEL`` decides whether the per-URL lines are made."""
-        given = str(crawler.settings.get("LOG_LEVEL", "DEBUG")).strip().upper()
-        level = int(given) if given.isdigit() else logging.getLevelName(given)
-        return cls(debug=not isinstance(level, int) or level <= logging.DEBUG)
+        level = log_level(crawler.settings)
+        return cls(debug=level is None or level <= logging.DEBUG)
 
     def crawled(  # type: ignore[override]
         self, request: Request, response: Response, spider: Spider

@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawler.console import shows_info
 from crawler.items import ENTRIES_RESUMED_STAT
 from crawler.names import SETTINGS
 from crawler.sources import open_sources
@@ -77,11 +78,7 @@ def count_entries(spec: str, stop: threading.Event | None = None) -> int | None:
 def _resolve_mode(mode: str, crawler: Crawler) -> str:
     if mode != "auto":
         return mode
-    settings = crawler.settings
-    if not settings.getbool("LOG_ENABLED", True):
-        return "off"
-    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
-    if isinstance(level, int) and level > logging.INFO:
+    if not shows_info(crawler.settings):
         return "off"
     return "bar" if sys.stderr is not None and sys.stderr.isatty() else "log"
 

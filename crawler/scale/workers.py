@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler.console import shows_info, shows_scrapy_log
 from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig
 from crawler.output.feeds import local_path
@@ -185,7 +186,9 @@ class WorkerPlan:
                 + log_format.replace("{", "{{").replace("}", "}}"),
                 # one start-up and one summary, the parent's: workers show warnings and errors
                 # unless Scrapy's own log is asked for
-                "LOG_LEVEL": str(settings.get("LOG_LEVEL")) if _verbose(settings) else "WARNING",
+                "LOG_LEVEL": str(settings.get("LOG_LEVEL"))
+                if shows_scrapy_log(settings)
+                else "WARNING",
             },
         )
 
@@ -209,14 +212,6 @@ class WorkerPlan:
         for name, value in settings.items():
             line += ["-s", f"{name}={value}"]
         return line
-
-
-def _verbose(settings: BaseSettings) -> bool:
-    """Whether workers log as the parent would: ``CRAWLER_SCRAPY_LOG`` or ``LOG_LEVEL=DEBUG``."""
-    level = str(settings.get("LOG_LEVEL", "DEBUG")).upper()
-    return (
-        settings.getbool("CRAWLER_SCRAPY_LOG", SETTINGS["CRAWLER_SCRAPY_LOG"]) or level == "DEBUG"
-    )
 
 
 def _status(returncodes: list[int], failure_code: int) -> int:
@@ -360,10 +355,7 @@ def _progress(plan: WorkerPlan, settings: BaseSettings, earlier: int) -> PartsPr
     mode, _ = progress_settings(settings)  # checked before the workers started
     if mode == "off":
         return None
-    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
-    if not settings.getbool("LOG_ENABLED", True) or (
-        isinstance(level, int) and level > logging.INFO
-    ):
+    if not shows_info(settings):
         return None
     if not plan.outputs:
         return None
