@@ -133,9 +133,11 @@ def check_argument_names(
 
 def _setting_like(name: str) -> str | None:
     """A setting the argument ``name`` may have meant, e.g. ``timeout`` → ``DOWNLOAD_TIMEOUT``."""
+    from scrapy.settings import default_settings
+
     upper = name.upper()
     for setting in (f"{SETTING_PREFIX}{upper}", f"DOWNLOAD_{upper}", f"CONCURRENT_{upper}"):
-        if setting in CRAWLER_SETTINGS or setting in {"DOWNLOAD_TIMEOUT", "DOWNLOAD_DELAY"}:
+        if setting in CRAWLER_SETTINGS or hasattr(default_settings, setting):
             return setting
     return None
 
