@@ -145,9 +145,12 @@ class PageResult:
 
     def row(self, entry: UrlEntry, fragment: str, *, redactor: Redactor = DEFAULT) -> UrlResult:
         """The row of ``entry`` (the page with ``#fragment``), which made no request of its
-        own: the page's status, final URL, content type and outcome, no timings."""
+        own: the page's status, final URL (with this fragment), content type and outcome, no
+        timings."""
         row = entry_row(entry, redactor=redactor)
-        row.status, row.final_url, row.content_type = self.status, self.final_url, self.content_type
+        row.status, row.content_type = self.status, self.content_type
+        if self.final_url is not None:
+            row.final_url = redactor.url(f"{self.final_url.partition('#')[0]}#{fragment}")
         row.outcome, row.error = self.outcome, self.error
         self.judge(row, fragment)
         return row

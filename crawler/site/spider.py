@@ -177,6 +177,7 @@ class SiteCheckSpider(UrlCheckSpider):
 
     name = "sitecheck"
     arguments: ClassVar[Mapping[str, str]] = {**SPIDER_ARGUMENTS, **SITE_ARGUMENTS}
+    list_fragments: ClassVar[bool] = False  # the fragments of links are checked as links
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
