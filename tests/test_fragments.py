@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import signal
+import subprocess
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ from crawler.checker.outcomes import Outcome
 from crawler.items import UrlResult
 from crawler.sources import UrlEntry
 from tests._crawl import read_rows
-from tests._scrapy import scrapy_crawl
+from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,6 +48,9 @@ class Site:
     def app(self) -> web.Application:
         async def serve(request: web.Request) -> web.StreamResponse:
             self.hits[request.method, request.path] += 1
+            if request.path == "/slow.html":
+                await asyncio.sleep(0.02)
+                return web.Response(text=PAGE, content_type="text/html")
             if request.path in ("/page.html", "/other.html"):
                 return web.Response(text=PAGE, content_type="text/html")
             if request.path == "/plain.txt":
@@ -245,6 +251,36 @@ def test_fragment_entries_are_not_served_from_the_cache(
         assert rows[1]["cached"] == ("true" if run == 2 else "false")
         # the page itself (unless cached), then once more, read whole, for its fragments
         assert served.hits[("GET", "/page.html")] == (2 if run == 1 else 1)
+
+
+@pytest.mark.parametrize("stop", ["Ctrl-C", "second Ctrl-C"])
+def test_a_stopped_run_resumed_gives_each_fragment_entry_its_row_once(
+    site: tuple[str, Site], tmp_path: Path, stop: str
+) -> None:
+    base, _ = site
+    fragments = {"present": "ok", "missing": "missing_fragment", "named": "ok"}
+    urls = tmp_path / "urls.txt"
+    lines = [f"{base}/slow.html?i={i // 3}#{list(fragments)[i % 3]}" for i in range(3000)]
+    urls.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    crawl = (
+        "crawl", "urls", "-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out),
+        "-s", "CONCURRENT_REQUESTS=32", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+        "-s", "LOG_LEVEL=WARNING",
+    )  # fmt: skip
+    first = start_scrapy(*crawl, stderr=subprocess.DEVNULL)
+    wait_for_lines(out, 100, first)
+    for _ in range(1 if stop == "Ctrl-C" else 2):  # the second one stops at once
+        first.send_signal(signal.SIGINT)
+    first.wait(60)
+    assert len(read_rows(out)) < len(lines)  # the stop came mid-run
+    second = start_scrapy(*crawl)
+    _, stderr = second.communicate(timeout=120)
+    assert second.returncode == 2, stderr.decode()[-2000:]
+    rows = by_line(read_rows(out))
+    assert {line: row["outcome"] for line, row in rows.items()} == {
+        line: fragments[url.partition("#")[2]] for line, url in enumerate(lines, 1)
+    }
 
 
 def test_a_fragment_is_anchored_by_an_id_an_a_name_or_the_top() -> None:
