@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
+from scrapy.utils.test import get_crawler
 
 from crawler.checker.fragments import (
     FragmentEntries,
@@ -21,13 +22,18 @@ from crawler.checker.fragments import (
     html_anchors,
 )
 from crawler.checker.outcomes import Outcome
-from crawler.items import UrlResult
+from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.sources import UrlEntry
-from tests._crawl import read_rows
+from spiders.urls import UrlsSpider
+from tests._asyncio import coroutine_test
+from tests._crawl import project_settings_dict, read_rows
 from tests._scrapy import scrapy_crawl, start_scrapy, wait_for_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Self
+
+    from scrapy.crawler import Crawler
 
     from tests.servers import ServerLoop
 
@@ -281,6 +287,53 @@ def test_a_stopped_run_resumed_gives_each_fragment_entry_its_row_once(
     assert {line: row["outcome"] for line, row in rows.items()} == {
         line: fragments[url.partition("#")[2]] for line, url in enumerate(lines, 1)
     }
+
+
+class FewWaiting(FragmentEntries):
+    """At most two entries wait; records the most that ever did."""
+
+    def __init__(self) -> None:
+        super().__init__(max_waiting=2)
+        self.most = 0
+
+    def wait(self, entry: UrlEntry, page: int, fragment: str) -> bool:
+        waits = super().wait(entry, page, fragment)
+        self.most = max(self.most, self.waiting)
+        return waits
+
+
+class FewWaitingSpider(UrlsSpider):
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.fragment_entries = FewWaiting()
+        return spider
+
+
+@coroutine_test
+async def test_the_list_is_read_on_only_once_fewer_entries_wait_for_their_pages(
+    site: tuple[str, Site], tmp_path: Path
+) -> None:
+    base, served = site
+    fragments = {"present": "ok", "missing": "missing_fragment", "named": "ok"}
+    urls = tmp_path / "urls.txt"
+    lines = [f"{base}/slow.html?i={i // 3}#{list(fragments)[i % 3]}" for i in range(30)]
+    urls.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    settings = project_settings_dict(FEEDS={str(out): {"format": "csv"}})
+    crawler = get_crawler(FewWaitingSpider, settings)
+    await crawler.crawl_async(urls=str(urls))
+    assert isinstance(crawler.spider, FewWaitingSpider)
+    entries = crawler.spider.fragment_entries
+    assert isinstance(entries, FewWaiting)
+    assert entries.most == 2  # the bound was reached, never passed
+    rows = by_line(read_rows(out))
+    assert {line: row["outcome"] for line, row in rows.items()} == {
+        line: fragments[url.partition("#")[2]] for line, url in enumerate(lines, 1)
+    }
+    assert served.requests_of("/slow.html") == 10
+    assert crawler.stats is not None
+    assert crawler.stats.get_value(ENTRIES_STAT) == len(lines)
 
 
 def test_a_fragment_is_anchored_by_an_id_an_a_name_or_the_top() -> None:
