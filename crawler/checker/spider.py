@@ -389,7 +389,8 @@ class UrlCheckSpider(Spider):
                     stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
                 continue
             await wait_for_room(self.crawler, self._read_ahead)
-            await self._until_fewer_wait()
+            if self.fragment_entries is not None and self.fragment_entries.full:
+                await self._until_fewer_wait()
             if (step := self._list_step(entry)) is not None:
                 yield step
 
