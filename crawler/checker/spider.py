@@ -1,4 +1,4 @@
-"""The base spider: one request per input entry, and exactly one result row per entry."""
+"""The base spider: at most one request per input entry, and exactly one result row per entry."""
 
 from __future__ import annotations
 
@@ -18,11 +18,25 @@ from crawler.checker import outcomes
 from crawler.checker.accept import StatusRanges
 from crawler.checker.arguments import SpiderArguments
 from crawler.checker.cache import CacheConfig, CacheReader, ResultCache
+from crawler.checker.fragments import (
+    FRAGMENT_META_KEY,
+    FragmentEntries,
+    checked_fragment,
+    fragment_key,
+    response_anchors,
+)
 from crawler.checker.hosts import HostTable, add_download_slots
-from crawler.checker.methods import CHECK_METHOD_META_KEY, HTTP_METHODS, CheckMethod, check_method
+from crawler.checker.methods import (
+    CHECK_METHOD_META_KEY,
+    HTTP_METHODS,
+    WHOLE_HTML_META_KEY,
+    CheckMethod,
+    check_method,
+)
 from crawler.checker.outcomes import Outcome
 from crawler.checker.politeness import PolitenessConfig
 from crawler.checker.read_ahead import (
+    POLL_SECONDS,
     read_ahead,
     until_the_rest_is_done,
     wait_for_room,
@@ -186,6 +200,9 @@ class UrlCheckSpider(Spider):
     arguments: ClassVar[Mapping[str, str]] = SPIDER_ARGUMENTS
     """Every ``-a NAME=VALUE`` argument the spider takes, with its one-line help; a subclass
     with arguments of its own extends it (``{**UrlCheckSpider.arguments, "depth": "…"}``)."""
+    list_fragments: ClassVar[bool] = True
+    """Whether list entries with a ``#fragment`` get a row of their own saying whether the
+    page holds it (``CRAWLER_FRAGMENTS``): :class:`~crawler.checker.fragments.FragmentEntries`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         given = {name: kwargs.pop(name) for name in SPIDER_ARGUMENTS if name in kwargs}
@@ -217,6 +234,7 @@ class UrlCheckSpider(Spider):
         self.redactor = Redactor()
         self._read_ahead = int(SETTINGS["CRAWLER_READ_AHEAD"])
         self._unchecked_schemes: frozenset[str] = frozenset(SETTINGS["CRAWLER_UNCHECKED_SCHEMES"])
+        self.fragment_entries: FragmentEntries | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -239,6 +257,10 @@ class UrlCheckSpider(Spider):
             )
         spider._hosts = HostTable.from_settings(crawler.settings)
         spider.redactor = Redactor.from_settings(crawler.settings)
+        if cls.list_fragments and crawler.settings.getbool(
+            "CRAWLER_FRAGMENTS", SETTINGS["CRAWLER_FRAGMENTS"]
+        ):
+            spider.fragment_entries = FragmentEntries(redactor=spider.redactor)
         crawler.signals.connect(spider._seen.close, signal=signals.spider_closed)
         spider._read_ahead = read_ahead(crawler.settings)
         spider._unchecked_schemes = unchecked_schemes(crawler.settings)
@@ -367,7 +389,16 @@ class UrlCheckSpider(Spider):
                     stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
                 continue
             await wait_for_room(self.crawler, self._read_ahead)
-            yield self._first_step(entry)
+            if self.fragment_entries is not None and self.fragment_entries.full:
+                await self._until_fewer_wait()
+            if (step := self._list_step(entry)) is not None:
+                yield step
+
+    async def _until_fewer_wait(self) -> None:
+        """Hold the list back while too many entries wait for their page (or the crawl stops)."""
+        fragments = self.fragment_entries
+        while fragments is not None and fragments.full and self._engine_running():
+            await asyncio.sleep(POLL_SECONDS)
 
     def _engine_running(self) -> bool:
         engine = self.crawler.engine
@@ -399,13 +430,55 @@ class UrlCheckSpider(Spider):
             return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
         return self._first_step(entry, dedupe=False)  # the feeder marked the duplicates
 
-    def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
+    def _list_step(self, entry: UrlEntry) -> Request | UrlResult | None:
+        """The first step of a list entry; ``None`` for an entry with a fragment that waits
+        for its page in flight (its row comes with the page's).
+
+        An entry with a fragment (:func:`~crawler.checker.fragments.checked_fragment`) is a
+        duplicate only of the same page with the same fragment; the page, listed later
+        without it, is a duplicate of it. The first of a page's fragments fetches the page
+        with GET, read whole, unless its result is still kept; never from the result cache.
+        """
+        fragments = self.fragment_entries
+        fragment = checked_fragment(entry.url) if fragments is not None else None
+        if fragments is None or fragment is None:
+            return self._first_step(entry)
+        if (row := self._entry_problem(entry)) is not None:
+            return row
+        page = url_fingerprint(entry.url)  # without the fragment
+        if (key := fragment_key(page, fragment)) in self._seen:
+            return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
+        self._seen.add(key)
+        if page not in self._seen:
+            self._seen.add(page)
+        if (row := fragments.known(entry, page, fragment)) is not None:
+            return row
+        if fragments.wait(entry, page, fragment):
+            return None
+        try:
+            request = self.make_request(entry)
+        except ValueError as e:
+            return self._entry_row(entry, Outcome.INVALID_URL, outcomes.describe(e))
+        fragments.fetching(page)
+        request.meta[CHECK_METHOD_META_KEY] = "get"
+        request.meta[WHOLE_HTML_META_KEY] = True
+        request.meta[FRAGMENT_META_KEY] = (page, fragment)
+        return request.replace(method="GET")
+
+    def _entry_problem(self, entry: UrlEntry) -> UrlResult | None:
+        """The row of an entry that is not checked (invalid, unsupported, excluded), else
+        ``None``."""
         if entry.error is not None:
             return self._entry_row(entry, Outcome.INVALID_URL, entry.error)
         if problem := _url_problem(entry.url, self._max_url_length, self._unchecked_schemes):
             return self._entry_row(entry, *problem)
         if reason := self.url_filter.reason(entry.url):
             return self._entry_row(entry, Outcome.EXCLUDED, reason)
+        return None
+
+    def _first_step(self, entry: UrlEntry, *, dedupe: bool = True) -> Request | UrlResult:
+        if (row := self._entry_problem(entry)) is not None:
+            return row
         fingerprint = url_fingerprint(entry.url) if dedupe else None
         if fingerprint is not None and fingerprint in self._seen:
             return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
@@ -462,26 +535,40 @@ class UrlCheckSpider(Spider):
     def parse_result(self, response: Response) -> list[UrlResult]:
         """The row of a URL that got a response (its status is judged by the pipeline)."""
         entry: UrlEntry = response.meta[ENTRY_META_KEY]
-        return [
-            request_row(
-                entry,
-                response.request or Request(response.url),
-                response,
-                redactor=self.redactor,
-            )
-        ]
+        row = request_row(
+            entry, response.request or Request(response.url), response, redactor=self.redactor
+        )
+        return self._page_rows(row, response.meta, response)
 
     def failed_result(self, failure: Failure) -> list[UrlResult]:
         """The row of a URL that ended in an exception; none for a request the crawl did not
         send because it was stopping (its entry is left to ``resume``)."""
         error: BaseException = failure.value  # type: ignore[assignment]
-        if isinstance(error, NotStartedError):
-            return []
         request: Request = failure.request  # type: ignore[attr-defined]
+        if isinstance(error, NotStartedError):
+            check = request.meta.get(FRAGMENT_META_KEY)
+            if check is not None and self.fragment_entries is not None:
+                self.fragment_entries.page_dropped(check[0])
+            return []
         entry: UrlEntry = request.meta[ENTRY_META_KEY]
         if isinstance(error, (HttpError, StopDownload)) and error.response is not None:
-            return [request_row(entry, request, error.response, redactor=self.redactor)]
+            row = request_row(entry, request, error.response, redactor=self.redactor)
+            return self._page_rows(row, request.meta, error.response)
         row = request_row(entry, request, None, redactor=self.redactor)
         row.outcome = outcomes.classify(error, [hop["url"] for hop in row.chain])
         row.error = self.redactor.text(outcomes.describe(error))
-        return [row]
+        return self._page_rows(row, request.meta, None)
+
+    def _page_rows(
+        self, row: UrlResult, meta: Mapping[str, Any], response: Response | None
+    ) -> list[UrlResult]:
+        """``row``, or, for a page fetched for list entries with fragments, the rows of all
+        of them (:meth:`~crawler.checker.fragments.FragmentEntries.page_done`)."""
+        check = meta.get(FRAGMENT_META_KEY)
+        if check is None or self.fragment_entries is None:
+            return [row]
+        page, fragment = check
+        anchors = (
+            response_anchors(response) if response is not None and row.outcome is None else None
+        )
+        return self.fragment_entries.page_done(page, fragment, row, anchors)

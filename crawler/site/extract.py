@@ -12,6 +12,8 @@ from urllib.parse import urldefrag, urljoin
 
 from parsel import Selector
 
+from crawler.checker.fragments import selector_anchors
+
 LINK_ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
     "a": ("href",),
     "area": ("href",),
@@ -155,7 +157,7 @@ def page_links(html: str, url: str) -> Page:
     base = url
     if (href := selector.xpath("//base/@href").get()) is not None and href.strip():
         base = (_absolute(url, href) or (url, None))[0]
-    page.anchors = frozenset(selector.xpath("//@id|//a/@name").getall())
+    page.anchors = selector_anchors(selector)
     for element in selector.xpath(_XPATH):
         root = element.root
         tag = str(getattr(root, "tag", "")).lower()

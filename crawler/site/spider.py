@@ -7,19 +7,17 @@ one row. See ``docs/site.md``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import unquote
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from crawler.checker.fragments import PageStore, anchored, fragment_key, missing_error
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
 from crawler.checker.spider import UrlCheckSpider
@@ -60,10 +58,6 @@ SITE_SETTINGS: dict[str, Any] = {
 """Scrapy settings a site crawl changes where the project leaves them at Scrapy's default."""
 MAX_PENDING_FRAGMENTS = 256
 """Fragments of a page waited for while it is in flight (the first places linking to them)."""
-MAX_PAGES_WITH_ANCHORS = 10_000
-"""Parsed pages whose anchors are kept for the fragments of links found later (oldest out)."""
-FRAGMENT_ALWAYS_THERE = frozenset({"", "top"})
-"""Fragments a browser scrolls to without any element (HTML: the top of the page)."""
 ONE_PROCESS = ("workers", "shard", "redis", "job")
 """``urls`` arguments a site crawl does not take: it runs in one process."""
 NOT_YET = ("resume",)
@@ -174,18 +168,6 @@ def _wait_for(link: Link, fragment: str, place: Place) -> None:
         link.fragments[fragment] = place
 
 
-def _fragment_key(fingerprint: int, fragment: str) -> int:
-    """A fingerprint of the link ``fingerprint#fragment`` (one row per missing fragment)."""
-    digest = hashlib.blake2b(f"{fingerprint}#{fragment}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
-def _anchored(fragment: str, anchors: frozenset[str]) -> bool:
-    if fragment.lower() in FRAGMENT_ALWAYS_THERE or fragment.startswith(":~:"):
-        return True  # the top of the page, or a text fragment
-    return fragment in anchors or unquote(fragment) in anchors
-
-
 class SiteCheckSpider(UrlCheckSpider):
     """Checks every link of a site, starting from the ``urls`` seeds.
 
@@ -195,6 +177,7 @@ class SiteCheckSpider(UrlCheckSpider):
 
     name = "sitecheck"
     arguments: ClassVar[Mapping[str, str]] = {**SPIDER_ARGUMENTS, **SITE_ARGUMENTS}
+    list_fragments: ClassVar[bool] = False  # the fragments of links are checked as links
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -217,7 +200,7 @@ class SiteCheckSpider(UrlCheckSpider):
         self._in_flight: dict[int, Link] = {}
         self._found: Link | None = None
         self._pages = 0
-        self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self._anchors: PageStore[frozenset[str]] = PageStore()
         self.check_fragments = True
         """``CRAWLER_FRAGMENTS``: links to ``page#fragment`` need that anchor on the page."""
         self.places: SitePlaces | None = None
@@ -423,9 +406,7 @@ class SiteCheckSpider(UrlCheckSpider):
     def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
         """Keep the anchors of a parsed page; the rows of the fragments linked to while it was
         in flight that it has no anchor for."""
-        self._anchors[page.fingerprint] = anchors
-        if len(self._anchors) > MAX_PAGES_WITH_ANCHORS:
-            self._anchors.popitem(last=False)
+        self._anchors.keep(page.fingerprint, anchors)
         pending, page.fragments = page.fragments or {}, None
         return [
             row
@@ -438,9 +419,9 @@ class SiteCheckSpider(UrlCheckSpider):
         page that has no anchor for it (once per page and fragment); ``None`` otherwise, or
         while the page is not parsed yet."""
         anchors = self._anchors.get(fingerprint)
-        if anchors is None or _anchored(fragment, anchors):
+        if anchors is None or anchored(fragment, anchors):
             return None
-        key = _fragment_key(fingerprint, fragment)
+        key = fragment_key(fingerprint, fragment)
         if key in self._seen:
             return None
         self._seen.add(key)
@@ -448,7 +429,7 @@ class SiteCheckSpider(UrlCheckSpider):
         row = self._entry_row(
             UrlEntry(url=f"{place.url}#{fragment}", source=place.source, line=place.line),
             Outcome.MISSING_FRAGMENT,
-            f"the page has no element with id={fragment[:100]!r} (nor <a name>)",
+            missing_error(fragment),
         )
         _fill(row, Link(fingerprint, depth=place.depth, found_on=place.source, count=1))
         return row
