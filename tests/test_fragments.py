@@ -255,6 +255,9 @@ def test_fragment_entries_are_not_served_from_the_cache(
             3: "ok",
         }
         assert rows[1]["cached"] == ("true" if run == 2 else "false")
+        # the cache holds the page's own row, never a fragment entry's
+        assert "#" not in rows[1]["final_url"], rows[1]
+        assert rows[1]["total_ms"], rows[1]
         # the page itself (unless cached), then once more, read whole, for its fragments
         assert served.hits[("GET", "/page.html")] == (2 if run == 1 else 1)
 

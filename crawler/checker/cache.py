@@ -28,6 +28,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from w3lib.url import canonicalize_url
 
+from crawler.checker.fragments import checked_fragment
 from crawler.checker.outcomes import Outcome
 from crawler.items import FIELDS, UrlResult
 from crawler.names import SETTINGS
@@ -419,6 +420,8 @@ class CachePipeline:
             return item
         if item.outcome != Outcome.OK or not item.ok or item.cached:
             return item
+        if checked_fragment(item.url) is not None:
+            return item  # its page's row, told for one anchor: the page's own row is stored
         key = cache_key(item.url, self.config.redactor)
         if item.status in self.config.skip_statuses or key is None:
             return item
