@@ -394,22 +394,24 @@ def report(scenario: Scenario, runs: dict[str, list[Run]]) -> list[str]:
 
 def ratio(target: Target, measured: dict[str, dict[str, list[Run]]]) -> float | None:
     """The target's measured ratio, ``None`` where a side has no complete round."""
-    top = measured.get(target.top[0], {}).get(target.top[1], [])
+
+    def values(side: tuple[str, str]) -> list[float]:
+        scenario, contender = side
+        return [
+            float(getattr(r, target.measure)) for r in measured.get(scenario, {}).get(contender, [])
+        ]
+
+    top = values(target.top)
     if not top:
         return None
     if target.bottom is None:
-        return statistics.median(getattr(r, target.measure) for r in top)
-    bottom = measured.get(target.bottom[0], {}).get(target.bottom[1], [])
+        return statistics.median(top)
+    bottom = values(target.bottom)
     if not bottom:
         return None
     if target.top[0] == target.bottom[0]:
-        return statistics.median(
-            getattr(t, target.measure) / getattr(b, target.measure)
-            for t, b in zip(top, bottom, strict=True)
-        )
-    return statistics.median(getattr(r, target.measure) for r in top) / statistics.median(
-        getattr(r, target.measure) for r in bottom
-    )
+        return statistics.median(t / b for t, b in zip(top, bottom, strict=True))
+    return statistics.median(top) / statistics.median(bottom)
 
 
 def targets(measured: dict[str, dict[str, list[Run]]]) -> list[str]:
