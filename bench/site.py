@@ -31,11 +31,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.rss import poll_rss
 from bench.run import compile_project, contender_cpus, pinned
 from tests.nginx_server import NginxServer
 from tests.site_generator import big_site
+
+if TYPE_CHECKING:
+    from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -94,6 +98,7 @@ def linkchecker_counts(out: Path) -> tuple[int, int]:
 def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run:
     out = directory / f"{contender}.csv"
     out.unlink(missing_ok=True)
+    stdout: IO[bytes] | int
     if contender == "product":
         command, stdout = product_command(base, out, concurrency), subprocess.DEVNULL
     else:
@@ -106,7 +111,7 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
         cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=False, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
-    if stdout is not subprocess.DEVNULL:
+    if not isinstance(stdout, int):
         stdout.close()
     stderr = result.stderr.decode(errors="replace")
     if result.returncode not in (0, 1, 2):  # 1 and 2: broken links found

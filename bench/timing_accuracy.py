@@ -18,7 +18,7 @@ import trustme
 from scrapy.utils.reactor import install_reactor
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
     from tests.delays import FullBacklog
 
@@ -110,25 +110,9 @@ async def measure(rounds: int) -> dict[str, list[float]]:
     return errors
 
 
-def main() -> None:
-    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from scrapy.utils.defer import deferred_from_coro
-    from twisted.internet import reactor
-
-    result: dict[str, list[float]] = {}
-
-    def done(errors: dict[str, list[float]]) -> None:
-        result.update(errors)
-        reactor.stop()  # type: ignore[attr-defined]
-
-    def run() -> Awaitable[None]:
-        deferred = deferred_from_coro(measure(ROUNDS))
-        deferred.addCallback(done)
-        deferred.addErrback(lambda f: (f.printTraceback(), reactor.stop()))  # type: ignore[attr-defined]
-        return deferred
-
-    reactor.callWhenRunning(run)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+async def measure_and_print(rounds: int) -> None:
+    """Measure over ``rounds`` rounds and print the table."""
+    result = await measure(rounds)
     print("| phase | injected | median error | worst error | rounds |")
     print("|---|---|---|---|---|")
     for phase, values in result.items():
@@ -139,6 +123,15 @@ def main() -> None:
         worst = max(ms, key=abs)
         median = statistics.median(ms)
         print(f"| {phase} | {injected} | {median:+.2f} ms | {worst:+.2f} ms | {len(ms)} |")
+
+
+def main() -> None:
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet.task import react
+
+    # runs the reactor until the measurement ends, prints any failure, exits 0 or 1
+    react(lambda _reactor: deferred_from_coro(measure_and_print(ROUNDS)))
 
 
 if __name__ == "__main__":
