@@ -1,11 +1,13 @@
 """Scrapy, minus costs a checker pays on every URL and never uses: a stats collector without
-Scrapy 2.19's per-access shim, a log formatter that builds no DEBUG line above DEBUG, and the
-components a run has turned off left out. What each saves is in ``docs/benchmarks.md``.
+Scrapy 2.19's per-access shim, a log formatter that builds no DEBUG line above DEBUG, the
+components a run has turned off left out, and :data:`FLOOR_SETTINGS`, all of them at once.
+What each saves is in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import logging
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
@@ -13,6 +15,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.statscollectors import MemoryStatsCollector
 
 from crawler.console import log_level
+from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
     from typing import Self
@@ -22,10 +25,34 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
-__all__ = ["LeanStatsCollector", "QuietLogFormatter", "leave_out_unused_middlewares"]
+__all__ = [
+    "FLOOR_SETTINGS",
+    "LeanStatsCollector",
+    "QuietLogFormatter",
+    "leave_out_unused_middlewares",
+]
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 """Imports tldextract, requests and urllib3 even when ``COOKIES_ENABLED`` is off."""
+HANDLER = "crawler.handler.AiohttpDownloadHandler"
+
+FLOOR_SETTINGS: dict[str, Any] = {
+    "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
+    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    "ASYNCIO_EVENT_LOOP": "uvloop.Loop" if find_spec("uvloop") else None,
+    "SCHEDULER": LEAN_SCHEDULER,
+    "STATS_CLASS": "crawler.tuning.LeanStatsCollector",
+    "LOG_FORMATTER": "crawler.tuning.QuietLogFormatter",
+    # no middleware or extension but those that count responses and the crawl's time
+    "DOWNLOADER_MIDDLEWARES_BASE": {"scrapy.downloadermiddlewares.stats.DownloaderStats": 850},
+    "SPIDER_MIDDLEWARES_BASE": {},
+    "EXTENSIONS_BASE": {"scrapy.extensions.corestats.CoreStats": 0},
+    "CONCURRENT_ITEMS": 1,
+}
+"""The lowest-cost Scrapy crawl with our handler: Scrapy's engine and our handler alone, for a
+spider that needs no middleware (``bench/minimal_spider.py``'s ``product-floor``). A project
+applies it with ``settings.update(FLOOR_SETTINGS)``; the ``urls`` project keeps the components
+a checker needs (``crawler/settings.py``)."""
 
 
 class LeanStatsCollector(MemoryStatsCollector):
