@@ -34,6 +34,10 @@ __all__ = [
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 """Imports tldextract, requests and urllib3 even when ``COOKIES_ENABLED`` is off."""
+TELNET_EXTENSION = "scrapy.extensions.telnet.TelnetConsole"
+"""Imports Twisted's conch (telnet) even when ``TELNETCONSOLE_ENABLED`` is off."""
+REMOTE_CONTROL_EXTENSION = "scrapy.extensions.remote_control.RemoteControl"
+"""Imports aiohttp's web server even when ``REMOTE_CONTROL_ENABLED`` is off."""
 HANDLER = "crawler.handler.AiohttpDownloadHandler"
 
 FLOOR_SETTINGS: dict[str, Any] = {
@@ -97,19 +101,32 @@ class QuietLogFormatter(LogFormatter):
         return super().scraped(item, response, spider) if self.debug else None
 
 
+UNUSED_WHEN_OFF: dict[str, tuple[str, str, str]] = {
+    COOKIES_MIDDLEWARE: (
+        "COOKIES_ENABLED",
+        "DOWNLOADER_MIDDLEWARES",
+        "DOWNLOADER_MIDDLEWARES_BASE",
+    ),
+    TELNET_EXTENSION: ("TELNETCONSOLE_ENABLED", "EXTENSIONS", "EXTENSIONS_BASE"),
+    REMOTE_CONTROL_EXTENSION: ("REMOTE_CONTROL_ENABLED", "EXTENSIONS", "EXTENSIONS_BASE"),
+}
+"""Scrapy components its defaults list that their own setting can turn off: the setting, the
+project's component dict that may name it, and Scrapy's base dict that lists it."""
+
+
 def leave_out_unused_middlewares(settings: BaseSettings) -> None:
-    """With ``COOKIES_ENABLED`` off, take the cookies middleware out of Scrapy's
-    ``DOWNLOADER_MIDDLEWARES_BASE``, which Scrapy would otherwise import only to find it not
-    configured. (Naming it in ``DOWNLOADER_MIDDLEWARES``, even as ``None``, imports it too.)
-    A project that names it in ``DOWNLOADER_MIDDLEWARES`` keeps it as it set it."""
-    if settings.getbool("COOKIES_ENABLED"):
-        return
-    if any(str(key) == COOKIES_MIDDLEWARE for key in settings.getdict("DOWNLOADER_MIDDLEWARES")):
-        return
-    base = settings.getdict("DOWNLOADER_MIDDLEWARES_BASE")
-    if base.pop(COOKIES_MIDDLEWARE, None) is None:
-        return
-    priority = settings.getpriority("DOWNLOADER_MIDDLEWARES_BASE") or 0
-    settings.set(
-        "DOWNLOADER_MIDDLEWARES_BASE", base, priority=max(priority, SETTINGS_PRIORITIES["spider"])
-    )
+    """Take each component of :data:`UNUSED_WHEN_OFF` whose setting is off (the cookies
+    middleware, the telnet console, the remote control) out of Scrapy's base dict, where
+    Scrapy would otherwise import it, and what it imports, only to find it not configured.
+    (Naming it in the project's dict, even as ``None``, imports it too.) A project that names
+    it in its own dict keeps it as it set it."""
+    for component, (enabled, project, base_name) in UNUSED_WHEN_OFF.items():
+        if settings.getbool(enabled):
+            continue
+        if any(str(key) == component for key in settings.getdict(project)):
+            continue
+        base = settings.getdict(base_name)
+        if base.pop(component, None) is None:
+            continue
+        priority = settings.getpriority(base_name) or 0
+        settings.set(base_name, base, priority=max(priority, SETTINGS_PRIORITIES["spider"]))
