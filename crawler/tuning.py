@@ -6,18 +6,22 @@ What each saves is in ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
-from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy.spiderloader import SpiderLoader
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.spider import iter_spider_classes
 
 from crawler.console import log_level
 from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
+    import builtins
     from typing import Self
 
     from scrapy import Request, Spider
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOOR_SETTINGS",
     "LeanStatsCollector",
+    "OwnSpiderLoader",
     "QuietLogFormatter",
     "leave_out_unused_middlewares",
 ]
@@ -130,3 +135,67 @@ def leave_out_unused_middlewares(settings: BaseSettings) -> None:
             continue
         priority = settings.getpriority(base_name) or 0
         settings.set(base_name, base, priority=max(priority, SETTINGS_PRIORITIES["spider"]))
+
+
+OWN_SPIDERS = "crawler.spiders"
+"""The checker's spider package: each spider in the module of its name (``urls``, ``site``)."""
+
+
+class OwnSpiderLoader:
+    """Scrapy's :class:`~scrapy.spiderloader.SpiderLoader`, but ``load("urls")`` imports the
+    module of that name in :data:`OWN_SPIDERS` instead of every spider module (the site
+    spider's parser, sitemaps and link store, for a list check that uses none of them).
+
+    The project's own ``SPIDER_MODULES`` are read whole first, as Scrapy does, and a spider of
+    theirs keeps the name it takes; ``list()``, ``find_by_request()`` and any name not found
+    this way go through Scrapy's loader, which reads every module. ``SPIDER_LOADER_CLASS``.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        self.settings = settings
+        self._every: SpiderLoader | None = None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read nothing yet: spiders are looked up when asked for."""
+        return cls(settings)
+
+    def _scrapy_loader(self, modules: list[str] | None = None) -> SpiderLoader:
+        if modules is None and self._every is not None:
+            return self._every
+        settings = Settings(  # all Scrapy's loader reads
+            {
+                "SPIDER_MODULES": self.settings.getlist("SPIDER_MODULES")
+                if modules is None
+                else modules,
+                "SPIDER_LOADER_WARN_ONLY": self.settings.getbool("SPIDER_LOADER_WARN_ONLY"),
+            }
+        )
+        loader = SpiderLoader.from_settings(settings)
+        if modules is None:
+            self._every = loader
+        return loader
+
+    def load(self, spider_name: str) -> type[Spider]:
+        """The spider class named ``spider_name``; ``KeyError`` when there is none."""
+        modules = self.settings.getlist("SPIDER_MODULES")
+        if OWN_SPIDERS in modules and spider_name.isidentifier():
+            others = [module for module in modules if module != OWN_SPIDERS]
+            try:
+                return self._scrapy_loader(others).load(spider_name)
+            except KeyError:
+                pass
+            name = f"{OWN_SPIDERS}.{spider_name}"
+            if find_spec(name) is not None:
+                for spidercls in iter_spider_classes(importlib.import_module(name)):
+                    if spidercls.name == spider_name:
+                        return spidercls
+        return self._scrapy_loader().load(spider_name)
+
+    def list(self) -> list[str]:
+        """Every spider's name (Scrapy's loader: every module is read)."""
+        return self._scrapy_loader().list()
+
+    def find_by_request(self, request: Request) -> builtins.list[str]:
+        """The spiders that handle ``request`` (Scrapy's loader: every module is read)."""
+        return self._scrapy_loader().find_by_request(request)

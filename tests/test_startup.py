@@ -8,9 +8,12 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
+from scrapy.settings import Settings
 from scrapy.utils.conf import build_component_list
 
-from crawler.tuning import UNUSED_WHEN_OFF
+from crawler.spiders.site import SiteSpider
+from crawler.spiders.urls import UrlsSpider
+from crawler.tuning import UNUSED_WHEN_OFF, OwnSpiderLoader
 from tests._apps import checker_app
 from tests._crawl import read_rows, urls_crawler
 from tests._scrapy import PROJECT_ROOT
@@ -26,6 +29,7 @@ NOT_IMPORTED = (
     "tldextract",  # Scrapy's cookies middleware, turned off
     "crawler.output.merge",  # workers and `scrapy merge`
     "crawler.scale.parts_progress",  # workers
+    "crawler.site.spider",  # the site spider
 )
 
 
@@ -61,3 +65,32 @@ def test_a_plain_crawl_imports_no_module_it_does_not_use(
     imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE))
     assert "crawler.handler.download" in imported  # the import times were read
     assert sorted(imported & set(NOT_IMPORTED)) == []
+
+
+PROJECT_SPIDER = """
+from scrapy import Spider
+
+
+class MyUrls(Spider):
+    name = "urls"
+"""
+
+
+def test_the_spider_loader_finds_ours_and_lets_a_project_spider_keep_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "loader_project_spiders"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mine.py").write_text(PROJECT_SPIDER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ours = OwnSpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["crawler.spiders"]}))
+    assert (ours.load("urls"), ours.load("site")) == (UrlsSpider, SiteSpider)
+    with pytest.raises(KeyError, match="Spider not found: nope"):
+        ours.load("nope")
+    modules = ["crawler.spiders", "loader_project_spiders"]
+    loader = OwnSpiderLoader.from_settings(Settings({"SPIDER_MODULES": modules}))
+    assert loader.load("urls").__module__ == "loader_project_spiders.mine"  # as with Scrapy's
+    assert loader.load("site") is SiteSpider
+    with pytest.warns(UserWarning, match="several spiders with the same name"):
+        assert sorted(loader.list()) == ["site", "urls"]  # Scrapy's loader, which warns
