@@ -11,6 +11,8 @@ BOT_NAME = "crawler"
 # listed when there is one (an installed wheel brings none).
 SPIDER_MODULES = ["crawler.spiders", *(["spiders"] if find_spec("spiders") else [])]
 NEWSPIDER_MODULE = "spiders"
+# `scrapy crawl urls` imports the urls spider's module, not the site spider's as well.
+SPIDER_LOADER_CLASS = "crawler.tuning.OwnSpiderLoader"
 COMMANDS_MODULE = "crawler.commands"
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

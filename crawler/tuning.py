@@ -1,20 +1,27 @@
 """Scrapy, minus costs a checker pays on every URL and never uses: a stats collector without
-Scrapy 2.19's per-access shim, a log formatter that builds no DEBUG line above DEBUG, and the
-components a run has turned off left out. What each saves is in ``docs/benchmarks.md``.
+Scrapy 2.19's per-access shim, a log formatter that builds no DEBUG line above DEBUG, the
+components a run has turned off left out, and :data:`FLOOR_SETTINGS`, all of them at once.
+What each saves is in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
-from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy.spiderloader import SpiderLoader
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.spider import iter_spider_classes
 
 from crawler.console import log_level
+from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
+    import builtins
     from typing import Self
 
     from scrapy import Request, Spider
@@ -22,10 +29,39 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
-__all__ = ["LeanStatsCollector", "QuietLogFormatter", "leave_out_unused_middlewares"]
+__all__ = [
+    "FLOOR_SETTINGS",
+    "LeanStatsCollector",
+    "OwnSpiderLoader",
+    "QuietLogFormatter",
+    "leave_out_unused_middlewares",
+]
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 """Imports tldextract, requests and urllib3 even when ``COOKIES_ENABLED`` is off."""
+TELNET_EXTENSION = "scrapy.extensions.telnet.TelnetConsole"
+"""Imports Twisted's conch (telnet) even when ``TELNETCONSOLE_ENABLED`` is off."""
+REMOTE_CONTROL_EXTENSION = "scrapy.extensions.remote_control.RemoteControl"
+"""Imports aiohttp's web server even when ``REMOTE_CONTROL_ENABLED`` is off."""
+HANDLER = "crawler.handler.AiohttpDownloadHandler"
+
+FLOOR_SETTINGS: dict[str, Any] = {
+    "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
+    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    "ASYNCIO_EVENT_LOOP": "uvloop.Loop" if find_spec("uvloop") else None,
+    "SCHEDULER": LEAN_SCHEDULER,
+    "STATS_CLASS": "crawler.tuning.LeanStatsCollector",
+    "LOG_FORMATTER": "crawler.tuning.QuietLogFormatter",
+    # no middleware or extension but those that count responses and the crawl's time
+    "DOWNLOADER_MIDDLEWARES_BASE": {"scrapy.downloadermiddlewares.stats.DownloaderStats": 850},
+    "SPIDER_MIDDLEWARES_BASE": {},
+    "EXTENSIONS_BASE": {"scrapy.extensions.corestats.CoreStats": 0},
+    "CONCURRENT_ITEMS": 1,
+}
+"""The lowest-cost Scrapy crawl with our handler: Scrapy's engine and our handler alone, for a
+spider that needs no middleware (``bench/minimal_spider.py``'s ``product-floor``). A project
+applies it with ``settings.update(FLOOR_SETTINGS)``; the ``urls`` project keeps the components
+a checker needs (``crawler/settings.py``)."""
 
 
 class LeanStatsCollector(MemoryStatsCollector):
@@ -70,19 +106,96 @@ class QuietLogFormatter(LogFormatter):
         return super().scraped(item, response, spider) if self.debug else None
 
 
+UNUSED_WHEN_OFF: dict[str, tuple[str, str, str]] = {
+    COOKIES_MIDDLEWARE: (
+        "COOKIES_ENABLED",
+        "DOWNLOADER_MIDDLEWARES",
+        "DOWNLOADER_MIDDLEWARES_BASE",
+    ),
+    TELNET_EXTENSION: ("TELNETCONSOLE_ENABLED", "EXTENSIONS", "EXTENSIONS_BASE"),
+    REMOTE_CONTROL_EXTENSION: ("REMOTE_CONTROL_ENABLED", "EXTENSIONS", "EXTENSIONS_BASE"),
+}
+"""Scrapy components its defaults list that their own setting can turn off: the setting, the
+project's component dict that may name it, and Scrapy's base dict that lists it."""
+
+
 def leave_out_unused_middlewares(settings: BaseSettings) -> None:
-    """With ``COOKIES_ENABLED`` off, take the cookies middleware out of Scrapy's
-    ``DOWNLOADER_MIDDLEWARES_BASE``, which Scrapy would otherwise import only to find it not
-    configured. (Naming it in ``DOWNLOADER_MIDDLEWARES``, even as ``None``, imports it too.)
-    A project that names it in ``DOWNLOADER_MIDDLEWARES`` keeps it as it set it."""
-    if settings.getbool("COOKIES_ENABLED"):
-        return
-    if any(str(key) == COOKIES_MIDDLEWARE for key in settings.getdict("DOWNLOADER_MIDDLEWARES")):
-        return
-    base = settings.getdict("DOWNLOADER_MIDDLEWARES_BASE")
-    if base.pop(COOKIES_MIDDLEWARE, None) is None:
-        return
-    priority = settings.getpriority("DOWNLOADER_MIDDLEWARES_BASE") or 0
-    settings.set(
-        "DOWNLOADER_MIDDLEWARES_BASE", base, priority=max(priority, SETTINGS_PRIORITIES["spider"])
-    )
+    """Take each component of :data:`UNUSED_WHEN_OFF` whose setting is off (the cookies
+    middleware, the telnet console, the remote control) out of Scrapy's base dict, where
+    Scrapy would otherwise import it, and what it imports, only to find it not configured.
+    (Naming it in the project's dict, even as ``None``, imports it too.) A project that names
+    it in its own dict keeps it as it set it."""
+    for component, (enabled, project, base_name) in UNUSED_WHEN_OFF.items():
+        if settings.getbool(enabled):
+            continue
+        if any(str(key) == component for key in settings.getdict(project)):
+            continue
+        base = settings.getdict(base_name)
+        if base.pop(component, None) is None:
+            continue
+        priority = settings.getpriority(base_name) or 0
+        settings.set(base_name, base, priority=max(priority, SETTINGS_PRIORITIES["spider"]))
+
+
+OWN_SPIDERS = "crawler.spiders"
+"""The checker's spider package: each spider in the module of its name (``urls``, ``site``)."""
+
+
+class OwnSpiderLoader:
+    """Scrapy's :class:`~scrapy.spiderloader.SpiderLoader`, but ``load("urls")`` imports the
+    module of that name in :data:`OWN_SPIDERS` instead of every spider module (the site
+    spider's parser, sitemaps and link store, for a list check that uses none of them).
+
+    The project's own ``SPIDER_MODULES`` are read whole first, as Scrapy does, and a spider of
+    theirs keeps the name it takes; ``list()``, ``find_by_request()`` and any name not found
+    this way go through Scrapy's loader, which reads every module. ``SPIDER_LOADER_CLASS``.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        self.settings = settings
+        self._every: SpiderLoader | None = None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read nothing yet: spiders are looked up when asked for."""
+        return cls(settings)
+
+    def _scrapy_loader(self, modules: list[str] | None = None) -> SpiderLoader:
+        if modules is None and self._every is not None:
+            return self._every
+        settings = Settings(  # all Scrapy's loader reads
+            {
+                "SPIDER_MODULES": self.settings.getlist("SPIDER_MODULES")
+                if modules is None
+                else modules,
+                "SPIDER_LOADER_WARN_ONLY": self.settings.getbool("SPIDER_LOADER_WARN_ONLY"),
+            }
+        )
+        loader = SpiderLoader.from_settings(settings)
+        if modules is None:
+            self._every = loader
+        return loader
+
+    def load(self, spider_name: str) -> type[Spider]:
+        """The spider class named ``spider_name``; ``KeyError`` when there is none."""
+        modules = self.settings.getlist("SPIDER_MODULES")
+        if OWN_SPIDERS in modules and spider_name.isidentifier():
+            others = [module for module in modules if module != OWN_SPIDERS]
+            try:
+                return self._scrapy_loader(others).load(spider_name)
+            except KeyError:
+                pass
+            name = f"{OWN_SPIDERS}.{spider_name}"
+            if find_spec(name) is not None:
+                for spidercls in iter_spider_classes(importlib.import_module(name)):
+                    if spidercls.name == spider_name:
+                        return spidercls
+        return self._scrapy_loader().load(spider_name)
+
+    def list(self) -> list[str]:
+        """Every spider's name (Scrapy's loader: every module is read)."""
+        return self._scrapy_loader().list()
+
+    def find_by_request(self, request: Request) -> builtins.list[str]:
+        """The spiders that handle ``request`` (Scrapy's loader: every module is read)."""
+        return self._scrapy_loader().find_by_request(request)

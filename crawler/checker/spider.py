@@ -58,6 +58,7 @@ from crawler.redact import Redactor
 from crawler.scale.redis.config import REDIS_ERRORS_STAT, RedisJob, RedisUnavailableError
 from crawler.scale.redis.entries import RedisEntries
 from crawler.scale.shard import url_fingerprint
+from crawler.scheduler import use_lean_scheduler
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
@@ -278,9 +279,9 @@ class UrlCheckSpider(Spider):
         Redactor.from_settings(settings)
         if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
             raise ValueError(
-                "CONCURRENT_REQUESTS_PER_IP is not supported: Scrapy's scheduler queue here "
-                "(DownloaderAwarePriorityQueue) refuses it, and the handler resolves names "
-                "itself; limit hosts with CONCURRENT_REQUESTS_PER_DOMAIN or CRAWLER_HOSTS"
+                "CONCURRENT_REQUESTS_PER_IP is not supported: the handler resolves names "
+                "itself, so Scrapy's per-IP slots would be per host name; limit hosts with "
+                "CONCURRENT_REQUESTS_PER_DOMAIN or CRAWLER_HOSTS"
             )
         if cache := CacheConfig.from_settings(settings):
             ResultCache.open(cache.path).close()
@@ -289,12 +290,14 @@ class UrlCheckSpider(Spider):
     def update_settings(cls, settings: BaseSettings) -> None:
         """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings,
         add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
-        it starts, with one line), and leave out the cookies middleware when cookies are off."""
+        it starts, with one line), leave out the cookies middleware when cookies are off, and
+        use the lean scheduler (:mod:`crawler.scheduler`) unless the project chose one."""
         super().update_settings(settings)
         check_method(settings.get("CRAWLER_METHOD", SETTINGS["CRAWLER_METHOD"]))
         PolitenessConfig.from_settings(settings)
         add_download_slots(settings)
         leave_out_unused_middlewares(settings)
+        use_lean_scheduler(settings)
 
     @classmethod
     def check_arguments(cls, **given: str) -> None:

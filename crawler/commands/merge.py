@@ -17,7 +17,6 @@ from crawler.commands.feed import (
 )
 from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig, row_url
-from crawler.output.merge import MergeReport, merge
 from crawler.redact import Redactor
 from crawler.scale.redis.config import INTERRUPTED, RedisUnavailableError
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     import redis
 
+    from crawler.output.merge import MergeReport
     from crawler.scale.redis.config import RedisJob
 
 
@@ -85,6 +85,8 @@ class Command(ScrapyCommand):
             ):
                 self._merge_job(job_from_options(self, opts), parts, output)
             else:
+                from crawler.output.merge import merge  # here: every command loads at start
+
                 report = merge(parts, output, escape_formulas=self._escape_formulas())
                 self._print(report, output)
         except (ValueError, RedisUnavailableError) as e:
@@ -93,6 +95,7 @@ class Command(ScrapyCommand):
             fail(self, f"merge interrupted (Ctrl-C); {output} was not written")
 
     def _merge_job(self, job: RedisJob, parts: list[Path], output: Path) -> None:
+        from crawler.output.merge import merge
         from crawler.scale.redis.feed import connect
 
         assert self.settings is not None

@@ -44,19 +44,17 @@ from crawler.console import shows_info, shows_scrapy_log
 from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig
 from crawler.output.feeds import local_path
-from crawler.output.merge import merge
 from crawler.output.progress import progress_settings
-from crawler.output.report import check_report_path
-from crawler.output.report.reader import read_rows
 from crawler.output.run_summary import failures_shown, publish_summary
 from crawler.output.summary import RunSummary
-from crawler.scale.parts_progress import PartsProgress
 from crawler.scale.shard import parse_workers
 from crawler.sources import STDIN, input_names
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import FrameType
+
+    from crawler.scale.parts_progress import PartsProgress
 
 
 __all__ = ["Output", "WorkerPlan", "run_workers", "watch_parent", "workers_wanted"]
@@ -273,6 +271,8 @@ def _take_over(plan: WorkerPlan) -> int:
 
     ``ValueError`` if the folder was left by a run of another list.
     """
+    from crawler.output.merge import merge  # here: a crawl without workers needs none of it
+
     run = {"spider": plan.spider, "urls": plan.arguments.get("urls", "")}
     marker = plan.parts / RUN_NAME
     leftovers = {output: output.leftovers(plan.parts) for output in plan.outputs}
@@ -327,6 +327,9 @@ def _summarise(
     output: Path, settings: BaseSettings, spider: str, source: str, finish_reason: str
 ) -> None:
     """Log the summary of the merged rows; write the summary file and reports asked for."""
+    from crawler.output.report import check_report_path
+    from crawler.output.report.reader import read_rows
+
     with RunSummary() as summary:
         for row in read_rows(output):
             summary.add(row)
@@ -352,6 +355,8 @@ def _progress(plan: WorkerPlan, settings: BaseSettings, earlier: int) -> PartsPr
     The total is unknown when resuming from other outputs: the entries already done are the
     workers' to skip. ``earlier`` rows of an unfinished run of this output count as done.
     """
+    from crawler.scale.parts_progress import PartsProgress
+
     mode, _ = progress_settings(settings)  # checked before the workers started
     if mode == "off":
         return None
@@ -386,6 +391,8 @@ def _merge_all(
 ) -> bool:
     """Merge the journal and parts into each output; unless ``finished``, into the journal too
     (written before the parts are deleted). ``False`` if an output has no part at all."""
+    from crawler.output.merge import merge
+
     for output in plan.outputs:
         present = output.leftovers(plan.parts)
         if not present:

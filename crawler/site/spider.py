@@ -185,11 +185,11 @@ class SiteCheckSpider(UrlCheckSpider):
         depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
         its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless given on
         the command line (the links leaving the scope are checked regardless)."""
-        for name, value in SITE_SETTINGS.items():
+        settings.set("ROBOTSTXT_OBEY", True, "spider")  # -s ROBOTSTXT_OBEY=False still wins
+        super().update_settings(settings)  # before the queues below: they are for Scrapy's
+        for name, value in SITE_SETTINGS.items():  # scheduler, kept when the project sets one
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["default"]:
                 settings.set(name, value, "spider")
-        settings.set("ROBOTSTXT_OBEY", True, "spider")  # -s ROBOTSTXT_OBEY=False still wins
-        super().update_settings(settings)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         own = {name: kwargs.pop(name) for name in SITE_ARGUMENTS if name in kwargs}
