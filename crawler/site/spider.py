@@ -7,6 +7,7 @@ one row. See ``docs/site.md``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -16,21 +17,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
-from crawler.checker.spider import UrlCheckSpider
-from crawler.items import ENTRIES_STAT, UrlResult
+from crawler.checker.read_ahead import until_the_rest_is_done, wait_for_room
+from crawler.checker.spider import DUPLICATE, INPUT_ERROR, PAUSE_EVERY, UrlCheckSpider
+from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
 from crawler.site.places import SitePlaces
+from crawler.site.resume import ResumedLinks, done_links, duplicate_key, row_key
 from crawler.site.scope import Scope
 from crawler.site.sitemaps import SitemapReader
-from crawler.sources import UrlEntry
+from crawler.sources import UrlEntry, UrlSourceError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -52,6 +55,10 @@ PAGES_STAT = "crawler/site/pages_count"
 """Stats key: pages fetched to be parsed."""
 LINKS_STAT = "crawler/site/links_count"
 """Stats key: links read on the pages (every place, repeats included)."""
+REREAD_STAT = "crawler/site/pages_reread_count"
+"""Stats key: pages a resumed crawl fetched again to read their links (they have a row)."""
+REREAD_ERRORS_STAT = "crawler/site/reread_errors_count"
+"""Stats key: pages fetched again that could not be read this time (a WARNING each)."""
 SITE_SETTINGS: dict[str, Any] = {
     "METAREFRESH_ENABLED": False,
     "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
@@ -66,8 +73,6 @@ FRAGMENT_ALWAYS_THERE = frozenset({"", "top"})
 """Fragments a browser scrolls to without any element (HTML: the top of the page)."""
 ONE_PROCESS = ("workers", "shard", "redis", "job")
 """``urls`` arguments a site crawl does not take: it runs in one process."""
-NOT_YET = ("resume",)
-"""``urls`` arguments a site crawl does not take yet."""
 SEED_SOURCE = "urls"
 """``source`` of the seeds given as URLs on the command line."""
 _SEED_SPLIT = re.compile(r",(?=https?://)", re.IGNORECASE)
@@ -121,8 +126,6 @@ class SiteArguments:
                 f"-a {refused[0]}=… is not taken by the site spider: a site crawl runs in one "
                 "process (drop it)"
             )
-        if refused := sorted(name for name in NOT_YET if name in given):
-            raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
         Scope.parse(given.get("allow"), given.get("deny"))
         sitemaps = seed_urls(given.get("sitemap"))
         if "sitemap" in given and not sitemaps:
@@ -151,6 +154,8 @@ class Link:
     """Fetched with GET to be parsed."""
     fragments: dict[str, Place] | None = None
     """Fragments linked to while it was in flight, with the first place linking to each."""
+    resumed: bool = False
+    """A page with a row in the ``resume`` outputs, fetched again only to read its links."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +228,8 @@ class SiteCheckSpider(UrlCheckSpider):
         self.places: SitePlaces | None = None
         """Where each link was found (:mod:`crawler.site.places`)."""
         self.sitemaps = SitemapReader(self)
+        self._done: ResumedLinks | None = None
+        """The links the ``resume`` outputs hold a row for."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -237,7 +244,12 @@ class SiteCheckSpider(UrlCheckSpider):
             spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
+
+    def _closed(self) -> None:
+        if self._done is not None:
+            self._done.close()
 
     def broken_places(self) -> Iterator[dict[str, Any]]:
         """Every place of every link that is not ok, by page then line, once the spider
@@ -269,12 +281,66 @@ class SiteCheckSpider(UrlCheckSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         """The seeds; with ``sitemap`` alone, the sitemaps (read once the seeds' crawl is
-        done otherwise, so that the pages no page links to say so: :meth:`_idle`)."""
+        done otherwise, so that the pages no page links to say so: :meth:`_idle`).
+
+        With ``resume``, the links those outputs hold a row for get none (:meth:`_new_link`).
+        """
+        places = self.places.store if self.places is not None else None
+        self._done = self.read_resume(
+            lambda spec, appended: done_links(
+                spec, appended, places.add_row if places is not None else None
+            )
+        )
         if self.urls is None:
             for request in self.sitemaps.start(self.site.sitemaps):
                 yield request
-        async for step in super().start():
-            yield step
+        try:
+            async for step in self._seed_steps():
+                yield step
+        except UrlSourceError as e:  # an input broke off: finish what was read, then stop
+            logger.error("%s", e, extra={"spider": self})
+            await until_the_rest_is_done(self.crawler)
+            raise CloseSpider(INPUT_ERROR) from e
+
+    async def _seed_steps(self) -> AsyncIterator[Request | UrlResult]:
+        """A step per seed of :meth:`url_entries`, read as the engine needs them."""
+        position = 0
+        for read, given in enumerate(self.url_entries(), 1):
+            if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
+                await asyncio.sleep(0)
+                if not self._engine_running():
+                    return
+            if given is None:
+                continue
+            position += 1
+            entry = (
+                UrlEntry(url=given, source=self.name, line=position)
+                if isinstance(given, str)
+                else given
+            )
+            if (step := self._seed(entry)) is not None:
+                await wait_for_room(self.crawler, self._read_ahead)
+                yield step
+
+    def _seed(self, entry: UrlEntry) -> Request | UrlResult | None:
+        fingerprint = _fingerprint(entry.url)
+        if fingerprint not in self._seen:
+            self.scope.add_seed(entry.url)
+            return self._new_link(Link(fingerprint, depth=0), entry)
+        self.crawler.stats.inc_value(ENTRIES_STAT)  # a seed given again: a row of its own
+        if self._is_done(duplicate_key(entry.source, entry.line)):
+            return None
+        return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
+
+    def _is_done(self, key: int) -> bool:
+        """Whether the ``resume`` outputs hold the row of ``key`` (counted as resumed)."""
+        if self._done is None or key not in self._done:
+            return False
+        stats = self.crawler.stats
+        stats.inc_value(ENTRIES_RESUMED_STAT)
+        if key in self._done.not_ok:  # a row of this job: it counts in the exit status
+            stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
+        return True
 
     def _idle(self) -> None:
         """Once the crawl from the seeds is done, read the sitemaps (their pages not found
@@ -300,20 +366,36 @@ class SiteCheckSpider(UrlCheckSpider):
         link = Link(fingerprint, depth=0, found_on=source, count=1)
         return self._new_link(link, UrlEntry(url=url, source=source, line=position))
 
-    def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult:
+    def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult | None:
         """The first step of a link seen for the first time (a request, or its row at once:
-        ``mailto:``, excluded, invalid), counted as an entry and marked as seen."""
+        ``mailto:``, excluded, invalid), counted as an entry and marked as seen.
+
+        A link with a row in the ``resume`` outputs gets none: ``None``, or the request that
+        fetches its page again to read its links when it was parsed (:attr:`Link.resumed`).
+        """
         self.crawler.stats.inc_value(ENTRIES_STAT)
+        key = row_key(self.redactor.url(entry.url)) if self._done is not None else 0
+        if self._is_done(key):
+            link.resumed = True
+            if self._done is None or key not in self._done.pages:
+                self._seen.add(link.fingerprint)
+                return None
         self._found = link
+        step: Request | UrlResult | None
         try:
             step = self._first_step(entry)
         finally:
             self._found = None
         if link.fingerprint not in self._seen:  # the base spider adds those it requests
             self._seen.add(link.fingerprint)
-        if isinstance(step, UrlResult):
+        if link.resumed and (isinstance(step, UrlResult) or not link.page):
+            step = None  # nothing to read again
+        if step is None or isinstance(step, UrlResult):
             self._in_flight.pop(link.fingerprint, None)
+        if isinstance(step, UrlResult):
             _fill(step, link)
+        elif step is not None and link.resumed:
+            self.crawler.stats.inc_value(REREAD_STAT)
         return step
 
     def countable_inputs(self) -> str | None:
@@ -349,12 +431,15 @@ class SiteCheckSpider(UrlCheckSpider):
         return request.replace(method="GET", priority=-link.depth)
 
     def parse_result(self, response: Response) -> list[Any]:
-        """The link's row, then the requests and rows of the new links of a parsed page."""
+        """The link's row, then the requests and rows of the new links of a parsed page (only
+        those of a page fetched again on resume: it has its row)."""
         rows: list[Any] = super().parse_result(response)
         link = response.meta.get(LINK_META_KEY)
         if not isinstance(link, Link):
             return rows
         self._finish(rows, link)
+        if link.resumed:
+            rows = []
         if (
             link.page
             and 200 <= response.status < 300
@@ -364,16 +449,38 @@ class SiteCheckSpider(UrlCheckSpider):
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
+        elif link.resumed:
+            answer = response.status
+            self._reread_failed(
+                response.url, f"HTTP {answer}" if not 200 <= answer < 300 else "not an HTML page"
+            )
         return rows
 
     def failed_result(self, failure: Failure) -> list[UrlResult]:
-        """The link's row of a request that failed."""
+        """The link's row of a request that failed (none for a page fetched again on
+        resume: it has its row)."""
         rows = super().failed_result(failure)
         request: Request = failure.request  # type: ignore[attr-defined]
         link = request.meta.get(LINK_META_KEY)
         if isinstance(link, Link):
             self._finish(rows, link)
+            if link.resumed:
+                if rows:  # none: the crawl is stopping
+                    row = rows[0]
+                    status = f"HTTP {row.status}" if row.status is not None else None
+                    self._reread_failed(request.url, status or row.error or str(row.outcome))
+                return []
         return rows
+
+    def _reread_failed(self, url: str, reason: str) -> None:
+        self.crawler.stats.inc_value(REREAD_ERRORS_STAT)
+        logger.warning(
+            "%s has its row in the resumed output, but reading it again failed (%s): the "
+            "links found only on it are not checked",
+            self.redactor.url(url),
+            self.redactor.text(reason),
+            extra={"spider": self},
+        )
 
     def _finish(self, rows: list[UrlResult], link: Link) -> None:
         self._in_flight.pop(link.fingerprint, None)
@@ -415,6 +522,8 @@ class SiteCheckSpider(UrlCheckSpider):
                 nofollow=found.nofollow or place.nofollow,
             )
             step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
+            if step is None:
+                continue
             if not isinstance(step, UrlResult) and link.page and fragment is not None:
                 _wait_for(link, fragment, at)
             steps.append(step)
@@ -445,8 +554,13 @@ class SiteCheckSpider(UrlCheckSpider):
             return None
         self._seen.add(key)
         self.crawler.stats.inc_value(ENTRIES_STAT)
+        url = f"{place.url}#{fragment}"
+        if self._done is not None and self._is_done(
+            row_key(self.redactor.url(url), Outcome.MISSING_FRAGMENT)
+        ):
+            return None
         row = self._entry_row(
-            UrlEntry(url=f"{place.url}#{fragment}", source=place.source, line=place.line),
+            UrlEntry(url=url, source=place.source, line=place.line),
             Outcome.MISSING_FRAGMENT,
             f"the page has no element with id={fragment[:100]!r} (nor <a name>)",
         )
