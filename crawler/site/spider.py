@@ -2,7 +2,8 @@
 
 Seeds come from ``urls`` as in the ``urls`` spider; pages on the seeds' hosts are fetched with
 GET and parsed (:mod:`crawler.site.extract`), every distinct link found gets one request and
-one row. See ``docs/site.md``.
+one row. Links found wait in the frontier (:mod:`crawler.site.frontier`) until ``start()`` hands
+them to the engine. See ``docs/site.md``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
 from scrapy import signals
-from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
-from crawler.checker.read_ahead import until_the_rest_is_done, wait_for_room
+from crawler.checker.read_ahead import POLL_SECONDS, engine_busy, wait_for_room
 from crawler.checker.spider import DUPLICATE, INPUT_ERROR, PAUSE_EVERY, UrlCheckSpider
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
+from crawler.site.frontier import Frontier, Queued, Waiting
 from crawler.site.places import SitePlaces
 from crawler.site.resume import ResumedLinks, done_links, duplicate_key, row_key
 from crawler.site.scope import Scope
@@ -203,10 +205,11 @@ class SiteCheckSpider(UrlCheckSpider):
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Breadth first: the scheduler's queues are FIFO (a link's priority is minus its
-        depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
-        its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless given on
-        the command line (the links leaving the scope are checked regardless)."""
+        """Breadth first: the frontier gives links by depth, and the scheduler's queues are
+        FIFO too (a link's priority is minus its depth); a page's ``<meta http-equiv=refresh>``
+        is one of its links, not a redirect of its own check. Project settings still win.
+        ``ROBOTSTXT_OBEY`` is on unless given on the command line (the links leaving the scope
+        are checked regardless)."""
         for name, value in SITE_SETTINGS.items():
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["default"]:
                 settings.set(name, value, "spider")
@@ -230,6 +233,8 @@ class SiteCheckSpider(UrlCheckSpider):
         self.sitemaps = SitemapReader(self)
         self._done: ResumedLinks | None = None
         """The links the ``resume`` outputs hold a row for."""
+        self.frontier = Frontier()
+        """The links found and not requested yet (:mod:`crawler.site.frontier`)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -243,11 +248,11 @@ class SiteCheckSpider(UrlCheckSpider):
         spider.sitemaps = SitemapReader(
             spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
-        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
 
     def _closed(self) -> None:
+        self.frontier.close()
         if self._done is not None:
             self._done.close()
 
@@ -280,8 +285,10 @@ class SiteCheckSpider(UrlCheckSpider):
             yield UrlEntry(url=url, source=SEED_SOURCE, line=line)
 
     async def start(self) -> AsyncIterator[Any]:
-        """The seeds; with ``sitemap`` alone, the sitemaps (read once the seeds' crawl is
-        done otherwise, so that the pages no page links to say so: :meth:`_idle`).
+        """Every seed into the frontier (their hosts are the scope), then a request per link
+        of the frontier, breadth first, as the engine has room, until no page in flight can
+        find more; then, with ``urls``, the sitemaps, and their pages the same way (so that
+        the pages no page links to say so). With ``sitemap`` alone, the sitemaps first.
 
         With ``resume``, the links those outputs hold a row for get none (:meth:`_new_link`).
         """
@@ -294,16 +301,48 @@ class SiteCheckSpider(UrlCheckSpider):
         if self.urls is None:
             for request in self.sitemaps.start(self.site.sitemaps):
                 yield request
+        broken: UrlSourceError | None = None
         try:
-            async for step in self._seed_steps():
-                yield step
-        except UrlSourceError as e:  # an input broke off: finish what was read, then stop
+            async for row in self._read_seeds():
+                yield row
+        except UrlSourceError as e:  # an input broke off: crawl from what was read, then stop
             logger.error("%s", e, extra={"spider": self})
-            await until_the_rest_is_done(self.crawler)
-            raise CloseSpider(INPUT_ERROR) from e
+            broken = e
+        async for step in self._frontier_steps():
+            yield step
+        if broken is not None:
+            raise CloseSpider(INPUT_ERROR) from broken
 
-    async def _seed_steps(self) -> AsyncIterator[Request | UrlResult]:
-        """A step per seed of :meth:`url_entries`, read as the engine needs them."""
+    async def _frontier_steps(self) -> AsyncIterator[Request | UrlResult]:
+        """A step per link of the frontier, as the engine has room; done when the frontier
+        is empty and the engine idle (no page in flight that could add links)."""
+        while self._engine_running():
+            queued = self.frontier.pop()
+            if queued is None:
+                if engine_busy(self.crawler):
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                if not (sitemaps := self.sitemaps.start(self.site.sitemaps)):
+                    return
+                for request in sitemaps:  # the crawl from the seeds ran dry
+                    yield request
+                continue
+            link = Link(
+                queued.fingerprint,
+                depth=queued.depth,
+                found_on=None if queued.seed else queued.source,
+                count=queued.count,
+                nofollow=queued.nofollow,
+            )
+            step = self._new_link(link, UrlEntry(queued.url, queued.source, queued.line))
+            if step is None:
+                continue
+            await wait_for_room(self.crawler, self._read_ahead)
+            yield step
+
+    async def _read_seeds(self) -> AsyncIterator[UrlResult]:
+        """Every seed of :meth:`url_entries` into the frontier (the rows of those that
+        cannot be, at once)."""
         position = 0
         for read, given in enumerate(self.url_entries(), 1):
             if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
@@ -318,15 +357,22 @@ class SiteCheckSpider(UrlCheckSpider):
                 if isinstance(given, str)
                 else given
             )
-            if (step := self._seed(entry)) is not None:
-                await wait_for_room(self.crawler, self._read_ahead)
-                yield step
+            if (row := self._seed(entry)) is not None:
+                yield row
 
-    def _seed(self, entry: UrlEntry) -> Request | UrlResult | None:
+    def _seed(self, entry: UrlEntry) -> UrlResult | None:
+        """Queue the seed ``entry``; its row at once when it is not a URL or a duplicate."""
         fingerprint = _fingerprint(entry.url)
+        if entry.error is not None:
+            step = self._new_link(Link(fingerprint, depth=0), entry)
+            return step if isinstance(step, UrlResult) else None
         if fingerprint not in self._seen:
+            self._seen.add(fingerprint)
             self.scope.add_seed(entry.url)
-            return self._new_link(Link(fingerprint, depth=0), entry)
+            self.frontier.push(
+                Queued(fingerprint, entry.url, entry.source, entry.line, 0, True, False, 0)
+            )
+            return None
         self.crawler.stats.inc_value(ENTRIES_STAT)  # a seed given again: a row of its own
         if self._is_done(duplicate_key(entry.source, entry.line)):
             return None
@@ -342,29 +388,25 @@ class SiteCheckSpider(UrlCheckSpider):
             stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
         return True
 
-    def _idle(self) -> None:
-        """Once the crawl from the seeds is done, read the sitemaps (their pages not found
-        by then are the ones no page links to)."""
-        requests = self.sitemaps.start(self.site.sitemaps)
-        engine = self.crawler.engine
-        if not requests or engine is None:
-            return
-        for request in requests:
-            engine.crawl(request)
-        raise DontCloseSpider
-
-    def sitemap_page(self, url: str, sitemap: str, position: int) -> Request | UrlResult | None:
-        """The step of a page named by a sitemap: a seed found there, or ``None`` when it was
-        found before (``position``: its place in the sitemap, the row's ``line``)."""
+    def sitemap_page(self, url: str, sitemap: str, position: int) -> None:
+        """Queue a page named by a sitemap, a seed found there, unless it was found before
+        (``position``: its place in the sitemap, the row's ``line``)."""
         fingerprint = _fingerprint(url)
         if fingerprint in self._seen:
-            if (known := self._in_flight.get(fingerprint)) is not None:
-                known.count += 1
-            return None
+            self._found_again(fingerprint)
+            return
+        self._seen.add(fingerprint)
         self.scope.add_seed(url)
         source = self.redactor.url(sitemap)
-        link = Link(fingerprint, depth=0, found_on=source, count=1)
-        return self._new_link(link, UrlEntry(url=url, source=source, line=position))
+        self.frontier.push(Queued(fingerprint, url, source, position, 0, False, False))
+
+    def _found_again(self, fingerprint: int) -> Link | None:
+        """Count another place of a link seen before; its :class:`Link` if it is in flight."""
+        if (known := self._in_flight.get(fingerprint)) is not None:
+            known.count += 1
+            return known
+        self.frontier.found_again(fingerprint)
+        return None
 
     def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult | None:
         """The first step of a link seen for the first time (a request, or its row at once:
@@ -383,10 +425,10 @@ class SiteCheckSpider(UrlCheckSpider):
         self._found = link
         step: Request | UrlResult | None
         try:
-            step = self._first_step(entry)
+            step = self._first_step(entry, dedupe=False)  # seen when found: duplicates are not
         finally:
             self._found = None
-        if link.fingerprint not in self._seen:  # the base spider adds those it requests
+        if link.fingerprint not in self._seen:
             self._seen.add(link.fingerprint)
         if link.resumed and (isinstance(step, UrlResult) or not link.page):
             step = None  # nothing to read again
@@ -396,6 +438,10 @@ class SiteCheckSpider(UrlCheckSpider):
             _fill(step, link)
         elif step is not None and link.resumed:
             self.crawler.stats.inc_value(REREAD_STAT)
+        if step is not None and not isinstance(step, UrlResult) and link.page:
+            for waiting in self.frontier.waiting(link.fingerprint):
+                at = Place(waiting.url, waiting.source, waiting.line, waiting.depth)
+                _wait_for(link, waiting.fragment, at)
         return step
 
     def countable_inputs(self) -> str | None:
@@ -509,25 +555,38 @@ class SiteCheckSpider(UrlCheckSpider):
             if fragment is not None and (missing := self._fragment(fingerprint, fragment, at)):
                 steps.append(missing)
             if fingerprint in self._seen:
-                if (known := self._in_flight.get(fingerprint)) is not None:
-                    known.count += 1
-                    if known.page and fragment is not None:
+                known = self._found_again(fingerprint)
+                if fragment is None:
+                    continue
+                if known is not None:
+                    if known.page:
                         _wait_for(known, fragment, at)
+                elif fingerprint not in self._anchors:  # waiting in the frontier, maybe
+                    self.frontier.wait_for(
+                        fingerprint, Waiting(fragment, at.url, at.source, at.line, at.depth)
+                    )
                 continue
-            link = Link(
-                fingerprint,
-                depth=page.depth + 1,
-                found_on=source,
-                count=1,
-                nofollow=found.nofollow or place.nofollow,
+            self._seen.add(fingerprint)
+            self.frontier.push(
+                Queued(
+                    fingerprint,
+                    place.url,
+                    source,
+                    place.line,
+                    page.depth + 1,
+                    False,
+                    found.nofollow or place.nofollow,
+                )
             )
-            step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
-            if step is None:
-                continue
-            if not isinstance(step, UrlResult) and link.page and fragment is not None:
-                _wait_for(link, fragment, at)
-            steps.append(step)
+            if fragment is not None:
+                self.frontier.wait_for(
+                    fingerprint, Waiting(fragment, at.url, at.source, at.line, at.depth)
+                )
         return steps
+
+    def _wait_in_frontier(self, fingerprint: int, fragment: str, place: Place) -> None:
+        waiting = Waiting(fragment, place.url, place.source, place.line, place.depth)
+        self.frontier.wait_for(fingerprint, waiting)
 
     def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
         """Keep the anchors of a parsed page; the rows of the fragments linked to while it was
