@@ -562,9 +562,7 @@ class SiteCheckSpider(UrlCheckSpider):
                     if known.page:
                         _wait_for(known, fragment, at)
                 elif fingerprint not in self._anchors:  # waiting in the frontier, maybe
-                    self.frontier.wait_for(
-                        fingerprint, Waiting(fragment, at.url, at.source, at.line, at.depth)
-                    )
+                    self._wait_in_frontier(fingerprint, fragment, at)
                 continue
             self._seen.add(fingerprint)
             self.frontier.push(
@@ -579,9 +577,7 @@ class SiteCheckSpider(UrlCheckSpider):
                 )
             )
             if fragment is not None:
-                self.frontier.wait_for(
-                    fingerprint, Waiting(fragment, at.url, at.source, at.line, at.depth)
-                )
+                self._wait_in_frontier(fingerprint, fragment, at)
         return steps
 
     def _wait_in_frontier(self, fingerprint: int, fragment: str, place: Place) -> None:
