@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import signal
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -106,10 +105,14 @@ def test_a_stopped_site_crawl_resumes_with_every_link_once_and_every_place_in_th
         "crawl", "site", "-a", f"urls={base}/index.html", "-a", f"resume={out}", "-o", str(out),
         *CRAWL,
     )  # fmt: skip
-    first = start_scrapy(*command, stderr=subprocess.DEVNULL)
-    wait_for_lines(out, 60, first)  # the header and rows, about a third of the crawl
-    first.send_signal(stop)
-    first.wait(60)
+    log = tmp_path / "first.log"
+    with log.open("wb") as stderr:
+        first = start_scrapy(*command, "-s", "LOG_LEVEL=INFO", stderr=stderr.fileno())
+        wait_for_lines(out, 60, first)  # the header and rows, about a third of the crawl
+        first.send_signal(stop)
+        first.wait(60)
+    if stop == signal.SIGINT:
+        assert "links found were not checked yet: resume the crawl" in log.read_text()
     before = read_rows(out)
     assert 40 < len(before) < len(whole)  # stopped mid-way
 

@@ -24,6 +24,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
+from crawler.checker.pipeline import STOPPED
 from crawler.checker.read_ahead import POLL_SECONDS, engine_busy, wait_for_room
 from crawler.checker.spider import DUPLICATE, INPUT_ERROR, PAUSE_EVERY, UrlCheckSpider
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
@@ -251,7 +252,13 @@ class SiteCheckSpider(UrlCheckSpider):
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
 
-    def _closed(self) -> None:
+    def _closed(self, reason: str) -> None:
+        if reason == STOPPED and (waiting := len(self.frontier)):
+            logger.info(
+                "%d links found were not checked yet: resume the crawl to check them",
+                waiting,
+                extra={"spider": self},
+            )
         self.frontier.close()
         if self._done is not None:
             self._done.close()
