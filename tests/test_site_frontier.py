@@ -51,6 +51,8 @@ def test_the_frontier_gives_links_breadth_first_with_their_places_counted_on_dis
             ("b", "http://h/q"),
         ]
         assert frontier.waiting(2) == []  # handed over once
+        frontier.wait_for(5, Waiting("c", "http://h/5", "http://h/r", 3, 1))  # in memory yet
+        assert [(w.fragment, w.line) for w in frontier.waiting(5)] == [("c", 3)]
     finally:
         frontier.close()
 

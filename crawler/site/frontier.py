@@ -69,7 +69,10 @@ class Frontier:
         self._cache_kib = cache_kib
         self._pushed: list[tuple[int, int, str, str, int, int, int, int]] = []
         self._counts: Counter[int] = Counter()
-        self._fragments: list[tuple[int, str, str, str, int, int]] = []
+        self._fragments: dict[int, dict[str, Waiting]] = {}
+        """Fragment waits not written yet, by link and fragment (the first place wins)."""
+        self._buffered_fragments = 0
+        self._stored_fragments = False
         self._taken: dict[int, Queued] = {}
         """The batch taken from the table, in order: a link found again there is counted here."""
         self._db: sqlite3.Connection | None = None
@@ -110,34 +113,33 @@ class Frontier:
     def wait_for(self, fingerprint: int, place: Waiting) -> None:
         """Keep the first ``place`` linking to ``place.fragment`` of the page ``fingerprint``,
         for when it is parsed (kept until then, or forever for a link never parsed)."""
-        self._fragments.append(
-            (
-                fingerprint - _SIGN,
-                place.fragment,
-                place.url,
-                place.source,
-                place.line,
-                place.depth,
-            )
-        )
-        if len(self._fragments) >= self._buffer_size:
-            self._flush()
+        buffered = self._fragments.setdefault(fingerprint, {})
+        if place.fragment not in buffered:
+            buffered[place.fragment] = place
+            self._buffered_fragments += 1
+            if self._buffered_fragments >= self._buffer_size:
+                self._flush()
 
     def waiting(self, fingerprint: int) -> list[Waiting]:
-        """The fragments of the page ``fingerprint`` linked to so far (forgotten here)."""
-        if self._db is None and not self._fragments:
-            return []
-        db = self._flush()
-        key = fingerprint - _SIGN
-        with db:
-            found = db.execute(
-                "SELECT fragment, url, source, line, depth FROM fragments WHERE fp = ? "
-                "ORDER BY rowid LIMIT ?",
-                (key, MAX_FRAGMENTS),
-            ).fetchall()
-            if found:
-                db.execute("DELETE FROM fragments WHERE fp = ?", (key,))
-        return [Waiting(*values) for values in found]
+        """The fragments of the page ``fingerprint`` linked to so far, with the first place
+        linking to each (forgotten here)."""
+        found: dict[str, Waiting] = {}
+        if self._stored_fragments and self._db is not None:
+            key = fingerprint - _SIGN
+            with self._db:
+                stored = self._db.execute(
+                    "SELECT fragment, url, source, line, depth FROM fragments WHERE fp = ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (key, MAX_FRAGMENTS),
+                ).fetchall()
+                if stored:
+                    self._db.execute("DELETE FROM fragments WHERE fp = ?", (key,))
+            found = {values[0]: Waiting(*values) for values in stored}
+        if buffered := self._fragments.pop(fingerprint, None):
+            self._buffered_fragments -= len(buffered)
+            for fragment, place in buffered.items():
+                found.setdefault(fragment, place)
+        return list(found.values())[:MAX_FRAGMENTS]
 
     def pop(self) -> Queued | None:
         """The next link, breadth first, or ``None`` when none is waiting."""
@@ -154,7 +156,9 @@ class Frontier:
         if self._db is not None:
             self._db.close()
         self._db = None
-        self._pushed, self._fragments, self._taken = [], [], {}
+        self._pushed, self._fragments, self._taken = [], {}, {}
+        self._buffered_fragments = 0
+        self._stored_fragments = False
         self._counts.clear()
         self._length = 0
 
@@ -188,9 +192,15 @@ class Frontier:
                     [(count, key) for key, count in self._counts.items()],
                 )
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO fragments VALUES (?, ?, ?, ?, ?, ?)", self._fragments
+                    "INSERT OR IGNORE INTO fragments VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (key - _SIGN, w.fragment, w.url, w.source, w.line, w.depth)
+                        for key, waits in self._fragments.items()
+                        for w in waits.values()
+                    ],
                 )
-            self._pushed, self._fragments = [], []
+            self._stored_fragments = self._stored_fragments or bool(self._fragments)
+            self._pushed, self._fragments, self._buffered_fragments = [], {}, 0
             self._counts.clear()
         return self._db
 
