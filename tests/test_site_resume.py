@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import signal
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy, start_scrapy, wait_for_lines
-from tests.test_site import Served, _page
+from tests.test_site import Served, _page, _urlset
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -166,3 +167,45 @@ def test_a_page_with_its_row_that_cannot_be_read_again_is_one_warning_and_no_sec
     assert "'crawler/entries_resumed_count': 3," in result.stderr
     assert [row["url"] for row in read_rows(out)][3:] == [f"{base}/n.html"]  # the new link alone
     assert site.hits["/index.html"] == 1  # read again once
+
+
+@pytest.mark.parametrize("kept", [1, 2, 3, 4])
+def test_a_crawl_with_a_sitemap_cut_after_any_row_resumes_to_the_same_rows(
+    server_loop: ServerLoop, tmp_path: Path, kept: int
+) -> None:
+    """A kill after the ``kept`` first rows (the seed's, its link's, the orphan page the
+    sitemap alone names, the broken link on it), then the resume."""
+    site = Served()
+    base = server_loop.http(site.app())
+    site.files.update(
+        {
+            "/robots.txt": ("text/plain", f"User-agent: *\nSitemap: {base}/map.xml\n".encode()),
+            "/map.xml": ("application/xml", _urlset(f"{base}/", f"{base}/orphan.html")),
+            "/": _page('<a href="a.html">linked</a>'),
+            "/a.html": _page("linked"),
+            "/orphan.html": _page('<a href="orphan-broken.html">only there</a>'),
+        }
+    )
+    out = tmp_path / "links.jsonl"
+    command = (
+        "crawl", "site", "-a", f"urls={base}/", "-a", f"sitemap={base}/robots.txt",
+        "-a", f"resume={out}", "-o", str(out),
+    )  # fmt: skip
+    assert run_scrapy(*command).returncode == 2
+    whole = out.read_text().splitlines(keepends=True)
+    assert [json.loads(line)["url"] for line in whole] == [
+        f"{base}/",
+        f"{base}/a.html",
+        f"{base}/orphan.html",
+        f"{base}/orphan-broken.html",
+    ]
+    cut = whole[kept][:20] if kept < len(whole) else ""
+    out.write_text("".join(whole[:kept]) + cut)  # and a cut-off line
+    result = run_scrapy(*command)
+    assert result.returncode == 2, result.stderr[-3000:]  # orphan-broken.html, in either run
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[:kept] == [json.loads(line) for line in whole[:kept]]
+    key = ("url", "outcome", "found_on", "depth", "source", "line")
+    assert sorted(tuple(row[k] for k in key) for row in rows) == sorted(
+        tuple(json.loads(line)[k] for k in key) for line in whole
+    )
