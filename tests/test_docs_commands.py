@@ -360,6 +360,11 @@ SCENARIOS: dict[str, Scenario] = {
                 0,
                 _checks_links("links.csv", {"/ok": "ok"}),
             ),
+            Step(  # finished already: no link gets a second row
+                f"scrapy crawl site -a urls={DOC_SITE} -a resume=links.csv -o links.csv",
+                0,
+                _row_count("links.csv", 1),
+            ),
             Step(
                 "scrapy crawl site -a urls=seeds.txt -a depth=3 -a max_pages=500 -O links.jsonl",
                 2,

@@ -117,6 +117,9 @@ class PageStore(Generic[V]):
         """What was kept for ``page``, or ``None``."""
         return self._pages.get(page)
 
+    def __contains__(self, page: object) -> bool:
+        return page in self._pages
+
 
 @dataclass(frozen=True, slots=True)
 class PageResult:

@@ -64,14 +64,19 @@ async def until_the_rest_is_done(crawler: Crawler) -> None:
     For a ``start()`` that must stop early: raising ``CloseSpider`` at once would drop the
     requests still queued or downloading, and with them their rows.
     """
-    engine = crawler.engine
-    while engine is not None and engine.running:
-        scheduler, scraper = engine.scheduler, engine.scraper
-        busy = (
-            engine.downloader.active
-            or (scheduler is not None and scheduler.has_pending_requests())
-            or (scraper.slot is not None and not scraper.slot.is_idle())
-        )
-        if not busy:
-            return
+    while engine_busy(crawler):
         await asyncio.sleep(POLL_SECONDS)
+
+
+def engine_busy(crawler: Crawler) -> bool:
+    """Whether the running engine still has requests queued or downloading, or responses
+    being processed (whose callbacks may find more)."""
+    engine = crawler.engine
+    if engine is None or not engine.running:
+        return False
+    scheduler, scraper = engine.scheduler, engine.scraper
+    return bool(
+        engine.downloader.active
+        or (scheduler is not None and scheduler.has_pending_requests())
+        or (scraper.slot is not None and not scraper.slot.is_idle())
+    )

@@ -7,7 +7,7 @@ import csv
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -64,7 +64,7 @@ from crawler.tuning import leave_out_unused_middlewares
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Mapping
+    from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -76,6 +76,8 @@ if TYPE_CHECKING:
     from crawler.scale.redis.worker import LeasedEntry
 
 logger = logging.getLogger(__name__)
+
+_Done = TypeVar("_Done")
 
 ENTRY_META_KEY = "url_entry"
 """``request.meta`` key of the :class:`~crawler.sources.UrlEntry` a request checks."""
@@ -353,18 +355,26 @@ class UrlCheckSpider(Spider):
             async for step in self._redis_steps(self.redis_job):
                 yield step
             return
-        try:
-            appended = appended_outputs(self.crawler.settings.getdict("FEEDS"))
-            done = done_entries(self.resume, appended) if self.resume else None
-        except (OSError, ValueError, csv.Error) as e:  # UnicodeDecodeError, NotAnOutputError
-            logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
-            raise CloseSpider(INPUT_ERROR) from e
+        done = self.read_resume(done_entries)
         try:
             async for step in self._list_steps(done):
                 yield step
         except UrlSourceError as e:  # an input broke off: finish what was read, then stop
             logger.error("%s", e, extra={"spider": self})
             await until_the_rest_is_done(self.crawler)
+            raise CloseSpider(INPUT_ERROR) from e
+
+    def read_resume(self, read: Callable[[str, Collection[Path]], _Done]) -> _Done | None:
+        """``read(resume, the outputs this run appends to)``; ``None`` without ``resume``.
+
+        Outputs that cannot be read are one ERROR line and stop the crawl (``CloseSpider``).
+        """
+        if not self.resume:
+            return None
+        try:
+            return read(self.resume, appended_outputs(self.crawler.settings.getdict("FEEDS")))
+        except (OSError, ValueError, csv.Error) as e:  # UnicodeDecodeError, NotAnOutputError
+            logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
             raise CloseSpider(INPUT_ERROR) from e
 
     async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crawler.fingerprints import FingerprintSet
-from crawler.output.read import ExportReader, head_fields
+from crawler.output.read import ExportReader, entry_of, head_fields, is_not_ok
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator
@@ -57,18 +57,26 @@ def check_output(path: Path) -> None:
     )
 
 
-def _rows(path: Path, *, appended: bool) -> Iterator[tuple[str, int, bool]]:
-    """``(source, line, not ok)`` of the complete rows of an earlier output, checked to be ours
-    first.
+def output_rows(path: Path, *, appended: bool) -> Iterator[dict[str, Any]]:
+    """The complete rows of an earlier output (as :class:`~crawler.output.read.Record` rows),
+    checked to be ours first.
 
     A cut-off last row is left out; it is cut from the file too when this run appends to it
     (its rows would follow it on the same line, or inside its open quote), once read.
     """
     check_output(path)
     reader = ExportReader(path)
-    yield from reader.entries()
+    for record in reader:
+        yield record.row
     if appended:
         _cut(path, reader.cut_bytes)
+
+
+def _rows(path: Path, *, appended: bool) -> Iterator[tuple[str, int, bool]]:
+    """``(source, line, not ok)`` of the complete rows of an earlier output of entries."""
+    for row in output_rows(path, appended=appended):
+        if (entry := entry_of(row)) is not None:
+            yield entry[0], entry[1], is_not_ok(row)
 
 
 def drop_cut_line(path: Path) -> None:

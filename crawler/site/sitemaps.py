@@ -132,7 +132,7 @@ class SitemapReader:
         )
 
     def read(self, response: Response) -> list[Any]:
-        """The requests of the sitemaps an index names, and the steps of the pages."""
+        """The requests of the sitemaps an index names; its pages go to the spider."""
         url: str = response.meta[SITEMAP_META_KEY]
         if not 200 <= response.status < 300:
             self._cannot_read(url, f"HTTP {response.status}")
@@ -147,8 +147,7 @@ class SitemapReader:
             request for named in found.sitemaps if (request := self.request(named)) is not None
         ]
         for position, page in enumerate(found.pages, 1):
-            if (step := self.spider.sitemap_page(page, url, position)) is not None:
-                steps.append(step)
+            self.spider.sitemap_page(page, url, position)
         return steps
 
     def failed(self, failure: Failure) -> list[Any]:

@@ -2,33 +2,39 @@
 
 Seeds come from ``urls`` as in the ``urls`` spider; pages on the seeds' hosts are fetched with
 GET and parsed (:mod:`crawler.site.extract`), every distinct link found gets one request and
-one row. See ``docs/site.md``.
+one row. Links found wait in the frontier (:mod:`crawler.site.frontier`) until ``start()`` hands
+them to the engine. See ``docs/site.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.fragments import PageStore, anchored, fragment_key, missing_error
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
-from crawler.checker.spider import UrlCheckSpider
-from crawler.items import ENTRIES_STAT, UrlResult
+from crawler.checker.pipeline import STOPPED
+from crawler.checker.read_ahead import POLL_SECONDS, engine_busy, wait_for_room
+from crawler.checker.spider import DUPLICATE, INPUT_ERROR, PAUSE_EVERY, UrlCheckSpider
+from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import page_links
+from crawler.site.frontier import Frontier, Queued, Waiting
 from crawler.site.places import SitePlaces
+from crawler.site.resume import ResumedLinks, done_links, duplicate_key, row_key
 from crawler.site.scope import Scope
 from crawler.site.sitemaps import SitemapReader
-from crawler.sources import UrlEntry
+from crawler.sources import UrlEntry, UrlSourceError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -50,6 +56,10 @@ PAGES_STAT = "crawler/site/pages_count"
 """Stats key: pages fetched to be parsed."""
 LINKS_STAT = "crawler/site/links_count"
 """Stats key: links read on the pages (every place, repeats included)."""
+REREAD_STAT = "crawler/site/pages_reread_count"
+"""Stats key: pages a resumed crawl fetched again to read their links (they have a row)."""
+REREAD_ERRORS_STAT = "crawler/site/reread_errors_count"
+"""Stats key: pages fetched again that could not be read this time (a WARNING each)."""
 SITE_SETTINGS: dict[str, Any] = {
     "METAREFRESH_ENABLED": False,
     "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
@@ -60,8 +70,6 @@ MAX_PENDING_FRAGMENTS = 256
 """Fragments of a page waited for while it is in flight (the first places linking to them)."""
 ONE_PROCESS = ("workers", "shard", "redis", "job")
 """``urls`` arguments a site crawl does not take: it runs in one process."""
-NOT_YET = ("resume",)
-"""``urls`` arguments a site crawl does not take yet."""
 SEED_SOURCE = "urls"
 """``source`` of the seeds given as URLs on the command line."""
 _SEED_SPLIT = re.compile(r",(?=https?://)", re.IGNORECASE)
@@ -115,8 +123,6 @@ class SiteArguments:
                 f"-a {refused[0]}=… is not taken by the site spider: a site crawl runs in one "
                 "process (drop it)"
             )
-        if refused := sorted(name for name in NOT_YET if name in given):
-            raise ValueError(f"-a {refused[0]}=… is not supported by the site spider yet")
         Scope.parse(given.get("allow"), given.get("deny"))
         sitemaps = seed_urls(given.get("sitemap"))
         if "sitemap" in given and not sitemaps:
@@ -145,6 +151,8 @@ class Link:
     """Fetched with GET to be parsed."""
     fragments: dict[str, Place] | None = None
     """Fragments linked to while it was in flight, with the first place linking to each."""
+    resumed: bool = False
+    """A page with a row in the ``resume`` outputs, fetched again only to read its links."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +189,11 @@ class SiteCheckSpider(UrlCheckSpider):
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Breadth first: the scheduler's queues are FIFO (a link's priority is minus its
-        depth); a page's ``<meta http-equiv=refresh>`` is one of its links, not a redirect of
-        its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless given on
-        the command line (the links leaving the scope are checked regardless)."""
+        """Breadth first: the frontier gives links by depth, and the scheduler takes them in
+        turn (a link's priority is minus its depth; Scrapy's queues, when the project sets its
+        scheduler, are FIFO); a page's ``<meta http-equiv=refresh>`` is one of its links, not a
+        redirect of its own check. Project settings still win. ``ROBOTSTXT_OBEY`` is on unless
+        given on the command line (the links leaving the scope are checked regardless)."""
         settings.set("ROBOTSTXT_OBEY", True, "spider")  # -s ROBOTSTXT_OBEY=False still wins
         super().update_settings(settings)  # before the queues below: they are for Scrapy's
         for name, value in SITE_SETTINGS.items():  # scheduler, kept when the project sets one
@@ -206,6 +215,10 @@ class SiteCheckSpider(UrlCheckSpider):
         self.places: SitePlaces | None = None
         """Where each link was found (:mod:`crawler.site.places`)."""
         self.sitemaps = SitemapReader(self)
+        self._done: ResumedLinks | None = None
+        """The links the ``resume`` outputs hold a row for."""
+        self.frontier = Frontier()
+        """The links found and not requested yet (:mod:`crawler.site.frontier`)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -219,8 +232,19 @@ class SiteCheckSpider(UrlCheckSpider):
         spider.sitemaps = SitemapReader(
             spider, max_size=crawler.settings.getint("DOWNLOAD_MAXSIZE")
         )
-        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         return spider
+
+    def _closed(self, reason: str) -> None:
+        if reason == STOPPED and (waiting := len(self.frontier)):
+            logger.info(
+                "%d links found were not checked yet: resume the crawl to check them",
+                waiting,
+                extra={"spider": self},
+            )
+        self.frontier.close()
+        if self._done is not None:
+            self._done.close()
 
     def broken_places(self) -> Iterator[dict[str, Any]]:
         """Every place of every link that is not ok, by page then line, once the spider
@@ -251,52 +275,163 @@ class SiteCheckSpider(UrlCheckSpider):
             yield UrlEntry(url=url, source=SEED_SOURCE, line=line)
 
     async def start(self) -> AsyncIterator[Any]:
-        """The seeds; with ``sitemap`` alone, the sitemaps (read once the seeds' crawl is
-        done otherwise, so that the pages no page links to say so: :meth:`_idle`)."""
+        """Every seed into the frontier (their hosts are the scope), then a request per link
+        of the frontier, breadth first, as the engine has room, until no page in flight can
+        find more; then, with ``urls``, the sitemaps, and their pages the same way (so that
+        the pages no page links to say so). With ``sitemap`` alone, the sitemaps first.
+
+        With ``resume``, the links those outputs hold a row for get none (:meth:`_new_link`).
+        """
+        places = self.places.store if self.places is not None else None
+        self._done = self.read_resume(
+            lambda spec, appended: done_links(
+                spec, appended, places.add_row if places is not None else None
+            )
+        )
         if self.urls is None:
             for request in self.sitemaps.start(self.site.sitemaps):
                 yield request
-        async for step in super().start():
+        broken: UrlSourceError | None = None
+        try:
+            async for row in self._read_seeds():
+                yield row
+        except UrlSourceError as e:  # an input broke off: crawl from what was read, then stop
+            logger.error("%s", e, extra={"spider": self})
+            broken = e
+        async for step in self._frontier_steps():
+            yield step
+        if broken is not None:
+            raise CloseSpider(INPUT_ERROR) from broken
+
+    async def _frontier_steps(self) -> AsyncIterator[Request | UrlResult]:
+        """A step per link of the frontier, as the engine has room; done when the frontier
+        is empty and the engine idle (no page in flight that could add links)."""
+        while self._engine_running():
+            queued = self.frontier.pop()
+            if queued is None:
+                if engine_busy(self.crawler):
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                if not (sitemaps := self.sitemaps.start(self.site.sitemaps)):
+                    return
+                for request in sitemaps:  # the crawl from the seeds ran dry
+                    yield request
+                continue
+            link = Link(
+                queued.fingerprint,
+                depth=queued.depth,
+                found_on=None if queued.seed else queued.source,
+                count=queued.count,
+                nofollow=queued.nofollow,
+            )
+            step = self._new_link(link, UrlEntry(queued.url, queued.source, queued.line))
+            if step is None:
+                continue
+            await wait_for_room(self.crawler, self._read_ahead)
             yield step
 
-    def _idle(self) -> None:
-        """Once the crawl from the seeds is done, read the sitemaps (their pages not found
-        by then are the ones no page links to)."""
-        requests = self.sitemaps.start(self.site.sitemaps)
-        engine = self.crawler.engine
-        if not requests or engine is None:
-            return
-        for request in requests:
-            engine.crawl(request)
-        raise DontCloseSpider
+    async def _read_seeds(self) -> AsyncIterator[UrlResult]:
+        """Every seed of :meth:`url_entries` into the frontier (the rows of those that
+        cannot be, at once)."""
+        position = 0
+        for read, given in enumerate(self.url_entries(), 1):
+            if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
+                await asyncio.sleep(0)
+                if not self._engine_running():
+                    return
+            if given is None:
+                continue
+            position += 1
+            entry = (
+                UrlEntry(url=given, source=self.name, line=position)
+                if isinstance(given, str)
+                else given
+            )
+            if (row := self._seed(entry)) is not None:
+                yield row
 
-    def sitemap_page(self, url: str, sitemap: str, position: int) -> Request | UrlResult | None:
-        """The step of a page named by a sitemap: a seed found there, or ``None`` when it was
-        found before (``position``: its place in the sitemap, the row's ``line``)."""
+    def _seed(self, entry: UrlEntry) -> UrlResult | None:
+        """Queue the seed ``entry``; its row at once when it is not a URL or a duplicate."""
+        fingerprint = _fingerprint(entry.url)
+        if entry.error is not None:
+            step = self._new_link(Link(fingerprint, depth=0), entry)
+            return step if isinstance(step, UrlResult) else None
+        if fingerprint not in self._seen:
+            self._seen.add(fingerprint)
+            self.scope.add_seed(entry.url)
+            self.frontier.push(
+                Queued(fingerprint, entry.url, entry.source, entry.line, 0, True, False, 0)
+            )
+            return None
+        self.crawler.stats.inc_value(ENTRIES_STAT)  # a seed given again: a row of its own
+        if self._is_done(duplicate_key(entry.source, entry.line)):
+            return None
+        return self._entry_row(entry, Outcome.DUPLICATE, DUPLICATE)
+
+    def _is_done(self, key: int) -> bool:
+        """Whether the ``resume`` outputs hold the row of ``key`` (counted as resumed)."""
+        if self._done is None or key not in self._done:
+            return False
+        stats = self.crawler.stats
+        stats.inc_value(ENTRIES_RESUMED_STAT)
+        if key in self._done.not_ok:  # a row of this job: it counts in the exit status
+            stats.inc_value(ROWS_RESUMED_NOT_OK_STAT)
+        return True
+
+    def sitemap_page(self, url: str, sitemap: str, position: int) -> None:
+        """Queue a page named by a sitemap, a seed found there, unless it was found before
+        (``position``: its place in the sitemap, the row's ``line``)."""
         fingerprint = _fingerprint(url)
         if fingerprint in self._seen:
-            if (known := self._in_flight.get(fingerprint)) is not None:
-                known.count += 1
-            return None
+            self._found_again(fingerprint)
+            return
+        self._seen.add(fingerprint)
         self.scope.add_seed(url)
         source = self.redactor.url(sitemap)
-        link = Link(fingerprint, depth=0, found_on=source, count=1)
-        return self._new_link(link, UrlEntry(url=url, source=source, line=position))
+        self.frontier.push(Queued(fingerprint, url, source, position, 0, False, False))
 
-    def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult:
+    def _found_again(self, fingerprint: int) -> Link | None:
+        """Count another place of a link seen before; its :class:`Link` if it is in flight."""
+        if (known := self._in_flight.get(fingerprint)) is not None:
+            known.count += 1
+            return known
+        self.frontier.found_again(fingerprint)
+        return None
+
+    def _new_link(self, link: Link, entry: UrlEntry) -> Request | UrlResult | None:
         """The first step of a link seen for the first time (a request, or its row at once:
-        ``mailto:``, excluded, invalid), counted as an entry and marked as seen."""
+        ``mailto:``, excluded, invalid), counted as an entry and marked as seen.
+
+        A link with a row in the ``resume`` outputs gets none: ``None``, or the request that
+        fetches its page again to read its links when it was parsed (:attr:`Link.resumed`).
+        """
         self.crawler.stats.inc_value(ENTRIES_STAT)
+        key = row_key(self.redactor.url(entry.url)) if self._done is not None else 0
+        if self._is_done(key):
+            link.resumed = True
+            if self._done is None or key not in self._done.pages:
+                self._seen.add(link.fingerprint)
+                return None
         self._found = link
+        step: Request | UrlResult | None
         try:
-            step = self._first_step(entry)
+            step = self._first_step(entry, dedupe=False)  # seen when found: duplicates are not
         finally:
             self._found = None
-        if link.fingerprint not in self._seen:  # the base spider adds those it requests
+        if link.fingerprint not in self._seen:
             self._seen.add(link.fingerprint)
-        if isinstance(step, UrlResult):
+        if link.resumed and (isinstance(step, UrlResult) or not link.page):
+            step = None  # nothing to read again
+        if step is None or isinstance(step, UrlResult):
             self._in_flight.pop(link.fingerprint, None)
+        if isinstance(step, UrlResult):
             _fill(step, link)
+        elif step is not None and link.resumed:
+            self.crawler.stats.inc_value(REREAD_STAT)
+        if step is not None and not isinstance(step, UrlResult) and link.page:
+            for waiting in self.frontier.waiting(link.fingerprint):
+                at = Place(waiting.url, waiting.source, waiting.line, waiting.depth)
+                _wait_for(link, waiting.fragment, at)
         return step
 
     def countable_inputs(self) -> str | None:
@@ -332,12 +467,15 @@ class SiteCheckSpider(UrlCheckSpider):
         return request.replace(method="GET", priority=-link.depth)
 
     def parse_result(self, response: Response) -> list[Any]:
-        """The link's row, then the requests and rows of the new links of a parsed page."""
+        """The link's row, then the requests and rows of the new links of a parsed page (only
+        those of a page fetched again on resume: it has its row)."""
         rows: list[Any] = super().parse_result(response)
         link = response.meta.get(LINK_META_KEY)
         if not isinstance(link, Link):
             return rows
         self._finish(rows, link)
+        if link.resumed:
+            rows = []
         if (
             link.page
             and 200 <= response.status < 300
@@ -347,16 +485,38 @@ class SiteCheckSpider(UrlCheckSpider):
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
+        elif link.resumed:
+            answer = response.status
+            self._reread_failed(
+                response.url, f"HTTP {answer}" if not 200 <= answer < 300 else "not an HTML page"
+            )
         return rows
 
     def failed_result(self, failure: Failure) -> list[UrlResult]:
-        """The link's row of a request that failed."""
+        """The link's row of a request that failed (none for a page fetched again on
+        resume: it has its row)."""
         rows = super().failed_result(failure)
         request: Request = failure.request  # type: ignore[attr-defined]
         link = request.meta.get(LINK_META_KEY)
         if isinstance(link, Link):
             self._finish(rows, link)
+            if link.resumed:
+                if rows:  # none: the crawl is stopping
+                    row = rows[0]
+                    status = f"HTTP {row.status}" if row.status is not None else None
+                    self._reread_failed(request.url, status or row.error or str(row.outcome))
+                return []
         return rows
+
+    def _reread_failed(self, url: str, reason: str) -> None:
+        self.crawler.stats.inc_value(REREAD_ERRORS_STAT)
+        logger.warning(
+            "%s has its row in the resumed output, but reading it again failed (%s): the "
+            "links found only on it are not checked",
+            self.redactor.url(url),
+            self.redactor.text(reason),
+            extra={"spider": self},
+        )
 
     def _finish(self, rows: list[UrlResult], link: Link) -> None:
         self._in_flight.pop(link.fingerprint, None)
@@ -385,23 +545,34 @@ class SiteCheckSpider(UrlCheckSpider):
             if fragment is not None and (missing := self._fragment(fingerprint, fragment, at)):
                 steps.append(missing)
             if fingerprint in self._seen:
-                if (known := self._in_flight.get(fingerprint)) is not None:
-                    known.count += 1
-                    if known.page and fragment is not None:
+                known = self._found_again(fingerprint)
+                if fragment is None:
+                    continue
+                if known is not None:
+                    if known.page:
                         _wait_for(known, fragment, at)
+                elif fingerprint not in self._anchors:  # waiting in the frontier, maybe
+                    self._wait_in_frontier(fingerprint, fragment, at)
                 continue
-            link = Link(
-                fingerprint,
-                depth=page.depth + 1,
-                found_on=source,
-                count=1,
-                nofollow=found.nofollow or place.nofollow,
+            self._seen.add(fingerprint)
+            self.frontier.push(
+                Queued(
+                    fingerprint,
+                    place.url,
+                    source,
+                    place.line,
+                    page.depth + 1,
+                    False,
+                    found.nofollow or place.nofollow,
+                )
             )
-            step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
-            if not isinstance(step, UrlResult) and link.page and fragment is not None:
-                _wait_for(link, fragment, at)
-            steps.append(step)
+            if fragment is not None:
+                self._wait_in_frontier(fingerprint, fragment, at)
         return steps
+
+    def _wait_in_frontier(self, fingerprint: int, fragment: str, place: Place) -> None:
+        waiting = Waiting(fragment, place.url, place.source, place.line, place.depth)
+        self.frontier.wait_for(fingerprint, waiting)
 
     def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
         """Keep the anchors of a parsed page; the rows of the fragments linked to while it was
@@ -426,8 +597,13 @@ class SiteCheckSpider(UrlCheckSpider):
             return None
         self._seen.add(key)
         self.crawler.stats.inc_value(ENTRIES_STAT)
+        url = f"{place.url}#{fragment}"
+        if self._done is not None and self._is_done(
+            row_key(self.redactor.url(url), Outcome.MISSING_FRAGMENT)
+        ):
+            return None
         row = self._entry_row(
-            UrlEntry(url=f"{place.url}#{fragment}", source=place.source, line=place.line),
+            UrlEntry(url=url, source=place.source, line=place.line),
             Outcome.MISSING_FRAGMENT,
             missing_error(fragment),
         )
