@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import logging
 import re
 from pathlib import Path
@@ -129,6 +130,7 @@ def _parse_error(url: str) -> str:
     return "not a URL"
 
 
+@functools.lru_cache(maxsize=1024)  # most entries share their host with others
 def _host_problem(host: str) -> tuple[str, str] | None:
     """``(outcome, error)`` for a host no request can be sent to, else ``None``."""
     if ":" in host:  # an IPv6 literal: urlsplit has checked it
