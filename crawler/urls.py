@@ -23,28 +23,40 @@ NOT_UNICODE = "URL is not valid Unicode (a lone surrogate)"
 """The error of an entry whose URL holds half a character (JSON's ``"\\ud800"``)."""
 
 
-_LABEL = r"(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_PAIR = r"[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*"
 _PLAIN = re.compile(
-    r"(?P<scheme>https?)://"
-    # a lower-case name whose last label starts with a letter (a number is an IPv4 part),
-    # or a dotted-quad IPv4 address
-    rf"(?:(?:{_LABEL}\.)*(?=[a-z]){_LABEL}|{_OCTET}(?:\.{_OCTET}){{3}})"
-    r"(?::(?P<port>[1-9][0-9]{0,4}))?"
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9.-]+)(?::(?P<port>[1-9][0-9]{0,4}))?"
     # no percent-escape, no ;params (and no dot segment: see _plain)
     r"(?P<path>(?:/[A-Za-z0-9._~!$&()*+,=:@-]*)*)"
-    rf"(?:\?(?P<query>{_PAIR}(?:&{_PAIR})*))?"
+    r"(?:\?(?P<query>[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*(?:&[A-Za-z0-9._~-]+=[A-Za-z0-9._~-]*)*))?"
 )
-"""A plain URL: w3lib's ``safe_url_string`` returns it as it is, and its canonical form
-(``canonicalize_url``) is itself with the query's pairs sorted (``/`` for an empty path)."""
+"""A plain URL (with a plain host: :func:`_plain_host`): w3lib's ``safe_url_string`` returns
+it as it is, and its canonical form (``canonicalize_url``) is itself with the query's pairs
+sorted (``/`` for an empty path)."""
+_PLAIN_NAME = re.compile(r"(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,62}")
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_ADDRESS = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
+@lru_cache(maxsize=1024)
+def _plain_host(host: str) -> bool:
+    """Whether ``host`` is a lower-case name whose last label starts with a letter (a number
+    would make it an IPv4 address) or a dotted-quad IPv4 address: what w3lib keeps as it is."""
+    if _PLAIN_ADDRESS.fullmatch(host):
+        return True
+    return (
+        _PLAIN_NAME.fullmatch(host) is not None
+        and not host.rpartition(".")[2].startswith("xn--")
+        and not host.endswith("-")
+    )
+
+
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def _plain(url: str) -> re.Match[str] | None:
     """The match of a plain URL (:data:`_PLAIN`), or ``None`` for any other."""
     match = _PLAIN.fullmatch(url)
-    if match is None or "/." in match["path"]:
+    if match is None or "/." in match["path"] or not _plain_host(match["host"]):
         return None
     if not match["path"] and match["query"] is not None:
         return None  # w3lib writes the "/" in front of the query
@@ -102,12 +114,16 @@ def request_parts(url: str) -> SplitResult | None:
 
 def host_of(url: str) -> str | None:
     """The host (lower case) the request for ``url`` connects to; ``None`` without one."""
+    if (match := _plain(url)) is not None:
+        return match["host"]
     parts = request_parts(url)
     return (parts.hostname or None) if parts is not None else None
 
 
 def authority_of(url: str) -> str | None:
     """``host``, or ``host:port`` when ``url`` names a port, of :func:`host_of`."""
+    if (match := _plain(url)) is not None:
+        return url[len(match["scheme"]) + 3 : match.start("path")]
     host = host_of(url)
     if host is None:
         return None

@@ -7,7 +7,14 @@ from urllib.parse import urlsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
 
-from crawler.urls import _plain, canonical_url, request_parts, request_url
+from crawler.urls import (
+    _plain,
+    authority_of,
+    canonical_url,
+    host_of,
+    request_parts,
+    request_url,
+)
 
 ODD = [chr(c) for c in range(0x20, 0x7F)] + ["\t", "\x00", "\x7f", "\u00e9", "\uff0e", "\u200b"]
 """Every printable ASCII character and a few others, put in each part of a URL."""
@@ -149,6 +156,19 @@ def test_request_parts_are_those_of_urlsplit() -> None:
             assert request_parts(url) is None, url
         else:
             assert request_parts(url) == theirs, url
+
+
+def test_host_and_authority_are_those_of_urlsplit() -> None:
+    for url in corpus():
+        try:
+            theirs = urlsplit(safe_url_string(url, "utf-8"))
+            port = theirs.port
+        except ValueError:
+            host = authority = None
+        else:
+            host = theirs.hostname or None
+            authority = (f"{host}:{port}" if port else host) if host else None
+        assert (host_of(url), authority_of(url)) == (host, authority), url
 
 
 def test_the_shortcut_takes_the_common_urls() -> None:
