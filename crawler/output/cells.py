@@ -43,7 +43,8 @@ _FLOATS = tuple(f.name for f in fields(UrlResult) if f.type == "float | None")
 _FORMULA = re.compile("'*[=+\\-@\t\r].", re.DOTALL)
 """A cell a spreadsheet would run as a formula: OWASP's starting characters (behind any
 quotes we added before), followed by anything."""
-_FORMULA_STARTS = frozenset("=+-@\t\r'")
+FORMULA_STARTS = frozenset("=+-@\t\r'")
+"""First characters of the cells :func:`csv_cell` may change (any other it leaves alone)."""
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -106,7 +107,7 @@ def csv_cell(text: str) -> str:
     """``text`` as a CSV cell no spreadsheet runs as a formula (OWASP): one starting with
     ``=``, ``+``, ``-``, ``@``, tab or CR (behind any quotes) gets a ``'`` in front; a
     one-character cell (``-``, standard input's name) stays as it is."""
-    return f"'{text}" if text[:1] in _FORMULA_STARTS and _FORMULA.match(text) else text
+    return f"'{text}" if text[:1] in FORMULA_STARTS and _FORMULA.match(text) else text
 
 
 def from_csv_cell(cell: str) -> str:
