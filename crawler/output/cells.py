@@ -56,6 +56,13 @@ def exportable_text(text: str) -> str:
     """``text`` with control characters (but tab and newline) and lone surrogates (JSON's
     ``"\\ud800"`` spells half a character; no encoding can write them) as backslash escapes:
     ESC is ``\\x1b``."""
+    if text.isascii() and text.isprintable():  # most text: nothing to escape
+        return text
+    return _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    """:func:`exportable_text`, the long way."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
