@@ -53,6 +53,7 @@ def _plain_host(host: str) -> bool:
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+@lru_cache(maxsize=4)  # the spider asks about an entry's URL a few times in a row
 def _plain(url: str) -> re.Match[str] | None:
     """The match of a plain URL (:data:`_PLAIN`), or ``None`` for any other."""
     match = _PLAIN.fullmatch(url)
@@ -64,6 +65,11 @@ def _plain(url: str) -> re.Match[str] | None:
     if port is not None and (int(port) > 65535 or port == _DEFAULT_PORTS[match["scheme"]]):
         return None
     return match
+
+
+def sent_as_is(url: str) -> bool:
+    """Whether a ``Request`` for ``url`` sends it as it is (:func:`request_url` is ``url``)."""
+    return _plain(url) is not None
 
 
 def request_url(url: str) -> str:

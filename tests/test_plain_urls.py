@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 from urllib.parse import urlsplit
 
+from scrapy import Request
 from w3lib.url import canonicalize_url, safe_url_string
 
+from crawler.checker.spider import UrlCheckSpider
+from crawler.sources import UrlEntry
 from crawler.urls import (
     _plain,
     authority_of,
@@ -182,3 +185,17 @@ def test_the_shortcut_takes_the_common_urls() -> None:
         assert _plain(url) is not None, url
     taken = sum(_plain(url) is not None for url in corpus())
     assert taken > 1000
+
+
+def test_requests_for_plain_urls_are_those_scrapy_makes() -> None:
+    """The spider lets a ``Request`` take a plain URL as it is: the same URL, the same meta."""
+    spider = UrlCheckSpider()
+    for url in corpus():
+        try:
+            theirs = Request(url)
+        except ValueError:
+            continue
+        ours = spider.make_request(UrlEntry(url=url, source="list", line=1))
+        assert ours.url == theirs.url, url
+        assert "verbatim_url" not in ours.meta
+        assert ours.copy().url == theirs.url

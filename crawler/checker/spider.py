@@ -47,7 +47,7 @@ from crawler.scale.redis.entries import RedisEntries
 from crawler.scale.shard import url_fingerprint
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares
-from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
+from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url, sent_as_is
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+VERBATIM_URL = "verbatim_url"
+"""Scrapy's ``request.meta`` key for a URL the ``Request`` takes as it is."""
 ENTRY_META_KEY = "url_entry"
 """``request.meta`` key of the :class:`~crawler.sources.UrlEntry` a request checks."""
 
@@ -448,7 +450,10 @@ class UrlCheckSpider(Spider):
             if rule.slot is not None:
                 meta["download_slot"] = rule.slot
         meta[CHECK_METHOD_META_KEY] = method
-        return Request(
+        as_is = sent_as_is(entry.url)
+        if as_is:  # the Request need not make it safe (w3lib's full parse) to find it is
+            meta[VERBATIM_URL] = True
+        request = Request(
             entry.url,
             method=HTTP_METHODS[method],
             headers=dict(headers),
@@ -457,6 +462,9 @@ class UrlCheckSpider(Spider):
             dont_filter=True,
             meta=meta,
         )
+        if as_is:  # read when it was built; its copies (redirects, retries) make theirs safe
+            del request.meta[VERBATIM_URL]
+        return request
 
     # Callbacks return lists, not generators: Scrapy inspects the source of generator
     # callbacks on every response (looking for return values), which costs ~8 % of a crawl.
