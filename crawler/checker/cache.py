@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from w3lib.url import canonicalize_url
 
 from crawler.checker.fragments import checked_fragment
 from crawler.checker.outcomes import Outcome
 from crawler.items import FIELDS, UrlResult
 from crawler.names import SETTINGS
 from crawler.redact import DEFAULT, Redactor
+from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
     from typing import Self
@@ -85,7 +85,7 @@ def cache_key(url: str, redactor: Redactor = DEFAULT) -> str | None:
     ``redactor`` masks (never cached: the cache file would hold them)."""
     if redactor.hides(url):
         return None
-    return canonicalize_url(url)
+    return canonical_url(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,8 +99,16 @@ def request_row(
 ) -> UrlResult:
     """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
     row = entry_row(entry, redactor=redactor)
+    masked = {entry.url: row.url}  # the same URL comes back as request, hop and response
+
+    def mask(url: str) -> str:
+        found = masked.get(url)
+        if found is None:
+            found = masked[url] = redactor.url(url)
+        return found
+
     row.method = request.method
-    row.final_url = redactor.url(request.url)
+    row.final_url = mask(request.url)
     row.redirects = len(request.meta.get("redirect_urls", ()))
     trace = request.meta.get(URL_TRACE_META_KEY)
     hops: list[Hop] = []
@@ -111,7 +119,7 @@ def request_row(
         hops = trace.chain()
     if response is None and (not hops or hops[-1].url != request.url):
         hops.append(Hop(request.url, None, download_ms(request)))
-    row.chain = [{**hop.as_dict(), "url": redactor.url(hop.url)} for hop in hops]
+    row.chain = [{**hop.as_dict(), "url": mask(hop.url)} for hop in hops]
     row.permanent_redirect, row.moved_to = permanent_move(row.chain)
     timing = request.meta.get(TIMING_META_KEY)
     if isinstance(timing, DownloadTiming):
@@ -121,7 +129,7 @@ def request_row(
             row.started_at = _iso(timing.started_at)
     if response is not None:
         row.status = response.status
-        row.final_url = redactor.url(response.url)
+        row.final_url = mask(response.url)
         if content_type := response.headers.get(b"Content-Type"):
             row.content_type = content_type.decode("latin-1")
         length = response.headers.get(b"Content-Length")

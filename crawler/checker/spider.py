@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import logging
 import re
 from pathlib import Path
@@ -61,7 +62,7 @@ from crawler.scale.shard import url_fingerprint
 from crawler.scheduler import use_lean_scheduler
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares
-from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url
+from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url, sent_as_is
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
@@ -79,6 +80,8 @@ logger = logging.getLogger(__name__)
 
 _Done = TypeVar("_Done")
 
+VERBATIM_URL = "verbatim_url"
+"""Scrapy's ``request.meta`` key for a URL the ``Request`` takes as it is."""
 ENTRY_META_KEY = "url_entry"
 """``request.meta`` key of the :class:`~crawler.sources.UrlEntry` a request checks."""
 
@@ -146,6 +149,7 @@ def _parse_error(url: str) -> str:
     return "not a URL"
 
 
+@functools.lru_cache(maxsize=1024)  # most entries share their host with others
 def _host_problem(host: str) -> tuple[str, str] | None:
     """``(outcome, error)`` for a host no request can be sent to, else ``None``."""
     if ":" in host:  # an IPv6 literal: urlsplit has checked it
@@ -532,7 +536,10 @@ class UrlCheckSpider(Spider):
             if rule.slot is not None:
                 meta["download_slot"] = rule.slot
         meta[CHECK_METHOD_META_KEY] = method
-        return Request(
+        as_is = sent_as_is(entry.url)
+        if as_is:  # the Request need not make it safe (w3lib's full parse) to find it is
+            meta[VERBATIM_URL] = True
+        request = Request(
             entry.url,
             method=HTTP_METHODS[method],
             headers=dict(headers),
@@ -541,6 +548,9 @@ class UrlCheckSpider(Spider):
             dont_filter=True,
             meta=meta,
         )
+        if as_is:  # read when it was built; its copies (redirects, retries) make theirs safe
+            del request.meta[VERBATIM_URL]
+        return request
 
     # Callbacks return lists, not generators: Scrapy inspects the source of generator
     # callbacks on every response (looking for return values), which costs ~8 % of a crawl.

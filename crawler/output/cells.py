@@ -43,7 +43,8 @@ _FLOATS = tuple(f.name for f in fields(UrlResult) if f.type == "float | None")
 _FORMULA = re.compile("'*[=+\\-@\t\r].", re.DOTALL)
 """A cell a spreadsheet would run as a formula: OWASP's starting characters (behind any
 quotes we added before), followed by anything."""
-_FORMULA_STARTS = frozenset("=+-@\t\r'")
+FORMULA_STARTS = frozenset("=+-@\t\r'")
+"""First characters of the cells :func:`csv_cell` may change (any other it leaves alone)."""
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -55,6 +56,13 @@ def exportable_text(text: str) -> str:
     """``text`` with control characters (but tab and newline) and lone surrogates (JSON's
     ``"\\ud800"`` spells half a character; no encoding can write them) as backslash escapes:
     ESC is ``\\x1b``."""
+    if text.isascii() and text.isprintable():  # most text: nothing to escape
+        return text
+    return _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    """:func:`exportable_text`, the long way."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -106,7 +114,7 @@ def csv_cell(text: str) -> str:
     """``text`` as a CSV cell no spreadsheet runs as a formula (OWASP): one starting with
     ``=``, ``+``, ``-``, ``@``, tab or CR (behind any quotes) gets a ``'`` in front; a
     one-character cell (``-``, standard input's name) stays as it is."""
-    return f"'{text}" if text[:1] in _FORMULA_STARTS and _FORMULA.match(text) else text
+    return f"'{text}" if text[:1] in FORMULA_STARTS and _FORMULA.match(text) else text
 
 
 def from_csv_cell(cell: str) -> str:

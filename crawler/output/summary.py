@@ -120,30 +120,38 @@ def exact_percentile(ordered: Sequence[float], p: float) -> float:
 class PhaseSummary:
     """Count, exact min/max/mean, percentiles and 1-2-5 histogram of one phase.
 
-    The percentiles are exact up to ``exact`` values (all kept) and sketched beyond.
+    The percentiles are exact up to ``exact`` values (all kept) and sketched beyond. While
+    the values are kept, every figure comes from them when asked for (:meth:`as_dict`), so
+    a row costs an append; the sketch, histogram, min and max are kept only beyond.
     """
 
     def __init__(self, exact: int = EXACT_VALUES) -> None:
         self.sketch = DDSketch(RELATIVE_ACCURACY)
         self.values: array[float] | None = array("d")
         self.exact = exact
-        self.bins: Counter[int] = Counter()
         self.count = 0
-        self.min = math.inf
-        self.max = -math.inf
+        self._bins: Counter[int] = Counter()
+        self._min = math.inf
+        self._max = -math.inf
 
     def add(self, ms: float) -> None:
         """Record one duration in milliseconds."""
-        self.sketch.add(ms)
-        if self.values is not None:
-            if len(self.values) < self.exact:
-                self.values.append(ms)
-            else:
-                self.values = None  # too many to keep: the sketch answers from now on
-        self.bins[_bin(ms)] += 1
         self.count += 1
-        self.min = min(self.min, ms)
-        self.max = max(self.max, ms)
+        values = self.values
+        if values is not None:
+            if len(values) < self.exact:
+                values.append(ms)
+                return
+            self.values = None  # too many to keep: the sketch answers from now on
+            for kept in values:
+                self._record(kept)
+        self._record(ms)
+
+    def _record(self, ms: float) -> None:
+        self.sketch.add(ms)
+        self._bins[_bin(ms)] += 1
+        self._min = min(self._min, ms)
+        self._max = max(self._max, ms)
 
     def percentile(self, p: float) -> float | None:
         """The value at percentile ``p`` (0-100), exact or within 1 %; ``None`` when empty."""
@@ -163,11 +171,19 @@ class PhaseSummary:
         """JSON-ready figures; the histogram lists ``{lo, hi, count}`` bins in order."""
         if not self.count:
             return {"count": 0}
+        if self.values is not None:
+            total = 0.0
+            for ms in self.values:  # added in order, as the sketch would: the same sum
+                total += ms
+            low, high = min(self.values), max(self.values)
+            bins = Counter(map(_bin, self.values))
+        else:
+            total, low, high, bins = self.sketch.sum, self._min, self._max, self._bins
         figures: dict[str, Any] = {
             "count": self.count,
-            "min": round(self.min, 3),
-            "mean": round(self.sketch.sum / self.count, 3),
-            "max": round(self.max, 3),
+            "min": round(low, 3),
+            "mean": round(total / self.count, 3),
+            "max": round(high, 3),
             "exact": self.exact_percentiles,
         }
         ordered = sorted(self.values) if self.values is not None else None
@@ -175,14 +191,13 @@ class PhaseSummary:
             figures[f"p{p}"] = (
                 round(exact_percentile(ordered, p), 3) if ordered else self.percentile(p)
             )
-        low, high = min(self.bins), max(self.bins)
         figures["histogram"] = [
             {
                 "lo": 0.0 if index == _LOWEST_BIN else _bin_edge(index),
                 "hi": _bin_edge(index + 1),
-                "count": self.bins.get(index, 0),
+                "count": bins.get(index, 0),
             }
-            for index in range(low, high + 1)
+            for index in range(min(bins), max(bins) + 1)
         ]
         return figures
 

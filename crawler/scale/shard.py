@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from w3lib.url import canonicalize_url
+from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
     from crawler.sources import UrlEntry
@@ -21,7 +21,7 @@ __all__ = ["Shard", "parse_workers", "url_fingerprint"]
 @functools.lru_cache(maxsize=1)
 def url_fingerprint(url: str) -> int:
     """A 64-bit fingerprint of ``url``'s canonical form (equal for duplicate URLs)."""
-    digest = hashlib.blake2b(canonicalize_url(url).encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(canonical_url(url).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
