@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from crawler.items import UrlResult
-from crawler.site.extract import page_links, srcset_urls
+from crawler.site.extract import LinkReader, page_links, srcset_urls
 from crawler.site.places import PlaceStore, link_fingerprint
 from crawler.site.sitemaps import SitemapError, read_sitemap
 from tests._crawl import read_rows
@@ -161,6 +161,86 @@ def test_the_links_of_a_page_are_every_url_a_reader_follows_or_a_browser_loads()
         ("mailto:me@example.org", "a@href"),
     ]
     assert [link.nofollow for link in page.links][-1] is True
+
+
+EVERY_KIND = f"""<!DOCTYPE html>
+<HTML><head><TITLE>t</TITLE>
+<link rel="stylesheet" HREF="/css/site.css"><meta NAME="Robots" content="index">
+<meta http-equiv="Refresh" content="5; url=/next.html#top">
+</head><body id="top">
+<A Href="  page\t2.html ">two
+  words</A>
+<a href="/abs.html#sec" rel="external NoFollow"><b>bold</b> and <i>italic</i></a>
+<a href="?q=1">query</a><a href="#">bare</a><a href="">empty</a><a href="#local">local</a>
+<a href="../up.html" title="a title"></a><a href="//other.example/p">scheme-relative</a>
+<a href="HTTPS://Other.Example/Case">upper</a><a href="JavaScript:void(0)">js</a>
+<a href="mailto:me@example.org">mail</a><a name="named">named</a><a href="http://[bad/">v6</a>
+<img src="i.png" alt="  an  image " srcset="i1.png 1x, i2.png 2x"><script src="s.js">var a = 1;</script>
+<!-- <a href="commented.html">not a link</a> -->
+<a href="long.html">{"word " * 40}</a>
+<div id="sec"><iframe src="f.html"></iframe></div>
+<base href="/b/"><base href="/ignored/">
+</body></HTML>
+"""
+
+
+def test_the_links_of_a_page_are_read_exactly_in_document_order_with_line_and_text() -> None:
+    page = page_links(EVERY_KIND, "https://h.example/dir/page.html")
+    assert not page.nofollow
+    assert page.anchors == frozenset({"top", "named", "sec"})
+    assert [
+        (link.url, link.element, link.line, link.nofollow, link.fragment, link.text)
+        for link in page.links
+    ] == [
+        ("https://h.example/css/site.css", "link@href", 3, False, None, ""),
+        ("https://h.example/next.html", "meta@content", 4, False, "top", ""),
+        ("https://h.example/b/page2.html", "a@href", 6, False, None, "two words"),
+        ("https://h.example/abs.html", "a@href", 8, True, "sec", "bold and italic"),
+        ("https://h.example/b/?q=1", "a@href", 9, False, None, "query"),
+        ("https://h.example/b/", "a@href", 9, False, None, "bare"),  # urljoin drops a bare #
+        ("https://h.example/b/", "a@href", 9, False, "local", "local"),
+        ("https://h.example/up.html", "a@href", 10, False, None, "a title"),
+        ("https://other.example/p", "a@href", 10, False, None, "scheme-relative"),
+        ("https://Other.Example/Case", "a@href", 11, False, None, "upper"),
+        ("mailto:me@example.org", "a@href", 12, False, None, "mail"),
+        ("http://[bad/", "a@href", 12, False, None, "v6"),
+        ("https://h.example/b/i.png", "img@src", 13, False, None, "an image"),
+        ("https://h.example/b/i1.png", "img@srcset", 13, False, None, "an image"),
+        ("https://h.example/b/i2.png", "img@srcset", 13, False, None, "an image"),
+        ("https://h.example/b/s.js", "script@src", 13, False, None, "var a = 1;"),
+        ("https://h.example/b/long.html", "a@href", 15, False, None, "word " * 15 + "word\u2026"),
+        ("https://h.example/b/f.html", "iframe@src", 16, False, None, ""),
+    ]
+
+
+def test_a_link_is_resolved_against_its_own_page_whatever_pages_came_before() -> None:
+    reader = LinkReader()  # one reader for every page, as in a crawl
+    html = '<a href="x.html">1</a><a href="/x.html">2</a><a href="?q">3</a><a href="//">4</a>'
+    for url, folder, root in [
+        ("https://h.example/a/one.html", "https://h.example/a/", "https://h.example/"),
+        ("https://h.example/a/two.html?p", "https://h.example/a/", "https://h.example/"),
+        ("https://h.example/b/two.html", "https://h.example/b/", "https://h.example/"),
+        ("http://h.example/b/two.html", "http://h.example/b/", "http://h.example/"),
+        ("https://other.example/b/", "https://other.example/b/", "https://other.example/"),
+        ("https://other.example", "https://other.example/", "https://other.example/"),
+    ]:
+        page = url.split("?")[0]
+        assert [link.url for link in reader.page_links(html, url).links] == [
+            f"{folder}x.html",
+            f"{root}x.html",
+            f"{page}?q",
+            url,
+        ]
+    # an absolute URL of the page's scheme is normalised (empty query dropped, host filled in)
+    html = '<a href="https://h.example/p?">s</a><a href="http:///p">t</a>'
+    assert [link.url for link in reader.page_links(html, "https://h.example/").links] == [
+        "https://h.example/p",
+        "http:///p",
+    ]
+    assert [link.url for link in reader.page_links(html, "http://h.example/").links] == [
+        "https://h.example/p?",
+        "http://h.example/p",
+    ]
 
 
 def test_srcset_candidates_keep_commas_inside_urls_and_skip_descriptors() -> None:

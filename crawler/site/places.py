@@ -108,6 +108,16 @@ class PlaceStore:
         if len(self._places) >= self._buffer_size:
             self._flush()
 
+    def add_page(self, page: str, places: list[tuple[int, str | None, int, str, str]]) -> None:
+        """Note the links of ``page``, each as ``(fingerprint, fragment, line, element, text)``
+        (as :meth:`add` takes them)."""
+        self._places.extend(
+            [(fingerprint - _SIGN, fragment, page, line, element, text)
+             for fingerprint, fragment, line, element, text in places]
+        )  # fmt: skip
+        if len(self._places) >= self._buffer_size:
+            self._flush()
+
     def add_row(self, row: UrlResult) -> None:
         """Note a row that is not ok: its link's places go to the fix list (only those with its
         fragment for a ``missing_fragment`` row)."""

@@ -22,11 +22,11 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, is_html
 from crawler.checker.outcomes import Outcome
-from crawler.checker.spider import UrlCheckSpider
+from crawler.checker.spider import ENTRY_META_KEY, UrlCheckSpider
 from crawler.items import ENTRIES_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
-from crawler.site.extract import page_links
+from crawler.site.extract import LinkReader
 from crawler.site.places import SitePlaces
 from crawler.site.scope import Scope
 from crawler.site.sitemaps import SitemapReader
@@ -70,6 +70,9 @@ NOT_YET = ("resume",)
 """``urls`` arguments a site crawl does not take yet."""
 SEED_SOURCE = "urls"
 """``source`` of the seeds given as URLs on the command line."""
+SEEN_URLS = 16_384
+"""Links found lately, as written, kept with their fingerprint: found again, they are known
+seen without canonicalising them again."""
 _SEED_SPLIT = re.compile(r",(?=https?://)", re.IGNORECASE)
 
 
@@ -215,6 +218,10 @@ class SiteCheckSpider(UrlCheckSpider):
         self.scope = Scope.parse(self.site.allow, self.site.deny)
         """The URLs whose pages are parsed."""
         self._in_flight: dict[int, Link] = {}
+        self._reader = LinkReader()
+        self._seen_urls: dict[str, int] = {}
+        """Links found lately (absolute, no fragment; :data:`SEEN_URLS` at most) and their
+        fingerprint, every one of them in the seen set."""
         self._found: Link | None = None
         self._pages = 0
         self._anchors: OrderedDict[int, frozenset[str]] = OrderedDict()
@@ -340,13 +347,15 @@ class SiteCheckSpider(UrlCheckSpider):
             meta["dont_obey_robotstxt"] = True  # robots.txt speaks for the site's own pages
         meta[LINK_META_KEY] = link
         self._in_flight[link.fingerprint] = link
+        request.priority = -link.depth  # set, not replaced: a copy costs as much as the request
         if not link.page:
-            return request.replace(priority=-link.depth)
+            return request
         self._pages += 1
         self.crawler.stats.inc_value(PAGES_STAT)
         meta[CHECK_METHOD_META_KEY] = "get"
         meta[WHOLE_HTML_META_KEY] = True
-        return request.replace(method="GET", priority=-link.depth)
+        request.method = "GET"
+        return request
 
     def parse_result(self, response: Response) -> list[Any]:
         """The link's row, then the requests and rows of the new links of a parsed page."""
@@ -360,7 +369,7 @@ class SiteCheckSpider(UrlCheckSpider):
             and 200 <= response.status < 300
             and isinstance(response, TextResponse)
             and is_html(response.headers.get(b"Content-Type"))
-            and response.url in self.scope
+            and (response.url == _entry_url(response) or response.url in self.scope)
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
@@ -381,43 +390,58 @@ class SiteCheckSpider(UrlCheckSpider):
             _fill(row, link)
 
     def _links_of(self, response: TextResponse, page: Link) -> list[Request | UrlResult]:
-        found = page_links(response.text, response.url)
+        found = self._reader.page_links(response.text, response.url)
         source = self.redactor.url(response.url)
         steps: list[Request | UrlResult] = self._keep_anchors(page, found.anchors)
         stats = self.crawler.stats
         stats.inc_value(LINKS_STAT, len(found.links))
+        depth = page.depth + 1
+        seen_urls = self._seen_urls
+        if len(seen_urls) >= SEEN_URLS:
+            seen_urls.clear()
+        places: list[tuple[int, str | None, int, str, str]] = []
         for place in found.links:
-            fingerprint = _fingerprint(place.url)
-            at = Place(place.url, source, place.line, page.depth + 1)
+            url = place.url
+            fingerprint = seen_urls.get(url)
+            seen = fingerprint is not None
+            if fingerprint is None:
+                fingerprint = _fingerprint(url)
+                seen = fingerprint in self._seen
+            places.append((fingerprint, place.fragment, place.line, place.element, place.text))
             fragment = place.fragment if self.check_fragments else None
-            if self.places is not None:
-                self.places.store.add(
-                    fingerprint,
-                    place.fragment,
-                    page=source,
-                    line=place.line,
-                    element=place.element,
-                    text=place.text,
-                )
-            if fragment is not None and (missing := self._fragment(fingerprint, fragment, at)):
+            at = None if fragment is None else Place(url, source, place.line, depth)
+            if (
+                fragment is not None
+                and at is not None
+                and (missing := self._fragment(fingerprint, fragment, at))
+            ):
                 steps.append(missing)
-            if fingerprint in self._seen:
+            if seen:
+                seen_urls[url] = fingerprint
                 if (known := self._in_flight.get(fingerprint)) is not None:
                     known.count += 1
-                    if known.page and fragment is not None:
+                    if known.page and fragment is not None and at is not None:
                         _wait_for(known, fragment, at)
                 continue
             link = Link(
                 fingerprint,
-                depth=page.depth + 1,
+                depth=depth,
                 found_on=source,
                 count=1,
                 nofollow=found.nofollow or place.nofollow,
             )
-            step = self._new_link(link, UrlEntry(url=place.url, source=source, line=place.line))
-            if not isinstance(step, UrlResult) and link.page and fragment is not None:
+            step = self._new_link(link, UrlEntry(url=url, source=source, line=place.line))
+            seen_urls[url] = fingerprint  # marked as seen by now
+            if (
+                not isinstance(step, UrlResult)
+                and link.page
+                and fragment is not None
+                and at is not None
+            ):
                 _wait_for(link, fragment, at)
             steps.append(step)
+        if self.places is not None:
+            self.places.store.add_page(source, places)
         return steps
 
     def _keep_anchors(self, page: Link, anchors: frozenset[str]) -> list[Request | UrlResult]:
@@ -452,6 +476,13 @@ class SiteCheckSpider(UrlCheckSpider):
         )
         _fill(row, Link(fingerprint, depth=place.depth, found_on=place.source, count=1))
         return row
+
+
+def _entry_url(response: Response) -> str | None:
+    """The URL of the link a response answers, as found (before any redirect): it was in scope
+    when requested, and stays so (the scope only grows)."""
+    entry = response.meta.get(ENTRY_META_KEY)
+    return entry.url if isinstance(entry, UrlEntry) else None
 
 
 def _fill(row: UrlResult, link: Link) -> None:
