@@ -13,7 +13,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from parsel import Selector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 LINK_ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
     "a": ("href",),
@@ -40,13 +40,21 @@ RESOLVED_CACHE_SIZE: Final = 16_384
 """Link values kept resolved by :class:`LinkReader` (for the pages of the same host or folder)."""
 
 _TAGS: Final = (*LINK_ATTRIBUTES, "meta")
+_ONE_URL: Final = {
+    tag: (names[0], f"{tag}@{names[0]}")
+    for tag, names in LINK_ATTRIBUTES.items()
+    if len(names) == 1 and names[0] != "srcset"
+}
+"""The elements with one attribute holding one URL: that attribute and the link's ``element``."""
 _ANCHORS: Final = "//@id|//a/@name"
 _REFRESH_URL: Final = re.compile(r"""^\s*\d*(?:\.\d*)?\s*[;,]?\s*url\s*=\s*['"]?([^'"]*)""", re.I)
 _ASCII_WHITESPACE: Final = re.compile(r"[\t\n\r]")
 _ON_HOST: Final = re.compile(r"/(?!/)|[A-Za-z][A-Za-z0-9+.-]*://[^/?#]")
 """A value whose URL is the same on every page of a scheme and host (RFC 3986, 5.2.2): an
 absolute path, or a URL with its host."""
-_MISSING: Final = object()
+_MISSING: Final[tuple[str, str | None]] = ("", None)
+"""Not kept (compared by identity)."""
+_Kept = dict[str, tuple[str, str | None] | None]
 
 
 class FoundLink(NamedTuple):
@@ -116,24 +124,24 @@ def _absolute(base: str, value: str) -> tuple[str, str | None] | None:
 
 
 def _refresh(get: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """``(attribute, URL as written)`` of a ``<meta http-equiv=refresh>``, if it is one."""
+    """``(element, URL as written)`` of a ``<meta http-equiv=refresh>``, if it is one."""
     if (get("http-equiv") or "").strip().lower() != "refresh":
         return []
     match = _REFRESH_URL.match(get("content") or "")
-    return [("content", match.group(1))] if match and match.group(1).strip() else []
+    return [("meta@content", match.group(1))] if match and match.group(1).strip() else []
 
 
 def _values(tag: str, get: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """``(attribute, URL as written)`` of one element."""
+    """``(element, URL as written)`` of each URL of one element (``element``: FoundLink's)."""
     found: list[tuple[str, str]] = []
     for name in LINK_ATTRIBUTES[tag]:
         value = get(name)
         if value is None:
             continue
         if name == "srcset":
-            found.extend((name, url) for url in srcset_urls(value))
+            found.extend((f"{tag}@{name}", url) for url in srcset_urls(value))
         else:
-            found.append((name, value))
+            found.append((f"{tag}@{name}", value))
     return found
 
 
@@ -178,7 +186,7 @@ class LinkReader:
 
     def __init__(self, cache_size: int = RESOLVED_CACHE_SIZE) -> None:
         self._cache_size = cache_size
-        self._resolved: dict[tuple[str, ...], dict[str, tuple[str, str | None] | None]] = {}
+        self._resolved: dict[tuple[str, ...], _Kept] = {}
         self._size = 0
 
     def page_links(self, html: str, url: str) -> Page:
@@ -195,7 +203,7 @@ class LinkReader:
         if href is not None and href.strip():  # the first <base href>, as //base/@href
             base = (_absolute(url, href) or (url, None))[0]
         page.anchors = frozenset(root.xpath(_ANCHORS, smart_strings=False))
-        resolve = self._resolver(base)
+        on_host, in_folder = self._kept(base)
         html_tree = selector.type == "html"  # attribute names are lower case already
         links = page.links
         for element in root.iter(*_TAGS):
@@ -204,7 +212,12 @@ class LinkReader:
                 get = element.get
             else:
                 get = {str(k).lower(): str(v) for k, v in element.attrib.items()}.get
-            if tag == "meta":
+            values: Sequence[tuple[str, str]]
+            if (one := _ONE_URL.get(tag)) is not None:
+                if (value := get(one[0])) is None:
+                    continue
+                values = ((one[1], value),)
+            elif tag == "meta":
                 if (get("name") or "").strip().lower() == "robots":
                     page.nofollow = page.nofollow or "nofollow" in (get("content") or "").lower()
                     continue
@@ -217,41 +230,41 @@ class LinkReader:
             rel = get("rel")
             nofollow = rel is not None and "nofollow" in rel.lower().split()
             text: str | None = None
-            for name, value in values:
-                if (absolute := resolve(value)) is not None:
+            for label, value in values:
+                absolute = on_host.get(value, _MISSING)
+                if absolute is _MISSING:
+                    absolute = in_folder.get(value, _MISSING)
+                    if absolute is _MISSING:
+                        absolute = self._resolve(base, value, on_host, in_folder)
+                if absolute is not None:
                     if text is None:
                         text = _text(element, get)
-                    links.append(
-                        FoundLink(absolute[0], f"{tag}@{name}", line, nofollow, absolute[1], text)
-                    )
+                    links.append(FoundLink(absolute[0], label, line, nofollow, absolute[1], text))
         return page
 
-    def _resolver(self, base: str) -> Callable[[str], tuple[str, str | None] | None]:
-        """:func:`_absolute` against ``base``, through the values kept for its host and folder."""
+    def _kept(self, base: str) -> tuple[_Kept, _Kept]:
+        """The values kept resolved for the host of ``base``, and for its folder."""
         try:
             parts = urlsplit(base)
         except ValueError:
-            return lambda value: _absolute(base, value)
+            return {}, {}  # resolved each time
         if self._size >= self._cache_size:
             self._resolved.clear()
             self._size = 0
         on_host = self._resolved.setdefault((parts.scheme, parts.netloc), {})
         folder = parts.path[: parts.path.rfind("/") + 1]
-        in_folder = self._resolved.setdefault((parts.scheme, parts.netloc, folder), {})
+        return on_host, self._resolved.setdefault((parts.scheme, parts.netloc, folder), {})
 
-        def resolve(value: str) -> tuple[str, str | None] | None:
-            if (found := on_host.get(value, _MISSING)) is not _MISSING:
-                return found  # type: ignore[return-value]
-            if (found := in_folder.get(value, _MISSING)) is not _MISSING:
-                return found  # type: ignore[return-value]
-            absolute = _absolute(base, value)
-            written = _ASCII_WHITESPACE.sub("", value).strip()
-            if _ON_HOST.match(written):
-                on_host[value] = absolute
-                self._size += 1
-            elif written and written[0] > " " and written[0] not in "/?#" and ":" not in written:
-                in_folder[value] = absolute  # a relative path: resolved from the folder
-                self._size += 1
-            return absolute
-
-        return resolve
+    def _resolve(
+        self, base: str, value: str, on_host: _Kept, in_folder: _Kept
+    ) -> tuple[str, str | None] | None:
+        """:func:`_absolute`, kept for the pages of the host or folder where it is the same."""
+        absolute = _absolute(base, value)
+        written = _ASCII_WHITESPACE.sub("", value).strip()
+        if _ON_HOST.match(written):
+            on_host[value] = absolute
+            self._size += 1
+        elif written and written[0] > " " and written[0] not in "/?#" and ":" not in written:
+            in_folder[value] = absolute  # a relative path: resolved from the folder
+            self._size += 1
+        return absolute
