@@ -5,7 +5,8 @@ pages of 20 links, a broken link on every 50th page), serves it with a real ngin
 CPU 0, and crawls it from its home page with each contender in a fresh process pinned to the
 other CPUs, in rotated order for ``--rounds`` rounds; it prints a Markdown table of medians:
 wall, pages/s and links/s (over the wall), peak RSS (:mod:`bench.rss`), the distinct URLs each
-reported and the distinct broken ones, and whether both found the same broken URLs. ``--smoke``
+reported and the distinct broken ones, the CPU seconds (user and system, which a busy machine
+inflates less than the wall), and whether both found the same broken URLs. ``--smoke``
 runs a tiny site once (the test suite does). ``--memory 10000,100000`` crawls sites of those
 sizes with the product alone and prints its peak RSS at each tenth of each crawl.
 
@@ -22,6 +23,7 @@ import argparse
 import csv
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -52,6 +54,8 @@ checkextern=1
 @dataclass
 class Run:
     wall: float
+    cpu: float
+    """User and system seconds of the contender's processes (the machine's load aside)."""
     max_rss_mb: float
     urls: int
     broken: int
@@ -101,12 +105,15 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
         config = directory / "linkcheckerrc"
         config.write_text(LINKCHECKER_CONFIG.format(threads=concurrency))
         command, stdout = linkchecker_command(base, config, concurrency), out.open("wb")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         pinned(contender_cpus(), [PY, "-m", "bench.rss", *command]),
         cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=False, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = done.ru_utime - used.ru_utime + done.ru_stime - used.ru_stime
     if stdout is not subprocess.DEVNULL:
         stdout.close()
     stderr = result.stderr.decode(errors="replace")
@@ -115,7 +122,7 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
     peak = re.search(r"max_rss_kb=(\d+)", stderr)
     assert peak is not None, stderr[-3000:]
     urls, broken = (product_counts if contender == "product" else linkchecker_counts)(out)
-    return Run(wall, int(peak.group(1)) / 1024, urls, len(broken), broken)
+    return Run(wall, cpu, int(peak.group(1)) / 1024, urls, len(broken), broken)
 
 
 def memory(sizes: list[int]) -> None:
@@ -183,16 +190,18 @@ def main() -> None:
           f"concurrency {args.concurrency}, {rounds} rounds, medians")  # fmt: skip
     print()
     print("| contender | wall s | pages/s | links/s | peak RSS MB | URLs reported | broken | "
-          "wall vs product |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+          "wall vs product | CPU s | CPU vs product |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     product_wall = statistics.median(r.wall for r in runs["product"])
+    product_cpu = statistics.median(r.cpu for r in runs["product"])
     for contender, measured in runs.items():
         wall = statistics.median(r.wall for r in measured)
+        cpu = statistics.median(r.cpu for r in measured)
         rss = statistics.median(r.max_rss_mb for r in measured)
         print(
             f"| {contender} | {wall:.1f} | {pages / wall:.0f} | {site.links / wall:.0f} "
             f"| {rss:.0f} | {measured[-1].urls} | {measured[-1].broken} "
-            f"| {wall / product_wall:.2f} |"
+            f"| {wall / product_wall:.2f} | {cpu:.1f} | {cpu / product_cpu:.2f} |"
         )
     if len(runs) > 1:
         ours, theirs = runs["product"][-1].broken_urls, runs["linkchecker"][-1].broken_urls
