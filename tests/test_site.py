@@ -700,3 +700,26 @@ def test_fragment_checks_can_be_turned_off(server_loop: ServerLoop, tmp_path: Pa
         f"{base}/index.html": "ok",
         f"{base}/ok.html": "ok",
     }
+
+
+def test_a_page_whose_html_is_json_text_gets_its_row_and_no_links(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = Served()
+    site.files.update(
+        {
+            "/index.html": _page('<a href="list.html">a list</a><a href="map.html">a map</a>'),
+            "/list.html": (HTML, b'["a.html"]'),  # parsel would read these as JSON documents
+            "/map.html": (HTML, b'{"href": "b.html"}'),
+        }
+    )
+    base = server_loop.http(site.app())
+    out = tmp_path / "links.csv"
+    result = run_scrapy("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert {row["url"]: row["outcome"] for row in read_rows(out)} == {
+        f"{base}/index.html": "ok",
+        f"{base}/list.html": "ok",
+        f"{base}/map.html": "ok",
+    }

@@ -52,6 +52,7 @@ _ASCII_WHITESPACE: Final = re.compile(r"[\t\n\r]")
 _ON_HOST: Final = re.compile(r"/(?!/)|[A-Za-z][A-Za-z0-9+.-]*://[^/?#]")
 """A value whose URL is the same on every page of a scheme and host (RFC 3986, 5.2.2): an
 absolute path, or a URL with its host."""
+_XML_DECLARATION: Final = re.compile(r"[\s\ufeff]*<\?xml\s")
 _MISSING: Final[tuple[str, str | None]] = ("", None)
 """Not kept (compared by identity)."""
 _Kept = dict[str, tuple[str, str | None] | None]
@@ -195,7 +196,8 @@ class LinkReader:
         ``<base href>`` (the first one) is honoured; ``javascript:`` and ``data:`` links are
         left out; ``mailto:`` and the like are kept (the checker says what it does with them).
         """
-        selector = Selector(text=html)
+        # HTML, or XML after an XML declaration, as parsel guesses, but never a JSON document
+        selector = Selector(text=html, type="xml" if _XML_DECLARATION.match(html) else "html")
         root = selector.root
         page = Page()
         base = url
