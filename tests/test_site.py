@@ -437,8 +437,11 @@ def test_a_places_file_that_is_neither_csv_nor_jsonl_is_one_error_line(tmp_path:
     assert "Traceback" not in result.stderr
 
 
-def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> None:
-    store = PlaceStore(buffer_size=2)
+@pytest.mark.parametrize("max_filtered", [100, 0])  # 0: every place read back, as many broken
+def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line(
+    max_filtered: int,
+) -> None:
+    store = PlaceStore(buffer_size=2, max_filtered=max_filtered)
     try:
         for page, line, url in [
             ("https://h/b", 9, "https://h/gone"),
@@ -448,12 +451,21 @@ def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> 
             ("https://h/c", 1, "https://h/ok"),
         ]:
             store.add(link_fingerprint(url), None, page=page, line=line, element="a@href", text="t")
+        store.add_page(
+            "https://h/d",
+            [
+                (link_fingerprint("https://h/gone"), "x", 3, "img@src", ""),
+                (1, None, 4, "a@href", ""),
+            ],
+        )
         store.add_row(UrlResult(url="https://h/gone", source="", line=0, outcome="http_error"))
-        assert store.finish() == 3
+        assert store.finish() == 4
+        assert store.finish() == 4  # counted once
         assert [(p["page"], p["line"], p["found_count"]) for p in store.broken_places()] == [
-            ("https://h/a", 5, 3),
-            ("https://h/b", 2, 3),
-            ("https://h/b", 9, 3),
+            ("https://h/a", 5, 4),
+            ("https://h/b", 2, 4),
+            ("https://h/b", 9, 4),
+            ("https://h/d", 3, 4),
         ]
     finally:
         store.close()
