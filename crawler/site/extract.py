@@ -250,8 +250,8 @@ class LinkReader:
             parts = urlsplit(base)
         except ValueError:
             return {}, {}  # resolved each time
-        if self._size >= self._cache_size:
-            self._resolved.clear()
+        if self._size >= self._cache_size or len(self._resolved) >= self._cache_size:
+            self._resolved.clear()  # a value, or a folder, past the bound: start again
             self._size = 0
         on_host = self._resolved.setdefault((parts.scheme, parts.netloc), {})
         folder = parts.path[: parts.path.rfind("/") + 1]
