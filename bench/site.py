@@ -5,9 +5,10 @@ pages of 20 links, a broken link on every 50th page), serves it with a real ngin
 CPU 0, and crawls it from its home page with each contender in a fresh process pinned to the
 other CPUs, in rotated order for ``--rounds`` rounds; it prints a Markdown table of medians:
 wall, pages/s and links/s (over the wall), peak RSS (:mod:`bench.rss`), the distinct URLs each
-reported and the distinct broken ones. ``--smoke`` runs a tiny site once (the test suite does).
-``--memory 10000,100000`` crawls sites of those sizes with the product alone and prints its peak
-RSS at each tenth of each crawl.
+reported and the distinct broken ones, the CPU seconds (user and system, which a busy machine
+inflates less than the wall), and whether both found the same broken URLs. ``--smoke``
+runs a tiny site once (the test suite does). ``--memory 10000,100000`` crawls sites of those
+sizes with the product alone and prints its peak RSS at each tenth of each crawl.
 
 LinkChecker (PyPI ``linkchecker``, the ``bench`` extra) runs recursive, logging every URL
 (``-v``, as the product writes a row for every URL), with as many threads as
@@ -22,6 +23,7 @@ import argparse
 import csv
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,9 +58,12 @@ checkextern=1
 @dataclass
 class Run:
     wall: float
+    cpu: float
+    """User and system seconds of the contender's processes (the machine's load aside)."""
     max_rss_mb: float
     urls: int
     broken: int
+    broken_urls: frozenset[str]
 
 
 def product_command(base: str, out: Path, concurrency: int) -> list[str]:
@@ -73,10 +78,11 @@ def product_command(base: str, out: Path, concurrency: int) -> list[str]:
     ]  # fmt: skip
 
 
-def product_counts(out: Path) -> tuple[int, int]:
+def product_counts(out: Path) -> tuple[int, frozenset[str]]:
+    """Distinct URLs, and the broken ones, in the product's CSV."""
     with out.open(encoding="utf-8", newline="") as rows:
         read = list(csv.DictReader(rows))
-    return len({r["url"] for r in read}), len({r["url"] for r in read if r["ok"] == "false"})
+    return len({r["url"] for r in read}), frozenset(r["url"] for r in read if r["ok"] == "false")
 
 
 def linkchecker_command(base: str, config: Path, concurrency: int) -> list[str]:
@@ -86,13 +92,12 @@ def linkchecker_command(base: str, config: Path, concurrency: int) -> list[str]:
     ]  # fmt: skip
 
 
-def linkchecker_counts(out: Path) -> tuple[int, int]:
-    """Distinct URLs and distinct broken URLs in LinkChecker's CSV (a row per link found)."""
+def linkchecker_counts(out: Path) -> tuple[int, frozenset[str]]:
+    """Distinct URLs, and the broken ones, in LinkChecker's CSV (a row per link found)."""
     lines = [line for line in out.read_text().splitlines() if not line.startswith("#")]
     read = list(csv.DictReader(lines, delimiter=";"))
     urls = {r["url"] or r["urlname"] for r in read}
-    broken = {r["url"] or r["urlname"] for r in read if r["valid"] == "False"}
-    return len(urls), len(broken)
+    return len(urls), frozenset(r["url"] or r["urlname"] for r in read if r["valid"] == "False")
 
 
 def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run:
@@ -105,12 +110,15 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
         config = directory / "linkcheckerrc"
         config.write_text(LINKCHECKER_CONFIG.format(threads=concurrency))
         command, stdout = linkchecker_command(base, config, concurrency), out.open("wb")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         pinned(contender_cpus(), [PY, "-m", "bench.rss", *command]),
         cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=False, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = done.ru_utime - used.ru_utime + done.ru_stime - used.ru_stime
     if not isinstance(stdout, int):
         stdout.close()
     stderr = result.stderr.decode(errors="replace")
@@ -119,7 +127,7 @@ def run_one(contender: str, base: str, directory: Path, concurrency: int) -> Run
     peak = re.search(r"max_rss_kb=(\d+)", stderr)
     assert peak is not None, stderr[-3000:]
     urls, broken = (product_counts if contender == "product" else linkchecker_counts)(out)
-    return Run(wall, int(peak.group(1)) / 1024, urls, broken)
+    return Run(wall, cpu, int(peak.group(1)) / 1024, urls, len(broken), broken)
 
 
 def memory(sizes: list[int]) -> None:
@@ -187,17 +195,26 @@ def main() -> None:
           f"concurrency {args.concurrency}, {rounds} rounds, medians")  # fmt: skip
     print()
     print("| contender | wall s | pages/s | links/s | peak RSS MB | URLs reported | broken | "
-          "wall vs product |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+          "wall vs product | CPU s | CPU vs product |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     product_wall = statistics.median(r.wall for r in runs["product"])
+    product_cpu = statistics.median(r.cpu for r in runs["product"])
     for contender, measured in runs.items():
         wall = statistics.median(r.wall for r in measured)
+        cpu = statistics.median(r.cpu for r in measured)
         rss = statistics.median(r.max_rss_mb for r in measured)
         print(
             f"| {contender} | {wall:.1f} | {pages / wall:.0f} | {site.links / wall:.0f} "
             f"| {rss:.0f} | {measured[-1].urls} | {measured[-1].broken} "
-            f"| {wall / product_wall:.2f} |"
+            f"| {wall / product_wall:.2f} | {cpu:.1f} | {cpu / product_cpu:.2f} |"
         )
+    if len(runs) > 1:
+        ours, theirs = runs["product"][-1].broken_urls, runs["linkchecker"][-1].broken_urls
+        same = "the same" if ours == theirs else (
+            f"not the same ({len(ours - theirs)} only in the product's, "
+            f"{len(theirs - ours)} only in LinkChecker's)"
+        )  # fmt: skip
+        print(f"\nBroken URLs: {same}.")
 
 
 if __name__ == "__main__":

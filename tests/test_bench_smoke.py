@@ -164,3 +164,5 @@ def test_site_benchmark_smoke_mode_crawls_the_generated_site_with_each_contender
     for row in rows[1:]:
         urls, broken = int(row[5]), int(row[6])
         assert (urls, broken) == (204, 4), row  # 200 pages, the home page by "/", 4 broken
+    if installed:
+        assert "Broken URLs: the same." in result.stdout, result.stdout

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from crawler.items import UrlResult
-from crawler.site.extract import page_links, srcset_urls
+from crawler.site.extract import LinkReader, page_links, srcset_urls
 from crawler.site.places import PlaceStore, link_fingerprint
 from crawler.site.sitemaps import SitemapError, read_sitemap
 from tests._crawl import read_rows
@@ -161,6 +161,86 @@ def test_the_links_of_a_page_are_every_url_a_reader_follows_or_a_browser_loads()
         ("mailto:me@example.org", "a@href"),
     ]
     assert [link.nofollow for link in page.links][-1] is True
+
+
+EVERY_KIND = f"""<!DOCTYPE html>
+<HTML><head><TITLE>t</TITLE>
+<link rel="stylesheet" HREF="/css/site.css"><meta NAME="Robots" content="index">
+<meta http-equiv="Refresh" content="5; url=/next.html#top">
+</head><body id="top">
+<A Href="  page\t2.html ">two
+  words</A>
+<a href="/abs.html#sec" rel="external NoFollow"><b>bold</b> and <i>italic</i></a>
+<a href="?q=1">query</a><a href="#">bare</a><a href="">empty</a><a href="#local">local</a>
+<a href="../up.html" title="a title"></a><a href="//other.example/p">scheme-relative</a>
+<a href="HTTPS://Other.Example/Case">upper</a><a href="JavaScript:void(0)">js</a>
+<a href="mailto:me@example.org">mail</a><a name="named">named</a><a href="http://[bad/">v6</a>
+<img src="i.png" alt="  an  image " srcset="i1.png 1x, i2.png 2x"><script src="s.js">var a = 1;</script>
+<!-- <a href="commented.html">not a link</a> -->
+<a href="long.html">{"word " * 40}</a>
+<div id="sec"><iframe src="f.html"></iframe></div>
+<base href="/b/"><base href="/ignored/">
+</body></HTML>
+"""
+
+
+def test_the_links_of_a_page_are_read_exactly_in_document_order_with_line_and_text() -> None:
+    page = page_links(EVERY_KIND, "https://h.example/dir/page.html")
+    assert not page.nofollow
+    assert page.anchors == frozenset({"top", "named", "sec"})
+    assert [
+        (link.url, link.element, link.line, link.nofollow, link.fragment, link.text)
+        for link in page.links
+    ] == [
+        ("https://h.example/css/site.css", "link@href", 3, False, None, ""),
+        ("https://h.example/next.html", "meta@content", 4, False, "top", ""),
+        ("https://h.example/b/page2.html", "a@href", 6, False, None, "two words"),
+        ("https://h.example/abs.html", "a@href", 8, True, "sec", "bold and italic"),
+        ("https://h.example/b/?q=1", "a@href", 9, False, None, "query"),
+        ("https://h.example/b/", "a@href", 9, False, None, "bare"),  # urljoin drops a bare #
+        ("https://h.example/b/", "a@href", 9, False, "local", "local"),
+        ("https://h.example/up.html", "a@href", 10, False, None, "a title"),
+        ("https://other.example/p", "a@href", 10, False, None, "scheme-relative"),
+        ("https://Other.Example/Case", "a@href", 11, False, None, "upper"),
+        ("mailto:me@example.org", "a@href", 12, False, None, "mail"),
+        ("http://[bad/", "a@href", 12, False, None, "v6"),
+        ("https://h.example/b/i.png", "img@src", 13, False, None, "an image"),
+        ("https://h.example/b/i1.png", "img@srcset", 13, False, None, "an image"),
+        ("https://h.example/b/i2.png", "img@srcset", 13, False, None, "an image"),
+        ("https://h.example/b/s.js", "script@src", 13, False, None, "var a = 1;"),
+        ("https://h.example/b/long.html", "a@href", 15, False, None, "word " * 15 + "word\u2026"),
+        ("https://h.example/b/f.html", "iframe@src", 16, False, None, ""),
+    ]
+
+
+def test_a_link_is_resolved_against_its_own_page_whatever_pages_came_before() -> None:
+    reader = LinkReader()  # one reader for every page, as in a crawl
+    html = '<a href="x.html">1</a><a href="/x.html">2</a><a href="?q">3</a><a href="//">4</a>'
+    for url, folder, root in [
+        ("https://h.example/a/one.html", "https://h.example/a/", "https://h.example/"),
+        ("https://h.example/a/two.html?p", "https://h.example/a/", "https://h.example/"),
+        ("https://h.example/b/two.html", "https://h.example/b/", "https://h.example/"),
+        ("http://h.example/b/two.html", "http://h.example/b/", "http://h.example/"),
+        ("https://other.example/b/", "https://other.example/b/", "https://other.example/"),
+        ("https://other.example", "https://other.example/", "https://other.example/"),
+    ]:
+        page = url.split("?")[0]
+        assert [link.url for link in reader.page_links(html, url).links] == [
+            f"{folder}x.html",
+            f"{root}x.html",
+            f"{page}?q",
+            url,
+        ]
+    # an absolute URL of the page's scheme is normalised (empty query dropped, host filled in)
+    html = '<a href="https://h.example/p?">s</a><a href="http:///p">t</a>'
+    assert [link.url for link in reader.page_links(html, "https://h.example/").links] == [
+        "https://h.example/p",
+        "http:///p",
+    ]
+    assert [link.url for link in reader.page_links(html, "http://h.example/").links] == [
+        "https://h.example/p?",
+        "http://h.example/p",
+    ]
 
 
 def test_srcset_candidates_keep_commas_inside_urls_and_skip_descriptors() -> None:
@@ -357,8 +437,11 @@ def test_a_places_file_that_is_neither_csv_nor_jsonl_is_one_error_line(tmp_path:
     assert "Traceback" not in result.stderr
 
 
-def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> None:
-    store = PlaceStore(buffer_size=2)
+@pytest.mark.parametrize("max_filtered", [100, 0])  # 0: every place read back, as many broken
+def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line(
+    max_filtered: int,
+) -> None:
+    store = PlaceStore(buffer_size=2, max_filtered=max_filtered)
     try:
         for page, line, url in [
             ("https://h/b", 9, "https://h/gone"),
@@ -368,12 +451,21 @@ def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line() -> 
             ("https://h/c", 1, "https://h/ok"),
         ]:
             store.add(link_fingerprint(url), None, page=page, line=line, element="a@href", text="t")
+        store.add_page(
+            "https://h/d",
+            [
+                (link_fingerprint("https://h/gone"), "x", 3, "img@src", ""),
+                (1, None, 4, "a@href", ""),
+            ],
+        )
         store.add_row(UrlResult(url="https://h/gone", source="", line=0, outcome="http_error"))
-        assert store.finish() == 3
+        assert store.finish() == 4
+        assert store.finish() == 4  # counted once
         assert [(p["page"], p["line"], p["found_count"]) for p in store.broken_places()] == [
-            ("https://h/a", 5, 3),
-            ("https://h/b", 2, 3),
-            ("https://h/b", 9, 3),
+            ("https://h/a", 5, 4),
+            ("https://h/b", 2, 4),
+            ("https://h/b", 9, 4),
+            ("https://h/d", 3, 4),
         ]
     finally:
         store.close()
@@ -619,4 +711,50 @@ def test_fragment_checks_can_be_turned_off(server_loop: ServerLoop, tmp_path: Pa
     assert {row["url"]: row["outcome"] for row in read_rows(out)} == {
         f"{base}/index.html": "ok",
         f"{base}/ok.html": "ok",
+    }
+
+
+def test_a_page_whose_html_is_json_text_gets_its_row_and_no_links(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    site = Served()
+    site.files.update(
+        {
+            "/index.html": _page('<a href="list.html">a list</a><a href="map.html">a map</a>'),
+            "/list.html": (HTML, b'["a.html"]'),  # parsel would read these as JSON documents
+            "/map.html": (HTML, b'{"href": "b.html"}'),
+        }
+    )
+    base = server_loop.http(site.app())
+    out = tmp_path / "links.csv"
+    result = run_scrapy("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert {row["url"]: row["outcome"] for row in read_rows(out)} == {
+        f"{base}/index.html": "ok",
+        f"{base}/list.html": "ok",
+        f"{base}/map.html": "ok",
+    }
+
+
+def test_an_xhtml_page_after_its_xml_declaration_has_its_links_and_anchors_read(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    xhtml = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n'
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><body id="top-of-page">'
+        b'<a href="next.html">next</a><img src="missing.png" />'
+        b'<a href="#top-of-page">up</a><a href="#nowhere">down</a></body></html>'
+    )
+    site = Served()
+    site.files.update({"/index.html": (HTML, xhtml), "/next.html": _page("the end")})
+    base = server_loop.http(site.app())
+    out = tmp_path / "links.csv"
+    result = run_scrapy("crawl", "site", "-a", f"urls={base}/index.html", "-O", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert {row["url"]: row["outcome"] for row in read_rows(out)} == {
+        f"{base}/index.html": "ok",
+        f"{base}/next.html": "ok",
+        f"{base}/missing.png": "http_error",
+        f"{base}/index.html#nowhere": "missing_fragment",
     }

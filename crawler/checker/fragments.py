@@ -75,15 +75,22 @@ def missing_error(fragment: str) -> str:
     return f"the page has no element with id={fragment[:100]!r} (nor <a name>)"
 
 
+def html_selector(html: str) -> Selector:
+    """The page ``html`` parsed as HTML, whatever its text looks like: never a JSON document
+    (a page whose text is a JSON array), never namespaced XML (an XHTML page after its XML
+    declaration, whose elements would match no HTML name)."""
+    return Selector(text=html, type="html")
+
+
 def selector_anchors(selector: Selector) -> frozenset[str]:
     """The fragments a parsed page holds a target for: every ``id``, and the ``name`` of
     ``<a>``."""
-    return frozenset(selector.xpath(_ANCHORS).getall())
+    return frozenset(selector.root.xpath(_ANCHORS, smart_strings=False))
 
 
 def html_anchors(html: str) -> frozenset[str]:
     """:func:`selector_anchors` of the HTML text ``html``."""
-    return selector_anchors(Selector(text=html))
+    return selector_anchors(html_selector(html))
 
 
 def response_anchors(response: Response) -> frozenset[str] | None:

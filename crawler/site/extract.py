@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final
-from urllib.parse import urldefrag, urljoin
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import urldefrag, urljoin, urlsplit
 
-from parsel import Selector
+from crawler.checker.fragments import html_selector, selector_anchors
 
-from crawler.checker.fragments import selector_anchors
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 LINK_ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
     "a": ("href",),
@@ -35,13 +36,27 @@ IGNORED_SCHEMES: Final = ("javascript:", "data:")
 TEXT_CHARS: Final = 80
 """Characters of a link's text kept (whitespace collapsed; a longer text ends with ``…``)."""
 
-_XPATH: Final = "|".join(f"//{tag}" for tag in (*LINK_ATTRIBUTES, "meta"))
+RESOLVED_CACHE_SIZE: Final = 16_384
+"""Link values kept resolved by :class:`LinkReader` (for the pages of the same host or folder)."""
+
+_TAGS: Final = (*LINK_ATTRIBUTES, "meta")
+_ONE_URL: Final = {
+    tag: (names[0], f"{tag}@{names[0]}")
+    for tag, names in LINK_ATTRIBUTES.items()
+    if len(names) == 1 and names[0] != "srcset"
+}
+"""The elements with one attribute holding one URL: that attribute and the link's ``element``."""
 _REFRESH_URL: Final = re.compile(r"""^\s*\d*(?:\.\d*)?\s*[;,]?\s*url\s*=\s*['"]?([^'"]*)""", re.I)
 _ASCII_WHITESPACE: Final = re.compile(r"[\t\n\r]")
+_ON_HOST: Final = re.compile(r"/(?!/)|[A-Za-z][A-Za-z0-9+.-]*://[^/?#]")
+"""A value whose URL is the same on every page of a scheme and host (RFC 3986, 5.2.2): an
+absolute path, or a URL with its host."""
+_MISSING: Final[tuple[str, str | None]] = ("", None)
+"""Not kept (compared by identity)."""
+_Kept = dict[str, tuple[str, str | None] | None]
 
 
-@dataclass(frozen=True, slots=True)
-class FoundLink:
+class FoundLink(NamedTuple):
     """One link of a page."""
 
     url: str
@@ -107,22 +122,25 @@ def _absolute(base: str, value: str) -> tuple[str, str | None] | None:
     return url, (fragment if "#" in absolute else None)
 
 
-def _values(tag: str, attributes: dict[str, str]) -> list[tuple[str, str]]:
-    """``(attribute, URL as written)`` of one element."""
-    if tag == "meta":
-        if attributes.get("http-equiv", "").strip().lower() != "refresh":
-            return []
-        match = _REFRESH_URL.match(attributes.get("content", ""))
-        return [("content", match.group(1))] if match and match.group(1).strip() else []
+def _refresh(get: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """``(element, URL as written)`` of a ``<meta http-equiv=refresh>``, if it is one."""
+    if (get("http-equiv") or "").strip().lower() != "refresh":
+        return []
+    match = _REFRESH_URL.match(get("content") or "")
+    return [("meta@content", match.group(1))] if match and match.group(1).strip() else []
+
+
+def _values(tag: str, get: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """``(element, URL as written)`` of each URL of one element (``element``: FoundLink's)."""
     found: list[tuple[str, str]] = []
-    for name in LINK_ATTRIBUTES.get(tag, ()):
-        value = attributes.get(name)
+    for name in LINK_ATTRIBUTES[tag]:
+        value = get(name)
         if value is None:
             continue
         if name == "srcset":
-            found.extend((name, url) for url in srcset_urls(value))
+            found.extend((f"{tag}@{name}", url) for url in srcset_urls(value))
         else:
-            found.append((name, value))
+            found.append((f"{tag}@{name}", value))
     return found
 
 
@@ -132,48 +150,116 @@ def bounded_text(text: str) -> str:
     return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1].rstrip() + "\u2026"
 
 
-def _text(root: object, attributes: dict[str, str]) -> str:
+def _text(element: Any, get: Callable[[str], str | None]) -> str:
     """The text of a link element (its first characters), else its ``alt`` or ``title``."""
-    parts: list[str] = []
-    size = 0
-    itertext = getattr(root, "itertext", None)
-    for part in itertext() if itertext is not None else ():
-        parts.append(str(part))
-        size += len(part)
-        if size > TEXT_CHARS * 4:
-            break
-    text = bounded_text("".join(parts))
-    return text or bounded_text(attributes.get("alt") or attributes.get("title") or "")
+    if len(element):
+        parts: list[str] = []
+        size = 0
+        for part in element.itertext():
+            parts.append(str(part))
+            size += len(part)
+            if size > TEXT_CHARS * 4:
+                break
+        text = "".join(parts)
+    else:  # no child: its text alone
+        text = element.text or ""
+    if text and (text := bounded_text(text)):
+        return text
+    return bounded_text(get("alt") or get("title") or "")
 
 
 def page_links(html: str, url: str) -> Page:
-    """The links of the HTML page ``html`` found at ``url``, in document order.
+    """The links of the HTML page ``html`` found at ``url`` (:meth:`LinkReader.page_links`)."""
+    return LinkReader().page_links(html, url)
 
-    ``<base href>`` (the first one) is honoured; ``javascript:`` and ``data:`` links are left
-    out; ``mailto:`` and the like are kept (the checker says what it does with them).
+
+class LinkReader:
+    """Reads the links of pages, in one pass over each page's tree.
+
+    The URLs that values resolved to are kept (:data:`RESOLVED_CACHE_SIZE` at most) and used
+    again wherever the result cannot differ: an absolute path (``/docs/``) or a URL with its
+    host on any page of the same scheme and host, a relative path (``../a.html``, no ``:``)
+    on any page of the same folder; a value that is only a ``?query`` or ``#fragment`` is
+    resolved each time.
     """
-    selector = Selector(text=html)
-    page = Page()
-    base = url
-    if (href := selector.xpath("//base/@href").get()) is not None and href.strip():
-        base = (_absolute(url, href) or (url, None))[0]
-    page.anchors = selector_anchors(selector)
-    for element in selector.xpath(_XPATH):
-        root = element.root
-        tag = str(getattr(root, "tag", "")).lower()
-        attributes = {str(k).lower(): str(v) for k, v in element.attrib.items()}
-        if tag == "meta" and attributes.get("name", "").strip().lower() == "robots":
-            page.nofollow = page.nofollow or "nofollow" in attributes.get("content", "").lower()
-            continue
-        line = getattr(root, "sourceline", None) or 1
-        nofollow = "nofollow" in attributes.get("rel", "").lower().split()
-        text: str | None = None
-        for name, value in _values(tag, attributes):
-            if (absolute := _absolute(base, value)) is not None:
-                target, fragment = absolute
-                if text is None:
-                    text = _text(root, attributes)
-                page.links.append(
-                    FoundLink(target, f"{tag}@{name}", int(line), nofollow, fragment, text)
-                )
-    return page
+
+    def __init__(self, cache_size: int = RESOLVED_CACHE_SIZE) -> None:
+        self._cache_size = cache_size
+        self._resolved: dict[tuple[str, ...], _Kept] = {}
+        self._size = 0
+
+    def page_links(self, html: str, url: str) -> Page:
+        """The links of the HTML page ``html`` found at ``url``, in document order.
+
+        ``<base href>`` (the first one) is honoured; ``javascript:`` and ``data:`` links are
+        left out; ``mailto:`` and the like are kept (the checker says what it does with them).
+        """
+        selector = html_selector(html)
+        root = selector.root
+        page = Page()
+        base = url
+        href = next((h for b in root.iter("base") if (h := b.get("href")) is not None), None)
+        if href is not None and href.strip():  # the first <base href>, as //base/@href
+            base = (_absolute(url, href) or (url, None))[0]
+        page.anchors = selector_anchors(selector)
+        on_host, in_folder = self._kept(base)
+        links = page.links
+        for element in root.iter(*_TAGS):
+            tag = element.tag
+            get = element.get  # an HTML tree: attribute names are lower case already
+            values: Sequence[tuple[str, str]]
+            if (one := _ONE_URL.get(tag)) is not None:
+                if (value := get(one[0])) is None:
+                    continue
+                values = ((one[1], value),)
+            elif tag == "meta":
+                if (get("name") or "").strip().lower() == "robots":
+                    page.nofollow = page.nofollow or "nofollow" in (get("content") or "").lower()
+                    continue
+                values = _refresh(get)
+            else:
+                values = _values(tag, get)
+            if not values:
+                continue
+            line = element.sourceline or 1
+            rel = get("rel")
+            nofollow = rel is not None and "nofollow" in rel.lower().split()
+            text: str | None = None
+            for label, value in values:
+                absolute = on_host.get(value, _MISSING)
+                if absolute is _MISSING:
+                    absolute = in_folder.get(value, _MISSING)
+                    if absolute is _MISSING:
+                        absolute = self._resolve(base, value, on_host, in_folder)
+                if absolute is not None:
+                    if text is None:
+                        text = _text(element, get)
+                    links.append(FoundLink(absolute[0], label, line, nofollow, absolute[1], text))
+        return page
+
+    def _kept(self, base: str) -> tuple[_Kept, _Kept]:
+        """The values kept resolved for the host of ``base``, and for its folder."""
+        try:
+            parts = urlsplit(base)
+        except ValueError:
+            return {}, {}  # resolved each time
+        if self._size >= self._cache_size or len(self._resolved) >= self._cache_size:
+            self._resolved.clear()  # a value, or a folder, past the bound: start again
+            self._size = 0
+        on_host = self._resolved.setdefault((parts.scheme, parts.netloc), {})
+        folder = parts.path[: parts.path.rfind("/") + 1]
+        return on_host, self._resolved.setdefault((parts.scheme, parts.netloc, folder), {})
+
+    def _resolve(
+        self, base: str, value: str, on_host: _Kept, in_folder: _Kept
+    ) -> tuple[str, str | None] | None:
+        """:func:`_absolute`, kept for the pages of the host or folder where it is the same."""
+        absolute = _absolute(base, value)
+        written = _ASCII_WHITESPACE.sub("", value).strip()
+        if _ON_HOST.match(written):
+            on_host[value] = absolute
+            self._size += 1
+        elif written and written[0] > " " and written[0] not in "/?#" and ":" not in written:
+            in_folder[value] = absolute  # a relative path: resolved from the folder
+            self._size += 1
+        return absolute

@@ -1,10 +1,11 @@
 """Where each link of a site crawl was found, for the fix list "broken links by page".
 
-Every place (page, line, element, text) a link is found at is written to a private temporary
-SQLite table as the pages are parsed (its page cache capped, the file unlinked by SQLite
-itself), so a crawl of a large site does not hold its edges in memory; the rows that are not
-ok are noted as they are scraped. When the crawl closes, the places of those links are written,
-sorted by page then line, to the places file (``CRAWLER_SITE_PLACES_FILE``, by default
+Every place (page, line, element, text) a link is found at is appended, in batches, to a private
+temporary file as the pages are parsed (unlinked as soon as it is created), so a crawl of a
+large site does not hold its edges in memory; the rows that are not ok are noted, as they are
+scraped, in a private temporary SQLite table (its page cache capped, its file unlinked by SQLite
+itself). When the crawl closes, the places of those links are read back into that database and
+written, sorted by page then line, to the places file (``CRAWLER_SITE_PLACES_FILE``, by default
 ``<export>.places.csv`` beside the first export) and streamed to the reports. See
 ``docs/site.md``.
 """
@@ -14,6 +15,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import marshal
+import struct
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag
@@ -31,7 +35,7 @@ from crawler.scratch import scratch_database
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator
-    from typing import Self
+    from typing import IO, Self
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -45,11 +49,14 @@ FIELDS = ("page", "line", "element", "text", "url", "outcome", "status", "found_
 """The columns of the places file, in order."""
 SUFFIXES = (".csv", ".jsonl")
 BUFFER_SIZE = 1000
-"""Places kept in memory before they are written to the table."""
+"""Places kept in memory before they are written to the file."""
+MAX_FILTERED = 100_000
+"""Links not ok up to which only their places are read back from the file (above, all are)."""
 CACHE_KIB = 512
 """SQLite page cache of the table, in KiB."""
 
 _SIGN = 1 << 63  # SQLite integers are signed
+_LENGTH = struct.Struct("<I")  # the size of each batch of places in the file
 
 
 def link_fingerprint(url: str) -> int:
@@ -84,11 +91,18 @@ def places_path(settings: BaseSettings) -> Path | None:
 class PlaceStore:
     """The places of every link, and the links that are not ok, in a temporary SQLite table."""
 
-    def __init__(self, buffer_size: int = BUFFER_SIZE, cache_kib: int = CACHE_KIB) -> None:
+    def __init__(
+        self,
+        buffer_size: int = BUFFER_SIZE,
+        cache_kib: int = CACHE_KIB,
+        max_filtered: int = MAX_FILTERED,
+    ) -> None:
         self._buffer_size = buffer_size
         self._cache_kib = cache_kib
+        self._max_filtered = max_filtered
         self._places: list[tuple[int, str | None, str, int, str, str]] = []
         self._broken: list[tuple[int, str | None, str, str, int | None]] = []
+        self._spilled: IO[bytes] | None = None
         self._db: sqlite3.Connection | None = None
         self._counted = False
 
@@ -108,6 +122,16 @@ class PlaceStore:
         if len(self._places) >= self._buffer_size:
             self._flush()
 
+    def add_page(self, page: str, places: list[tuple[int, str | None, int, str, str]]) -> None:
+        """Note the links of ``page``, each as ``(fingerprint, fragment, line, element, text)``
+        (as :meth:`add` takes them)."""
+        self._places.extend(
+            [(fingerprint - _SIGN, fragment, page, line, element, text)
+             for fingerprint, fragment, line, element, text in places]
+        )  # fmt: skip
+        if len(self._places) >= self._buffer_size:
+            self._flush()
+
     def add_row(self, row: UrlResult) -> None:
         """Note a row that is not ok: its link's places go to the fix list (only those with its
         fragment for a ``missing_fragment`` row)."""
@@ -124,6 +148,7 @@ class PlaceStore:
         """Count the places of each link that is not ok; return the places in the fix list."""
         db = self._flush()
         if not self._counted:
+            self._read_back(db)
             with db:
                 db.execute("CREATE INDEX places_by_link ON places (fp, fragment)")
                 db.execute(
@@ -166,24 +191,51 @@ class PlaceStore:
                 writer.writerow([csv_cell(cell) for cell in cells] if escape_formulas else cells)
 
     def close(self) -> None:
-        """Delete the temporary table."""
+        """Delete the temporary file and table."""
+        if self._spilled is not None:
+            self._spilled.close()
         if self._db is not None:
             self._db.close()
-        self._db = None
+        self._spilled, self._db = None, None
         self._places, self._broken = [], []
         self._counted = False
 
     def _flush(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = self._open()
+        if self._places:
+            if self._spilled is None:
+                self._spilled = tempfile.TemporaryFile()  # noqa: SIM115 - close() closes it
+            batch = marshal.dumps(self._places)
+            self._spilled.write(_LENGTH.pack(len(batch)) + batch)
         with self._db:
-            self._db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)", self._places)
             self._db.executemany(
                 "INSERT INTO broken (fp, fragment, url, outcome, status) VALUES (?, ?, ?, ?, ?)",
                 self._broken,
             )
         self._places, self._broken = [], []
         return self._db
+
+    def _read_back(self, db: sqlite3.Connection) -> None:
+        """Move the places from the file to the table: those of the links that are not ok
+        (all of them past ``max_filtered`` such links, :data:`MAX_FILTERED` by default)."""
+        spilled, self._spilled = self._spilled, None
+        if spilled is None:
+            return
+        with spilled:
+            keep: set[int] | None = None
+            limit = self._max_filtered
+            found = db.execute("SELECT DISTINCT fp FROM broken LIMIT ?", (limit + 1,))
+            if len(fingerprints := {fp for (fp,) in found}) <= limit:
+                keep = fingerprints
+            spilled.seek(0)
+            while header := spilled.read(_LENGTH.size):
+                (size,) = _LENGTH.unpack(header)
+                places = marshal.loads(spilled.read(size))
+                if keep is not None:
+                    places = [place for place in places if place[0] in keep]
+                with db:
+                    db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)", places)
 
     def _open(self) -> sqlite3.Connection:
         db = scratch_database(self._cache_kib)

@@ -24,11 +24,17 @@ from crawler.checker.methods import CHECK_METHOD_META_KEY, WHOLE_HTML_META_KEY, 
 from crawler.checker.outcomes import Outcome
 from crawler.checker.pipeline import STOPPED
 from crawler.checker.read_ahead import POLL_SECONDS, engine_busy, wait_for_room
-from crawler.checker.spider import DUPLICATE, INPUT_ERROR, PAUSE_EVERY, UrlCheckSpider
+from crawler.checker.spider import (
+    DUPLICATE,
+    ENTRY_META_KEY,
+    INPUT_ERROR,
+    PAUSE_EVERY,
+    UrlCheckSpider,
+)
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
 from crawler.scale.shard import url_fingerprint
-from crawler.site.extract import page_links
+from crawler.site.extract import LinkReader
 from crawler.site.frontier import Frontier, Queued, Waiting
 from crawler.site.places import SitePlaces
 from crawler.site.resume import ResumedLinks, done_links, duplicate_key, row_key
@@ -70,6 +76,9 @@ MAX_PENDING_FRAGMENTS = 256
 """Fragments of a page waited for while it is in flight (the first places linking to them)."""
 ONE_PROCESS = ("workers", "shard", "redis", "job")
 """``urls`` arguments a site crawl does not take: it runs in one process."""
+SEEN_URLS = 16_384
+"""Links found lately, as written, kept with their fingerprint: found again, they are known
+seen without canonicalising them again."""
 SEED_SOURCE = "urls"
 """``source`` of the seeds given as URLs on the command line."""
 _SEED_SPLIT = re.compile(r",(?=https?://)", re.IGNORECASE)
@@ -218,6 +227,10 @@ class SiteCheckSpider(UrlCheckSpider):
         self._done: ResumedLinks | None = None
         """The links the ``resume`` outputs hold a row for."""
         self.frontier = Frontier()
+        self._reader = LinkReader()
+        self._seen_urls: dict[str, int] = {}
+        """Links found lately (absolute, no fragment; :data:`SEEN_URLS` at most) and their
+        fingerprint, every one of them in the seen set."""
         """The links found and not requested yet (:mod:`crawler.site.frontier`)."""
 
     @classmethod
@@ -458,13 +471,15 @@ class SiteCheckSpider(UrlCheckSpider):
             meta["dont_obey_robotstxt"] = True  # robots.txt speaks for the site's own pages
         meta[LINK_META_KEY] = link
         self._in_flight[link.fingerprint] = link
+        request.priority = -link.depth  # set, not replaced: a copy costs as much as the request
         if not link.page:
-            return request.replace(priority=-link.depth)
+            return request
         self._pages += 1
         self.crawler.stats.inc_value(PAGES_STAT)
         meta[CHECK_METHOD_META_KEY] = "get"
         meta[WHOLE_HTML_META_KEY] = True
-        return request.replace(method="GET", priority=-link.depth)
+        request.method = "GET"
+        return request
 
     def parse_result(self, response: Response) -> list[Any]:
         """The link's row, then the requests and rows of the new links of a parsed page (only
@@ -481,7 +496,7 @@ class SiteCheckSpider(UrlCheckSpider):
             and 200 <= response.status < 300
             and isinstance(response, TextResponse)
             and is_html(response.headers.get(b"Content-Type"))
-            and response.url in self.scope
+            and (response.url == _entry_url(response) or response.url in self.scope)
             and "download_stopped" not in response.flags
         ):
             rows.extend(self._links_of(response, link))
@@ -524,29 +539,34 @@ class SiteCheckSpider(UrlCheckSpider):
             _fill(row, link)
 
     def _links_of(self, response: TextResponse, page: Link) -> list[Request | UrlResult]:
-        found = page_links(response.text, response.url)
+        found = self._reader.page_links(response.text, response.url)
         source = self.redactor.url(response.url)
         steps: list[Request | UrlResult] = self._keep_anchors(page, found.anchors)
         stats = self.crawler.stats
         stats.inc_value(LINKS_STAT, len(found.links))
+        depth = page.depth + 1
+        seen_urls = self._seen_urls
+        if len(seen_urls) >= SEEN_URLS:
+            seen_urls.clear()
+        places: list[tuple[int, str | None, int, str, str]] = []
         for place in found.links:
-            fingerprint = _fingerprint(place.url)
-            at = Place(place.url, source, place.line, page.depth + 1)
+            url = place.url
+            fingerprint = seen_urls.get(url)
+            seen = fingerprint is not None
+            if fingerprint is None:
+                fingerprint = _fingerprint(url)
+                seen = fingerprint in self._seen
+            places.append((fingerprint, place.fragment, place.line, place.element, place.text))
             fragment = place.fragment if self.check_fragments else None
-            if self.places is not None:
-                self.places.store.add(
-                    fingerprint,
-                    place.fragment,
-                    page=source,
-                    line=place.line,
-                    element=place.element,
-                    text=place.text,
-                )
-            if fragment is not None and (missing := self._fragment(fingerprint, fragment, at)):
-                steps.append(missing)
-            if fingerprint in self._seen:
+            at: Place | None = None
+            if fragment is not None:
+                at = Place(url, source, place.line, depth)
+                if missing := self._fragment(fingerprint, fragment, at):
+                    steps.append(missing)
+            if seen:
+                seen_urls[url] = fingerprint
                 known = self._found_again(fingerprint)
-                if fragment is None:
+                if fragment is None or at is None:
                     continue
                 if known is not None:
                     if known.page:
@@ -555,19 +575,22 @@ class SiteCheckSpider(UrlCheckSpider):
                     self._wait_in_frontier(fingerprint, fragment, at)
                 continue
             self._seen.add(fingerprint)
+            seen_urls[url] = fingerprint
             self.frontier.push(
                 Queued(
                     fingerprint,
-                    place.url,
+                    url,
                     source,
                     place.line,
-                    page.depth + 1,
+                    depth,
                     False,
                     found.nofollow or place.nofollow,
                 )
             )
-            if fragment is not None:
+            if fragment is not None and at is not None:
                 self._wait_in_frontier(fingerprint, fragment, at)
+        if self.places is not None:
+            self.places.store.add_page(source, places)
         return steps
 
     def _wait_in_frontier(self, fingerprint: int, fragment: str, place: Place) -> None:
@@ -615,3 +638,10 @@ def _fill(row: UrlResult, link: Link) -> None:
     row.found_on = link.found_on
     row.found_count = link.count
     row.depth = link.depth
+
+
+def _entry_url(response: Response) -> str | None:
+    """The URL of the link a response answers, as found (before any redirect): it was in scope
+    when requested, and stays so (the scope only grows)."""
+    entry = response.meta.get(ENTRY_META_KEY)
+    return entry.url if isinstance(entry, UrlEntry) else None
