@@ -194,7 +194,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
             async with session.request(
                 request.method,
                 url,
-                data=request.body,
+                # no body: no body headers on GET/HEAD, and no task to write one
+                data=request.body or None,
                 headers=self._request_headers(request),
                 timeout=client_timeout,
                 allow_redirects=False,
