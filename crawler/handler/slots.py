@@ -25,14 +25,11 @@ import asyncio
 import heapq
 import itertools
 import time
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from crawler.exceptions import NotStartedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from scrapy import Request
     from scrapy.crawler import Crawler
 
@@ -128,14 +125,16 @@ class SlotLimits:
         slot = engine.downloader.slots.get(key) if engine is not None else None
         return None if slot is None else (key, slot)
 
-    @asynccontextmanager
-    async def turn(self, request: Request) -> AsyncIterator[None]:
-        """Wait for ``request``'s turn in its slot (by priority, after any hold); keep it
-        while in the block."""
+    def turn(self, request: Request) -> Turn:
+        """``async with`` it: wait for ``request``'s turn in its slot (by priority, after any
+        hold), and keep it while in the block."""
+        return Turn(self, request)
+
+    async def _begin(self, request: Request) -> tuple[str, _Turns] | None:
+        """Wait for ``request``'s turn; the place to give back, ``None`` when unlimited."""
         found = self._slot(request)
         if found is None:
-            yield
-            return
+            return None
         if self.stopping():
             raise NotStartedError(f"{request.url} {NOT_STARTED}")
         if self._watch is None:
@@ -147,18 +146,29 @@ class SlotLimits:
         turns.users += 1
         try:
             await self._take(turns, request.priority)
-            try:
-                if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
-                    await self._hold(held)
-                if self.stopping():
-                    raise NotStartedError(f"{request.url} {NOT_STARTED}")
-                yield
-            finally:
-                turns.hand_on()
-        finally:
-            turns.users -= 1
-            if not turns.users:
-                del self._turns[key]
+        except BaseException:
+            self._leave(key, turns)
+            raise
+        try:
+            if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
+                await self._hold(held)
+            if self.stopping():
+                raise NotStartedError(f"{request.url} {NOT_STARTED}")
+        except BaseException:
+            self._end((key, turns))
+            raise
+        return key, turns
+
+    def _end(self, place: tuple[str, _Turns]) -> None:
+        """Give a place taken by :meth:`_begin` to the next waiter."""
+        key, turns = place
+        turns.hand_on()
+        self._leave(key, turns)
+
+    def _leave(self, key: str, turns: _Turns) -> None:
+        turns.users -= 1
+        if not turns.users:
+            del self._turns[key]
 
     async def _hold(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -183,3 +193,23 @@ class SlotLimits:
             if future.done() and not future.cancelled():
                 turns.hand_on()  # the place came as it was cancelled: pass it on
             raise
+
+
+class Turn:
+    """One request's turn in its downloader slot, as an async context manager (a class, not a
+    generator: one is entered for every download)."""
+
+    __slots__ = ("_limits", "_place", "_request")
+
+    def __init__(self, limits: SlotLimits, request: Request) -> None:
+        self._limits = limits
+        self._request = request
+        self._place: tuple[str, _Turns] | None = None
+
+    async def __aenter__(self) -> None:
+        self._place = await self._limits._begin(self._request)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._place is not None:
+            self._limits._end(self._place)
+            self._place = None
