@@ -22,7 +22,7 @@ from scrapy.utils.url import add_http_if_no_scheme
 from crawler.handler.addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler.handler.body import BodyReader, dataloss_message
 from crawler.handler.config import HandlerConfig, normalize_bind_address
-from crawler.handler.errors import scrapy_download_errors
+from crawler.handler.errors import scrapy_download_error
 from crawler.handler.response import TimedClientResponse
 from crawler.handler.slots import SlotLimits
 from crawler.handler.stats import HandlerStats
@@ -189,8 +189,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         client_timeout = self._client_timeout(timeout)
         if self.config.exclude_private:
             refuse_non_public_literal(request.url, host_of(request.url))
-        with scrapy_download_errors(request.url, timeout, self.config.connect_timeout):
-            session = self._session(request)
+        session = self._session(request)
+        try:
             async with session.request(
                 request.method,
                 url,
@@ -205,6 +205,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
                 assert isinstance(response, TimedClientResponse)  # the session's response_class
                 request.meta["download_latency"] = time.perf_counter() - clock.start
                 return await self._read(request, response, timing)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise scrapy_download_error(e, request.url, timeout, self.config.connect_timeout) from e
 
     async def _read(
         self, request: Request, response: TimedClientResponse, timing: DownloadTiming
