@@ -114,7 +114,8 @@ class SlotLimits:
             self._watch.cancel()
             self._watch = None
 
-    def _slot(self, request: Request) -> tuple[str, Any] | None:
+    def _slot(self, request: Request) -> tuple[str, Any, Any] | None:
+        """The key, downloader slot and engine of ``request``; ``None`` outside a crawl."""
         key = request.meta.get(SLOT_META_KEY)
         if key is None:
             return None  # not sent by Scrapy's downloader (a test, a direct call)
@@ -123,7 +124,7 @@ class SlotLimits:
         except RuntimeError:  # Scrapy 2.19: no engine before the crawl starts
             return None
         slot = engine.downloader.slots.get(key) if engine is not None else None
-        return None if slot is None else (key, slot)
+        return None if slot is None else (key, slot, engine)
 
     def turn(self, request: Request) -> Turn:
         """``async with`` it: wait for ``request``'s turn in its slot (by priority, after any
@@ -135,24 +136,29 @@ class SlotLimits:
         found = self._slot(request)
         if found is None:
             return None
-        if self.stopping():
+        key, slot, engine = found
+        if not engine.running:  # stopping (see stopping())
             raise NotStartedError(f"{request.url} {NOT_STARTED}")
         if self._watch is None:
             self._watch = asyncio.ensure_future(self._watch_for_stop())
-        key, slot = found
         turns = self._turns.get(key)
         if turns is None:
             turns = self._turns[key] = _Turns(max(1, int(slot.concurrency)))
         turns.users += 1
-        try:
-            await self._take(turns, request.priority)
-        except BaseException:
-            self._leave(key, turns)
-            raise
+        waited = not turns.free  # a place is free only when no one waits (hand_on gives it on)
+        if waited:
+            try:
+                await self._take(turns, request.priority)
+            except BaseException:
+                self._leave(key, turns)
+                raise
+        else:
+            turns.free -= 1
         try:
             if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
+                waited = True
                 await self._hold(held)
-            if self.stopping():
+            if waited and not engine.running:  # without a wait, nothing ran since the check
                 raise NotStartedError(f"{request.url} {NOT_STARTED}")
         except BaseException:
             self._end((key, turns))
@@ -182,9 +188,7 @@ class SlotLimits:
             self._holds.discard(future)
 
     async def _take(self, turns: _Turns, priority: int) -> None:
-        if turns.free:  # a place is free only when no one waits (hand_on gives it on)
-            turns.free -= 1
-            return
+        """Wait for a place given on by :meth:`_Turns.hand_on` (none is free)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(turns.waiting, (-priority, next(self._order), future))
         try:
