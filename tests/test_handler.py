@@ -255,3 +255,44 @@ async def test_a_handler_that_never_downloads_opens_nothing(
         gc.collect()
     assert [str(w.message) for w in caught] == []
     assert "Unclosed" not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def body_headers_site(server_loop: ServerLoop) -> tuple[str, list[tuple[str | None, bytes]]]:
+    """A site that records each request's ``Content-Length`` and body."""
+    received: list[tuple[str | None, bytes]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        assert "Transfer-Encoding" not in request.headers
+        received.append((request.headers.get("Content-Length"), await request.read()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/", record)
+    return server_loop.http(app), received
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "length"),
+    [
+        ("GET", b"", None),  # as Scrapy's default handler: no body, no body headers
+        ("HEAD", b"", None),
+        ("POST", b"", "0"),  # a bodyless POST still says so (scrapy/scrapy#823)
+        ("DELETE", b"", "0"),
+        ("POST", b"x=1", "3"),
+        ("GET", b"x=1", "3"),
+    ],
+)
+@coroutine_test
+async def test_request_body_headers_follow_the_body(
+    body_headers_site: tuple[str, list[tuple[str | None, bytes]]],
+    method: str,
+    body: bytes,
+    length: str | None,
+) -> None:
+    site, received = body_headers_site
+    received.clear()
+    async with open_handler() as handler:
+        response = await handler.download_request(Request(site, method=method, body=body))
+    assert response.status == 200
+    assert received == [(length, body)]

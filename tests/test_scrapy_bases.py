@@ -19,6 +19,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests._scrapy import PROJECT_ROOT
+
 if TYPE_CHECKING:
     import pytest
 
@@ -78,7 +80,18 @@ def test_scrapy_handler_test_bases_pass(tmp_path_factory: pytest.TempPathFactory
     module = root / "tests" / "test_our_handler.py"
     module.write_text(TEMPLATE.read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["PYTHONPATH"] = str(root)
+    # Scrapy's tests package first; then this checkout, ahead of any installed copy of it
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(PROJECT_ROOT)])
+    imported = subprocess.run(
+        [sys.executable, "-c", "import crawler; print(crawler.__file__)"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert Path(imported).parent == PROJECT_ROOT / "crawler", imported
     result = subprocess.run(
         [
             sys.executable,

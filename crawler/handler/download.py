@@ -22,7 +22,7 @@ from scrapy.utils.url import add_http_if_no_scheme
 from crawler.handler.addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler.handler.body import BodyReader, dataloss_message
 from crawler.handler.config import HandlerConfig, normalize_bind_address
-from crawler.handler.errors import scrapy_download_errors
+from crawler.handler.errors import scrapy_download_error
 from crawler.handler.response import TimedClientResponse
 from crawler.handler.slots import SlotLimits
 from crawler.handler.stats import HandlerStats
@@ -45,10 +45,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BindAddress = tuple[str, int] | None
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # aiohttp adds these unless told not to; Scrapy's middlewares own them.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
 _TIMEOUTS_KEPT = 64  # distinct download timeouts whose ClientTimeout is reused
+_ADDRESSES_KEPT = 1024  # distinct peer addresses whose parsed (immutable) form is reused
 
 
 class AiohttpDownloadHandler(BaseDownloadHandler):
@@ -74,6 +76,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         self._sessions: dict[BindAddress, aiohttp.ClientSession] = {}
         self._dataloss_warned = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._addresses: dict[str, IPAddress] = {}
         self._stats = HandlerStats(crawler.stats)
         self._slot_limits = SlotLimits(crawler)
         crawler.signals.connect(self._stats.write, signal=signals.spider_closed)
@@ -161,6 +164,15 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
                 self._timeouts[total] = timeout
         return timeout
 
+    def _ip_address(self, text: str) -> IPAddress:
+        """``ipaddress.ip_address(text)``, parsed once per peer address."""
+        address = self._addresses.get(text)
+        if address is None:
+            if len(self._addresses) >= _ADDRESSES_KEPT:
+                self._addresses.clear()
+            address = self._addresses[text] = ipaddress.ip_address(text)
+        return address
+
     async def download_request(self, request: Request) -> Response:
         """Download ``request``; raise Scrapy's download exceptions on failure."""
         scheme = urlparse_cached(request).scheme
@@ -189,12 +201,13 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         client_timeout = self._client_timeout(timeout)
         if self.config.exclude_private:
             refuse_non_public_literal(request.url, host_of(request.url))
-        with scrapy_download_errors(request.url, timeout, self.config.connect_timeout):
-            session = self._session(request)
+        session = self._session(request)
+        try:
             async with session.request(
                 request.method,
                 url,
-                data=request.body,
+                # no body: no body headers on GET/HEAD, and no task to write one
+                data=request.body or None,
                 headers=self._request_headers(request),
                 timeout=client_timeout,
                 allow_redirects=False,
@@ -204,6 +217,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
                 assert isinstance(response, TimedClientResponse)  # the session's response_class
                 request.meta["download_latency"] = time.perf_counter() - clock.start
                 return await self._read(request, response, timing)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise scrapy_download_error(e, request.url, timeout, self.config.connect_timeout) from e
 
     async def _read(
         self, request: Request, response: TimedClientResponse, timing: DownloadTiming
@@ -213,7 +228,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         ip_address = None
         if response.peer_address is not None:
             timing.remote_ip, timing.remote_port = response.peer_address
-            ip_address = ipaddress.ip_address(response.peer_address[0])
+            ip_address = self._ip_address(response.peer_address[0])
         certificate = None
         if response.tls_object is not None:
             timing.tls_version = response.tls_object.version()

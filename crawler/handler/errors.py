@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import errno
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.http_exceptions import PayloadEncodingError
@@ -27,58 +25,50 @@ from crawler.exceptions import (
 )
 from crawler.handler.addresses import NonPublicAddressesError
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
-@contextmanager
-def scrapy_download_errors(
-    url: str, timeout: float, connect_timeout: float | None
-) -> Iterator[None]:
-    """Re-raise aiohttp errors inside the block as Scrapy's exceptions, chained with ``from``.
+def scrapy_download_error(
+    e: aiohttp.ClientError | TimeoutError, url: str, timeout: float, connect_timeout: float | None
+) -> Exception:
+    """The Scrapy exception to raise ``from e`` for an aiohttp error (or a timeout) of ``url``.
 
-    ``asyncio.CancelledError`` and exceptions that are not aiohttp's pass through untouched.
+    The handler catches only ``aiohttp.ClientError`` and ``TimeoutError``: ``CancelledError``
+    and every other exception pass through untouched.
     """
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as e:
+    if isinstance(e, aiohttp.ConnectionTimeoutError):
         limit = timeout if connect_timeout is None else min(timeout, connect_timeout)
-        raise ConnectTimeoutError(
+        return ConnectTimeoutError(
             f"Connecting to {url} took longer than {limit} seconds "
             f"(CRAWLER_CONNECT_TIMEOUT={connect_timeout}, download_timeout={timeout})."
-        ) from e
-    except TimeoutError as e:
-        raise DownloadTimeoutError(f"Getting {url} took longer than {timeout} seconds.") from e
-    except aiohttp.NonHttpUrlClientError as e:
-        raise UnsupportedURLSchemeError(f"Cannot download {url}: {e}") from e
-    except aiohttp.InvalidUrlClientError as e:
-        raise InvalidUrlError(f"Cannot download {url}: {e}") from e
-    except aiohttp.ClientConnectorDNSError as e:
+        )
+    if isinstance(e, TimeoutError):
+        return DownloadTimeoutError(f"Getting {url} took longer than {timeout} seconds.")
+    if isinstance(e, aiohttp.NonHttpUrlClientError):
+        return UnsupportedURLSchemeError(f"Cannot download {url}: {e}")
+    if isinstance(e, aiohttp.InvalidUrlClientError):
+        return InvalidUrlError(f"Cannot download {url}: {e}")
+    if isinstance(e, aiohttp.ClientConnectorDNSError):
         if isinstance(e.os_error, NonPublicAddressesError):
-            raise PrivateAddressError(
+            return PrivateAddressError(
                 f"excluded: {e.os_error} (CRAWLER_EXCLUDE_PRIVATE) for {url}"
-            ) from e
-        raise CannotResolveHostError(f"DNS lookup failed for {url}: {e.os_error}") from e
-    except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as e:
-        raise TlsError(f"TLS handshake with {url} failed: {e}") from e
-    except aiohttp.ClientConnectorError as e:
-        raise DownloadConnectionRefusedError(f"Connection to {url} failed: {e.os_error}") from e
-    except aiohttp.ServerDisconnectedError as e:
-        raise DownloadConnectionResetError(
-            f"{url}: server closed the connection: {e.message}"
-        ) from e
-    except aiohttp.ClientOSError as e:
+            )
+        return CannotResolveHostError(f"DNS lookup failed for {url}: {e.os_error}")
+    if isinstance(e, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
+        return TlsError(f"TLS handshake with {url} failed: {e}")
+    if isinstance(e, aiohttp.ClientConnectorError):
+        return DownloadConnectionRefusedError(f"Connection to {url} failed: {e.os_error}")
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return DownloadConnectionResetError(f"{url}: server closed the connection: {e.message}")
+    if isinstance(e, aiohttp.ClientOSError):
         if e.errno in _RESET_ERRNOS:
-            raise DownloadConnectionResetError(f"{url}: connection reset: {e}") from e
-        raise DownloadFailedError(f"{url}: {e}") from e
-    except aiohttp.ClientResponseError as e:
+            return DownloadConnectionResetError(f"{url}: connection reset: {e}")
+        return DownloadFailedError(f"{url}: {e}")
+    if isinstance(e, aiohttp.ClientResponseError):
         message = " ".join(str(e.message).split())
         if isinstance(e.__cause__, PayloadEncodingError) or "chunk" in message.lower():
             # Broken chunked framing parsed together with the headers: the same data loss as
             # when it arrives later (then aiohttp raises ClientPayloadError from the body).
-            raise ResponseDataLossError(f"{url}: received 0 bytes, then: {message}") from e
-        raise InvalidResponseError(f"{url}: invalid HTTP response: {message}") from e
-    except aiohttp.ClientError as e:
-        raise DownloadFailedError(f"{url}: {type(e).__name__}: {e}") from e
+            return ResponseDataLossError(f"{url}: received 0 bytes, then: {message}")
+        return InvalidResponseError(f"{url}: invalid HTTP response: {message}")
+    return DownloadFailedError(f"{url}: {type(e).__name__}: {e}")

@@ -25,14 +25,11 @@ import asyncio
 import heapq
 import itertools
 import time
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from crawler.exceptions import NotStartedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from scrapy import Request
     from scrapy.crawler import Crawler
 
@@ -117,7 +114,8 @@ class SlotLimits:
             self._watch.cancel()
             self._watch = None
 
-    def _slot(self, request: Request) -> tuple[str, Any] | None:
+    def _slot(self, request: Request) -> tuple[str, Any, Any] | None:
+        """The key, downloader slot and engine of ``request``; ``None`` outside a crawl."""
         key = request.meta.get(SLOT_META_KEY)
         if key is None:
             return None  # not sent by Scrapy's downloader (a test, a direct call)
@@ -126,39 +124,57 @@ class SlotLimits:
         except RuntimeError:  # Scrapy 2.19: no engine before the crawl starts
             return None
         slot = engine.downloader.slots.get(key) if engine is not None else None
-        return None if slot is None else (key, slot)
+        return None if slot is None else (key, slot, engine)
 
-    @asynccontextmanager
-    async def turn(self, request: Request) -> AsyncIterator[None]:
-        """Wait for ``request``'s turn in its slot (by priority, after any hold); keep it
-        while in the block."""
+    def turn(self, request: Request) -> Turn:
+        """``async with`` it: wait for ``request``'s turn in its slot (by priority, after any
+        hold), and keep it while in the block."""
+        return Turn(self, request)
+
+    async def _begin(self, request: Request) -> tuple[str, _Turns] | None:
+        """Wait for ``request``'s turn; the place to give back, ``None`` when unlimited."""
         found = self._slot(request)
         if found is None:
-            yield
-            return
-        if self.stopping():
+            return None
+        key, slot, engine = found
+        if not engine.running:  # stopping (see stopping())
             raise NotStartedError(f"{request.url} {NOT_STARTED}")
         if self._watch is None:
             self._watch = asyncio.ensure_future(self._watch_for_stop())
-        key, slot = found
         turns = self._turns.get(key)
         if turns is None:
             turns = self._turns[key] = _Turns(max(1, int(slot.concurrency)))
         turns.users += 1
-        try:
-            await self._take(turns, request.priority)
+        waited = not turns.free  # a place is free only when no one waits (hand_on gives it on)
+        if waited:
             try:
-                if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
-                    await self._hold(held)
-                if self.stopping():
-                    raise NotStartedError(f"{request.url} {NOT_STARTED}")
-                yield
-            finally:
-                turns.hand_on()
-        finally:
-            turns.users -= 1
-            if not turns.users:
-                del self._turns[key]
+                await self._take(turns, request.priority)
+            except BaseException:
+                self._leave(key, turns)
+                raise
+        else:
+            turns.free -= 1
+        try:
+            if (held := slot.lastseen - time.monotonic()) > 0:  # backing off this host
+                waited = True
+                await self._hold(held)
+            if waited and not engine.running:  # without a wait, nothing ran since the check
+                raise NotStartedError(f"{request.url} {NOT_STARTED}")
+        except BaseException:
+            self._end((key, turns))
+            raise
+        return key, turns
+
+    def _end(self, place: tuple[str, _Turns]) -> None:
+        """Give a place taken by :meth:`_begin` to the next waiter."""
+        key, turns = place
+        turns.hand_on()
+        self._leave(key, turns)
+
+    def _leave(self, key: str, turns: _Turns) -> None:
+        turns.users -= 1
+        if not turns.users:
+            del self._turns[key]
 
     async def _hold(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -172,9 +188,7 @@ class SlotLimits:
             self._holds.discard(future)
 
     async def _take(self, turns: _Turns, priority: int) -> None:
-        if turns.free:  # a place is free only when no one waits (hand_on gives it on)
-            turns.free -= 1
-            return
+        """Wait for a place given on by :meth:`_Turns.hand_on` (none is free)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(turns.waiting, (-priority, next(self._order), future))
         try:
@@ -183,3 +197,23 @@ class SlotLimits:
             if future.done() and not future.cancelled():
                 turns.hand_on()  # the place came as it was cancelled: pass it on
             raise
+
+
+class Turn:
+    """One request's turn in its downloader slot, as an async context manager (a class, not a
+    generator: one is entered for every download)."""
+
+    __slots__ = ("_limits", "_place", "_request")
+
+    def __init__(self, limits: SlotLimits, request: Request) -> None:
+        self._limits = limits
+        self._request = request
+        self._place: tuple[str, _Turns] | None = None
+
+    async def __aenter__(self) -> None:
+        self._place = await self._limits._begin(self._request)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._place is not None:
+            self._limits._end(self._place)
+            self._place = None
