@@ -63,8 +63,8 @@ def mixed_list(site: str, other: str, refused: str) -> list[str]:
         f"{site}/status/502",  # retried, then reported
         f"{site}/redirect/2",
         f"{site}/loop/a",
-        f"{site}/flaky?key=rows",  # 503, then 200
-        f"{site}/retry-after?key=rows&wait=0",  # 429 with Retry-After: 0, then 200
+        f"{site}/flaky?key=rows-flaky",  # 503, then 200 (its own count of hits)
+        f"{site}/retry-after?key=rows-wait&wait=0",  # 429 with Retry-After: 0, then 200
         f"{site}/ok?token=s3cret&page=1",  # a secret the rows redact
         f"{site}/caf\u00e9?q=a b",  # non-ASCII path, a space: 404
         f"{other}/ok",
@@ -205,5 +205,5 @@ def test_rows_match_the_golden_file(site_ports: tuple[int, int], tmp_path: Path)
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     for name in ("csv_header", "csv", "jsonl"):
         for want, row in zip(golden[name], got[name], strict=True):
-            assert row == want
+            assert row == want, f"{name}: {want.get('url') if isinstance(want, dict) else want}"
     assert got["summary"] == golden["summary"]
