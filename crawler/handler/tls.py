@@ -6,6 +6,7 @@ import logging
 import os
 import ssl
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,22 +35,47 @@ def _keylog_filename() -> str | None:
 
 
 def make_ssl_context(config: HandlerConfig) -> TimedSSLContext:
-    """An SSL context honouring ``DOWNLOAD_VERIFY_CERTIFICATES``, TLS versions and ciphers."""
+    """An SSL context honouring ``DOWNLOAD_VERIFY_CERTIFICATES``, TLS versions and ciphers.
+
+    Handlers with the same TLS settings (the ``http`` and ``https`` ones of a crawl) share one:
+    loading the default certificates is a large part of a crawl's start-up.
+    """
+    return _ssl_context(
+        config.verify_certificates,
+        config.tls_min_version,
+        config.tls_max_version,
+        config.tls_ciphers,
+        _keylog_filename(),
+        ssl.get_default_verify_paths() if config.verify_certificates else None,
+    )
+
+
+@lru_cache(maxsize=8)
+def _ssl_context(
+    verify_certificates: bool,
+    min_version: ssl.TLSVersion | None,
+    max_version: ssl.TLSVersion | None,
+    ciphers: str | None,
+    keylog: str | None,
+    _certificates: ssl.DefaultVerifyPaths | None,
+) -> TimedSSLContext:
+    """The context of these settings; ``_certificates`` (where the default certificates are
+    read from: ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) is part of the key only."""
     context = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if config.verify_certificates:
+    if verify_certificates:
         context.check_hostname = True
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_default_certs()
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if config.tls_min_version is not None:
-        context.minimum_version = config.tls_min_version
-    if config.tls_max_version is not None:
-        context.maximum_version = config.tls_max_version
-    if config.tls_ciphers:
-        context.set_ciphers(config.tls_ciphers)
-    if keylog := _keylog_filename():
+    if min_version is not None:
+        context.minimum_version = min_version
+    if max_version is not None:
+        context.maximum_version = max_version
+    if ciphers:
+        context.set_ciphers(ciphers)
+    if keylog:
         context.keylog_filename = keylog
     return context
 
