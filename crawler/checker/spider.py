@@ -381,8 +381,10 @@ class UrlCheckSpider(Spider):
             logger.error("resume=%s cannot be read: %s", self.resume, e, extra={"spider": self})
             raise CloseSpider(INPUT_ERROR) from e
 
-    async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:
-        stats, shard = self.crawler.stats, self.shard
+    async def list_entries(self) -> AsyncIterator[UrlEntry]:
+        """The entries of :meth:`url_entries` (a plain URL numbered by its place), read as the
+        crawl goes: the event loop runs every :data:`PAUSE_EVERY` lines, skipped ones too, and
+        reading ends when the engine stops."""
         position = 0
         for read, given in enumerate(self.url_entries(), 1):
             if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
@@ -392,11 +394,15 @@ class UrlCheckSpider(Spider):
             if given is None:
                 continue
             position += 1
-            entry = (
+            yield (
                 UrlEntry(url=given, source=self.name, line=position)
                 if isinstance(given, str)
                 else given
             )
+
+    async def _list_steps(self, done: ResumedEntries | None) -> AsyncIterator[Request | UrlResult]:
+        stats, shard = self.crawler.stats, self.shard
+        async for entry in self.list_entries():
             if shard is not None and not shard.owns(entry):
                 continue
             stats.inc_value(ENTRIES_STAT)

@@ -28,7 +28,6 @@ from crawler.checker.spider import (
     DUPLICATE,
     ENTRY_META_KEY,
     INPUT_ERROR,
-    PAUSE_EVERY,
     UrlCheckSpider,
 )
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
@@ -346,20 +345,7 @@ class SiteCheckSpider(UrlCheckSpider):
     async def _read_seeds(self) -> AsyncIterator[UrlResult]:
         """Every seed of :meth:`url_entries` into the frontier (the rows of those that
         cannot be, at once)."""
-        position = 0
-        for read, given in enumerate(self.url_entries(), 1):
-            if read % PAUSE_EVERY == 0:  # whatever was skipped since the last pause
-                await asyncio.sleep(0)
-                if not self._engine_running():
-                    return
-            if given is None:
-                continue
-            position += 1
-            entry = (
-                UrlEntry(url=given, source=self.name, line=position)
-                if isinstance(given, str)
-                else given
-            )
+        async for entry in self.list_entries():
             if (row := self._seed(entry)) is not None:
                 yield row
 
