@@ -11,10 +11,14 @@ import logging
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from scrapy.downloadermiddlewares.stats import DownloaderStats, get_header_size, get_status_size
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 from scrapy.spiderloader import SpiderLoader
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.python import global_object_name
+from scrapy.utils.request import request_httprepr
 from scrapy.utils.spider import iter_spider_classes
 
 from crawler.console import log_level
@@ -28,13 +32,16 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
 
 __all__ = [
     "FLOOR_SETTINGS",
+    "LeanDownloaderStats",
     "LeanStatsCollector",
     "OwnSpiderLoader",
     "QuietLogFormatter",
     "leave_out_unused_middlewares",
+    "use_lean_downloader_stats",
 ]
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
@@ -199,3 +206,105 @@ class OwnSpiderLoader:
     def find_by_request(self, request: Request) -> builtins.list[str]:
         """The spiders that handle ``request`` (Scrapy's loader: every module is read)."""
         return self._scrapy_loader().find_by_request(request)
+
+
+SCRAPY_DOWNLOADER_STATS = "scrapy.downloadermiddlewares.stats.DownloaderStats"
+LEAN_DOWNLOADER_STATS = "crawler.tuning.LeanDownloaderStats"
+_REQUEST_LINE_END = len(b" HTTP/1.1\r\n")
+_HOST_LINE = len(b"Host: \r\n")
+
+
+class LeanDownloaderStats(DownloaderStats):
+    """Scrapy's :class:`~scrapy.downloadermiddlewares.stats.DownloaderStats`: the same stats
+    keys and values, ``downloader/request_bytes`` summed from the lengths of the parts of
+    :func:`~scrapy.utils.request.request_httprepr` instead of building those bytes for every
+    request, and without Scrapy 2.19's per-call shim for the deprecated ``spider`` argument.
+    A URL whose parts are not all ASCII, or whose path starts with ``//`` (which
+    ``urlunparse`` writes differently across Python versions), is measured by Scrapy's function.
+    Swapped in by :func:`use_lean_downloader_stats`.
+    """
+
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__(stats)
+        self._status_sizes: dict[int, int] = {}
+
+    def _request_size(self, request: Request) -> int:
+        parsed = urlparse_cached(request)
+        path, params, query = parsed.path or "/", parsed.params, parsed.query
+        host = parsed.hostname or ""
+        method = request.method
+        if path.startswith("//") or not (
+            path.isascii() and params.isascii() and query.isascii() and host.isascii()
+        ):
+            return len(request_httprepr(request))
+        size = len(method.encode()) + 1 + len(path) + _REQUEST_LINE_END + _HOST_LINE + 2
+        if params:
+            size += 1 + len(params)
+        if query:
+            size += 1 + len(query)
+        size += len(host)
+        headers = request.headers
+        if headers:
+            lines = 0
+            for key, value in headers.items():
+                if isinstance(value, bytes):
+                    lines += 1
+                    size += len(key) + 2 + len(value)
+                elif isinstance(value, (list, tuple)):
+                    for item in value:
+                        lines += 1
+                        size += len(key) + 2 + len(item)
+            size += 2 * max(lines, 1)  # the lines and their CRLFs
+        return size + len(request.body)
+
+    def process_request(
+        self, request: Request, spider: Spider | None = None
+    ) -> Request | Response | None:
+        """Count the request, its method and its size."""
+        inc = self.stats.inc_value
+        inc("downloader/request_count")
+        inc(f"downloader/request_method_count/{request.method}")
+        inc("downloader/request_bytes", self._request_size(request))
+        return None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        """Count the response, its status and its size (as Scrapy's middleware does)."""
+        status = response.status
+        status_size = self._status_sizes.get(status)
+        if status_size is None:
+            status_size = self._status_sizes[status] = get_status_size(status)
+        inc = self.stats.inc_value
+        inc("downloader/response_count")
+        inc(f"downloader/response_status_count/{status}")
+        size = len(response.body) + get_header_size(response.headers) + status_size + 4
+        inc("downloader/response_bytes", size)
+        return response
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
+        """Count the exception and its type."""
+        inc = self.stats.inc_value
+        inc("downloader/exception_count")
+        inc(f"downloader/exception_type_count/{global_object_name(type(exception))}")
+        return None
+
+
+def use_lean_downloader_stats(settings: BaseSettings) -> None:
+    """Put :class:`LeanDownloaderStats` in the place of Scrapy's ``DownloaderStats`` in
+    ``DOWNLOADER_MIDDLEWARES_BASE``, unless the project names either in its
+    ``DOWNLOADER_MIDDLEWARES`` (it keeps them as it set them)."""
+    named = {str(key) for key in settings.getdict("DOWNLOADER_MIDDLEWARES")}
+    if named & {SCRAPY_DOWNLOADER_STATS, LEAN_DOWNLOADER_STATS}:
+        return
+    base = settings.getdict("DOWNLOADER_MIDDLEWARES_BASE")
+    order = base.pop(SCRAPY_DOWNLOADER_STATS, None)
+    if order is None:
+        return
+    base[LEAN_DOWNLOADER_STATS] = order
+    priority = settings.getpriority("DOWNLOADER_MIDDLEWARES_BASE") or 0
+    settings.set(
+        "DOWNLOADER_MIDDLEWARES_BASE", base, priority=max(priority, SETTINGS_PRIORITIES["spider"])
+    )
