@@ -12,6 +12,7 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.stats import DownloaderStats, get_header_size, get_status_size
+from scrapy.http import Headers
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 from scrapy.spiderloader import SpiderLoader
@@ -26,6 +27,7 @@ from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
     import builtins
+    from collections.abc import Iterable
     from typing import Self
 
     from scrapy import Request, Spider
@@ -214,6 +216,24 @@ _REQUEST_LINE_END = len(b" HTTP/1.1\r\n")
 _HOST_LINE = len(b"Host: \r\n")
 
 
+def _stored_headers(headers: Headers) -> Iterable[tuple[bytes, list[bytes]]]:
+    """The ``(name, values)`` pairs of ``headers`` as stored (names normalised, values lists
+    of bytes): what ``Headers.items()`` gives, without its lookup of every name again."""
+    if type(headers) is Headers:
+        return dict.items(headers)
+    return headers.items()
+
+
+def _header_size(headers: Headers) -> int:
+    """:func:`~scrapy.downloadermiddlewares.stats.get_header_size` of ``headers``."""
+    if type(headers) is not Headers:
+        return get_header_size(headers)
+    size = 0
+    for key, values in dict.items(headers):
+        size += (len(key) + 2) * len(values) + sum(map(len, values))
+    return size + 2 * (len(headers) - 1)
+
+
 class LeanDownloaderStats(DownloaderStats):
     """Scrapy's :class:`~scrapy.downloadermiddlewares.stats.DownloaderStats`: the same stats
     keys and values, ``downloader/request_bytes`` summed from the lengths of the parts of
@@ -246,14 +266,9 @@ class LeanDownloaderStats(DownloaderStats):
         headers = request.headers
         if headers:
             lines = 0
-            for key, value in headers.items():
-                if isinstance(value, bytes):
-                    lines += 1
-                    size += len(key) + 2 + len(value)
-                elif isinstance(value, (list, tuple)):
-                    for item in value:
-                        lines += 1
-                        size += len(key) + 2 + len(item)
+            for key, values in _stored_headers(headers):
+                lines += len(values)
+                size += (len(key) + 2) * len(values) + sum(map(len, values))
             size += 2 * max(lines, 1)  # the lines and their CRLFs
         return size + len(request.body)
 
@@ -278,7 +293,7 @@ class LeanDownloaderStats(DownloaderStats):
         inc = self.stats.inc_value
         inc("downloader/response_count")
         inc(f"downloader/response_status_count/{status}")
-        size = len(response.body) + get_header_size(response.headers) + status_size + 4
+        size = len(response.body) + _header_size(response.headers) + status_size + 4
         inc("downloader/response_bytes", size)
         return response
 
