@@ -11,7 +11,9 @@ import logging
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.downloadermiddlewares.stats import DownloaderStats, get_header_size, get_status_size
+from scrapy.extensions.corestats import CoreStats
 from scrapy.http import Headers
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
@@ -34,16 +36,18 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
+    from scrapy.signalmanager import SignalManager
     from scrapy.statscollectors import StatsCollector
 
 __all__ = [
     "FLOOR_SETTINGS",
+    "LeanCoreStats",
     "LeanDownloaderStats",
     "LeanStatsCollector",
     "OwnSpiderLoader",
     "QuietLogFormatter",
     "leave_out_unused_middlewares",
-    "use_lean_downloader_stats",
+    "use_lean_stats",
 ]
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
@@ -212,6 +216,8 @@ class OwnSpiderLoader:
 
 SCRAPY_DOWNLOADER_STATS = "scrapy.downloadermiddlewares.stats.DownloaderStats"
 LEAN_DOWNLOADER_STATS = "crawler.tuning.LeanDownloaderStats"
+SCRAPY_CORE_STATS = "scrapy.extensions.corestats.CoreStats"
+LEAN_CORE_STATS = "crawler.tuning.LeanCoreStats"
 _REQUEST_LINE_END = len(b" HTTP/1.1\r\n")
 _HOST_LINE = len(b"Host: \r\n")
 
@@ -241,7 +247,7 @@ class LeanDownloaderStats(DownloaderStats):
     request, and without Scrapy 2.19's per-call shim for the deprecated ``spider`` argument.
     A URL whose parts are not all ASCII, or whose path starts with ``//`` (which
     ``urlunparse`` writes differently across Python versions), is measured by Scrapy's function.
-    Swapped in by :func:`use_lean_downloader_stats`.
+    Swapped in by :func:`use_lean_stats`.
     """
 
     def __init__(self, stats: StatsCollector) -> None:
@@ -307,19 +313,58 @@ class LeanDownloaderStats(DownloaderStats):
         return None
 
 
-def use_lean_downloader_stats(settings: BaseSettings) -> None:
-    """Put :class:`LeanDownloaderStats` in the place of Scrapy's ``DownloaderStats`` in
-    ``DOWNLOADER_MIDDLEWARES_BASE``, unless the project names either in its
-    ``DOWNLOADER_MIDDLEWARES`` (it keeps them as it set them)."""
-    named = {str(key) for key in settings.getdict("DOWNLOADER_MIDDLEWARES")}
-    if named & {SCRAPY_DOWNLOADER_STATS, LEAN_DOWNLOADER_STATS}:
-        return
-    base = settings.getdict("DOWNLOADER_MIDDLEWARES_BASE")
-    order = base.pop(SCRAPY_DOWNLOADER_STATS, None)
-    if order is None:
-        return
-    base[LEAN_DOWNLOADER_STATS] = order
-    priority = settings.getpriority("DOWNLOADER_MIDDLEWARES_BASE") or 0
-    settings.set(
-        "DOWNLOADER_MIDDLEWARES_BASE", base, priority=max(priority, SETTINGS_PRIORITIES["spider"])
-    )
+class LeanCoreStats(CoreStats):
+    """Scrapy's :class:`~scrapy.extensions.corestats.CoreStats`, whose ``item_scraped_count``
+    the last item pipeline stage may count instead of an ``item_scraped`` receiver (a dispatch
+    per item): that stage calls :meth:`count_items_here` once and :meth:`item_scraped` for
+    each item it passes on, which every item the signal would be sent for is. Swapped in by
+    :func:`use_lean_stats`."""
+
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__(stats)
+        self._signals: SignalManager | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Connect the signals, as Scrapy's does."""
+        extension = super().from_crawler(crawler)
+        extension._signals = crawler.signals
+        return extension
+
+    def count_items_here(self) -> None:
+        """Stop counting items through ``item_scraped``: the caller counts them."""
+        if self._signals is not None:
+            self._signals.disconnect(self.item_scraped, signal=signals.item_scraped)
+            self._signals = None
+
+    def item_scraped(self, item: Any, spider: Spider | None = None) -> None:
+        """Count an item."""
+        self.stats.inc_value("item_scraped_count")
+
+
+LEAN_COMPONENTS: dict[str, tuple[str, str, str]] = {
+    SCRAPY_DOWNLOADER_STATS: (
+        LEAN_DOWNLOADER_STATS,
+        "DOWNLOADER_MIDDLEWARES",
+        "DOWNLOADER_MIDDLEWARES_BASE",
+    ),
+    SCRAPY_CORE_STATS: (LEAN_CORE_STATS, "EXTENSIONS", "EXTENSIONS_BASE"),
+}
+"""Scrapy components with a lean twin here: the twin, the project's component dict that may
+name either, and Scrapy's base dict that lists the original."""
+
+
+def use_lean_stats(settings: BaseSettings) -> None:
+    """Put each twin of :data:`LEAN_COMPONENTS` (:class:`LeanDownloaderStats`,
+    :class:`LeanCoreStats`) in the place of Scrapy's component in its base dict, unless the
+    project names either in its own dict (it keeps them as it set them)."""
+    for component, (lean, project, base_name) in LEAN_COMPONENTS.items():
+        if {str(key) for key in settings.getdict(project)} & {component, lean}:
+            continue
+        base = settings.getdict(base_name)
+        order = base.pop(component, None)
+        if order is None:
+            continue
+        base[lean] = order
+        priority = settings.getpriority(base_name) or 0
+        settings.set(base_name, base, priority=max(priority, SETTINGS_PRIORITIES["spider"]))

@@ -21,6 +21,7 @@ from crawler.items import UrlResult
 from crawler.names import SETTINGS
 from crawler.output.report import check_report_path, examples_of, write_report
 from crawler.output.summary import RunSummary, log_lines
+from crawler.tuning import LeanCoreStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -182,18 +183,25 @@ class RunSummaryPipeline:
     receiver, a dispatch per row. A row a pipeline drops before it is not counted, as with the
     signal; a pipeline ordered after it turns it off and the extension back to the signal."""
 
-    def __init__(self, extension: RunSummaryExtension) -> None:
+    def __init__(self, extension: RunSummaryExtension, core: LeanCoreStats | None) -> None:
         self.extension = extension
+        self.core = core
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Find the summary extension; ``NotConfigured`` without it or when not last."""
+        """Find the summary extension; ``NotConfigured`` without it or when not last. Count
+        ``item_scraped_count`` here too, for :class:`~crawler.tuning.LeanCoreStats`."""
         extension = crawler.get_extension(RunSummaryExtension)
         if extension is None or extension.by_signal:
             raise NotConfigured
-        return cls(extension)
+        core = crawler.get_extension(LeanCoreStats)
+        if core is not None:
+            core.count_items_here()
+        return cls(extension, core)
 
     def process_item(self, item: Any) -> Any:
-        """Count ``item`` when it is a result row; pass it on as it is."""
+        """Count ``item`` (in the summary when it is a result row); pass it on as it is."""
         self.extension.item_scraped(item)
+        if self.core is not None:
+            self.core.item_scraped(item)
         return item

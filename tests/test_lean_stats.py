@@ -1,19 +1,29 @@
-"""``crawler.tuning.LeanDownloaderStats``: Scrapy's downloader stats, the same keys and values."""
+"""``crawler.tuning.LeanDownloaderStats`` and ``LeanCoreStats``: Scrapy's stats, the same keys
+and values."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from scrapy import Request
+from pydispatch.dispatcher import getAllReceivers, liveReceivers
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.stats import DownloaderStats
-from scrapy.exceptions import DownloadTimeoutError, NotConfigured
+from scrapy.exceptions import DownloadTimeoutError, DropItem, NotConfigured
 from scrapy.http import HtmlResponse, Response
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.test import get_crawler
 
-from crawler.tuning import LEAN_DOWNLOADER_STATS, SCRAPY_DOWNLOADER_STATS, LeanDownloaderStats
+import crawler.settings as project_settings
+from crawler.output.run_summary import SUMMARY_PIPELINE, SUMMARY_PIPELINE_ORDER
+from crawler.tuning import (
+    LEAN_CORE_STATS,
+    LEAN_DOWNLOADER_STATS,
+    SCRAPY_CORE_STATS,
+    SCRAPY_DOWNLOADER_STATS,
+    LeanDownloaderStats,
+)
 from tests._apps import checker_app
 from tests._asyncio import coroutine_test
 from tests._crawl import crawl_urls, read_rows, urls_crawler
@@ -99,3 +109,55 @@ def test_no_downloader_stats_when_turned_off(tmp_path: Path, enabled: bool) -> N
     else:
         with pytest.raises(NotConfigured):
             LeanDownloaderStats.from_crawler(crawler)
+
+
+class DropNotFound:
+    """A user pipeline that drops the rows of 404 answers."""
+
+    def process_item(self, item: Any) -> Any:
+        if item.status == 404:
+            raise DropItem("not found")
+        return item
+
+
+@pytest.mark.parametrize(
+    ("extensions", "order", "by_signal"),
+    [({}, 800, False), ({}, 1100, True), ({SCRAPY_CORE_STATS: 0}, 800, True)],
+)
+@coroutine_test
+async def test_core_stats_count_the_items_as_scrapy_does(
+    server_loop: ServerLoop,
+    tmp_path: Path,
+    extensions: dict[str, int],
+    order: int,
+    by_signal: bool,
+) -> None:
+    """``item_scraped_count`` by the last item pipeline stage when the run summary's is last;
+    by the ``item_scraped`` signal otherwise, or with Scrapy's ``CoreStats``."""
+    site = server_loop.http(checker_app())
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n{site}/status/500\n{site}/ok?2\n")
+    pipelines = {
+        "crawler.checker.pipeline.ResultPipeline": 300,
+        SUMMARY_PIPELINE: SUMMARY_PIPELINE_ORDER,
+        f"{__name__}.DropNotFound": order,
+    }
+    crawler = await crawl_urls(
+        tmp_path / "out.csv",
+        str(urls),
+        ITEM_PIPELINES=pipelines,
+        EXTENSIONS={**project_settings.EXTENSIONS, **extensions},
+    )
+    stats = crawler.stats.get_stats()
+    assert len(read_rows(tmp_path / "out.csv")) == 3
+    assert stats["item_scraped_count"] == 3
+    assert stats["item_dropped_count"] == 1
+    assert stats["response_received_count"] == 4
+    assert stats["elapsed_time_seconds"] > 0
+    receivers = [
+        getattr(receiver, "__qualname__", "")
+        for receiver in liveReceivers(getAllReceivers(crawler.signals.sender, signals.item_scraped))
+    ]
+    assert any(name.endswith("CoreStats.item_scraped") for name in receivers) is by_signal
+    loaded = build_component_list(crawler.settings.getwithbase("EXTENSIONS"))
+    assert (LEAN_CORE_STATS in loaded) is not extensions
