@@ -48,6 +48,8 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawler.checker.pipeline.ResultPipeline": 300,
     "crawler.checker.cache.CachePipeline": 310,
+    # last: counts the rows for the run summary (a project's pipeline must come before 1000)
+    "crawler.output.run_summary.RunSummaryPipeline": 1000,
 }
 EXTENSIONS = {"crawler.redact.RedactCredentials": 0}
 FEED_EXPORTERS = {

@@ -11,10 +11,17 @@ import logging
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
+from scrapy.downloadermiddlewares.stats import DownloaderStats, get_header_size, get_status_size
+from scrapy.extensions.corestats import CoreStats
+from scrapy.http import Headers
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 from scrapy.spiderloader import SpiderLoader
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.python import global_object_name
+from scrapy.utils.request import request_httprepr
 from scrapy.utils.spider import iter_spider_classes
 
 from crawler.console import log_level
@@ -22,19 +29,25 @@ from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
     import builtins
+    from collections.abc import Iterable
     from typing import Self
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
+    from scrapy.signalmanager import SignalManager
+    from scrapy.statscollectors import StatsCollector
 
 __all__ = [
     "FLOOR_SETTINGS",
+    "LeanCoreStats",
+    "LeanDownloaderStats",
     "LeanStatsCollector",
     "OwnSpiderLoader",
     "QuietLogFormatter",
     "leave_out_unused_middlewares",
+    "use_lean_stats",
 ]
 
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
@@ -199,3 +212,159 @@ class OwnSpiderLoader:
     def find_by_request(self, request: Request) -> builtins.list[str]:
         """The spiders that handle ``request`` (Scrapy's loader: every module is read)."""
         return self._scrapy_loader().find_by_request(request)
+
+
+SCRAPY_DOWNLOADER_STATS = "scrapy.downloadermiddlewares.stats.DownloaderStats"
+LEAN_DOWNLOADER_STATS = "crawler.tuning.LeanDownloaderStats"
+SCRAPY_CORE_STATS = "scrapy.extensions.corestats.CoreStats"
+LEAN_CORE_STATS = "crawler.tuning.LeanCoreStats"
+_REQUEST_LINE_END = len(b" HTTP/1.1\r\n")
+_HOST_LINE = len(b"Host: \r\n")
+
+
+def _stored_headers(headers: Headers) -> Iterable[tuple[bytes, list[bytes]]]:
+    """The ``(name, values)`` pairs of ``headers`` as stored (names normalised, values lists
+    of bytes): what ``Headers.items()`` gives, without its lookup of every name again."""
+    if type(headers) is Headers:
+        return dict.items(headers)
+    return headers.items()
+
+
+def _header_size(headers: Headers) -> int:
+    """:func:`~scrapy.downloadermiddlewares.stats.get_header_size` of ``headers``."""
+    if type(headers) is not Headers:
+        return get_header_size(headers)
+    size = 0
+    for key, values in dict.items(headers):
+        size += (len(key) + 2) * len(values) + sum(map(len, values))
+    return size + 2 * (len(headers) - 1)
+
+
+class LeanDownloaderStats(DownloaderStats):
+    """Scrapy's :class:`~scrapy.downloadermiddlewares.stats.DownloaderStats`: the same stats
+    keys and values, ``downloader/request_bytes`` summed from the lengths of the parts of
+    :func:`~scrapy.utils.request.request_httprepr` instead of building those bytes for every
+    request, and without Scrapy 2.19's per-call shim for the deprecated ``spider`` argument.
+    A URL whose parts are not all ASCII, or whose path starts with ``//`` (which
+    ``urlunparse`` writes differently across Python versions), is measured by Scrapy's function.
+    Swapped in by :func:`use_lean_stats`.
+    """
+
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__(stats)
+        self._status_sizes: dict[int, int] = {}
+
+    def _request_size(self, request: Request) -> int:
+        parsed = urlparse_cached(request)
+        path, params, query = parsed.path or "/", parsed.params, parsed.query
+        host = parsed.hostname or ""
+        method = request.method
+        if path.startswith("//") or not (
+            path.isascii() and params.isascii() and query.isascii() and host.isascii()
+        ):
+            return len(request_httprepr(request))
+        size = len(method.encode()) + 1 + len(path) + _REQUEST_LINE_END + _HOST_LINE + 2
+        if params:
+            size += 1 + len(params)
+        if query:
+            size += 1 + len(query)
+        size += len(host)
+        headers = request.headers
+        if headers:
+            lines = 0
+            for key, values in _stored_headers(headers):
+                lines += len(values)
+                size += (len(key) + 2) * len(values) + sum(map(len, values))
+            size += 2 * max(lines, 1)  # the lines and their CRLFs
+        return size + len(request.body)
+
+    def process_request(
+        self, request: Request, spider: Spider | None = None
+    ) -> Request | Response | None:
+        """Count the request, its method and its size."""
+        inc = self.stats.inc_value
+        inc("downloader/request_count")
+        inc(f"downloader/request_method_count/{request.method}")
+        inc("downloader/request_bytes", self._request_size(request))
+        return None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        """Count the response, its status and its size (as Scrapy's middleware does)."""
+        status = response.status
+        status_size = self._status_sizes.get(status)
+        if status_size is None:
+            status_size = self._status_sizes[status] = get_status_size(status)
+        inc = self.stats.inc_value
+        inc("downloader/response_count")
+        inc(f"downloader/response_status_count/{status}")
+        size = len(response.body) + _header_size(response.headers) + status_size + 4
+        inc("downloader/response_bytes", size)
+        return response
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
+        """Count the exception and its type."""
+        inc = self.stats.inc_value
+        inc("downloader/exception_count")
+        inc(f"downloader/exception_type_count/{global_object_name(type(exception))}")
+        return None
+
+
+class LeanCoreStats(CoreStats):
+    """Scrapy's :class:`~scrapy.extensions.corestats.CoreStats`, whose ``item_scraped_count``
+    the last item pipeline stage may count instead of an ``item_scraped`` receiver (a dispatch
+    per item): that stage calls :meth:`count_items_here` once and :meth:`item_scraped` for
+    each item it passes on, which every item the signal would be sent for is. Swapped in by
+    :func:`use_lean_stats`."""
+
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__(stats)
+        self._signals: SignalManager | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Connect the signals, as Scrapy's does."""
+        extension = super().from_crawler(crawler)
+        extension._signals = crawler.signals
+        return extension
+
+    def count_items_here(self) -> None:
+        """Stop counting items through ``item_scraped``: the caller counts them."""
+        if self._signals is not None:
+            self._signals.disconnect(self.item_scraped, signal=signals.item_scraped)
+            self._signals = None
+
+    def item_scraped(self, item: Any, spider: Spider | None = None) -> None:
+        """Count an item."""
+        self.stats.inc_value("item_scraped_count")
+
+
+LEAN_COMPONENTS: dict[str, tuple[str, str, str]] = {
+    SCRAPY_DOWNLOADER_STATS: (
+        LEAN_DOWNLOADER_STATS,
+        "DOWNLOADER_MIDDLEWARES",
+        "DOWNLOADER_MIDDLEWARES_BASE",
+    ),
+    SCRAPY_CORE_STATS: (LEAN_CORE_STATS, "EXTENSIONS", "EXTENSIONS_BASE"),
+}
+"""Scrapy components with a lean twin here: the twin, the project's component dict that may
+name either, and Scrapy's base dict that lists the original."""
+
+
+def use_lean_stats(settings: BaseSettings) -> None:
+    """Put each twin of :data:`LEAN_COMPONENTS` (:class:`LeanDownloaderStats`,
+    :class:`LeanCoreStats`) in the place of Scrapy's component in its base dict, unless the
+    project names either in its own dict (it keeps them as it set them)."""
+    for component, (lean, project, base_name) in LEAN_COMPONENTS.items():
+        if {str(key) for key in settings.getdict(project)} & {component, lean}:
+            continue
+        base = settings.getdict(base_name)
+        order = base.pop(component, None)
+        if order is None:
+            continue
+        base[lean] = order
+        priority = settings.getpriority(base_name) or 0
+        settings.set(base_name, base, priority=max(priority, SETTINGS_PRIORITIES["spider"]))

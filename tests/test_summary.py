@@ -280,3 +280,59 @@ def test_an_export_read_as_text_rows_sums_up_like_its_typed_rows(
         assert as_text.as_dict() == typed.as_dict() == original.as_dict()
         assert as_text.rows == len(rows)
         assert list(as_text.failing_rows()) == list(typed.failing_rows())
+
+
+class DropNotFound:
+    """A user pipeline that drops the rows of 404 answers."""
+
+    def process_item(self, item: UrlResult) -> UrlResult:
+        from scrapy.exceptions import DropItem
+
+        if item.status == 404:
+            raise DropItem("not found")
+        return item
+
+
+@pytest.mark.parametrize("order", [800, 1100])
+@coroutine_test
+async def test_the_summary_counts_the_rows_every_pipeline_passed(
+    site: str, tmp_path: Path, order: int
+) -> None:
+    """Counted by the last pipeline stage (no ``item_scraped`` receiver per row) when it is
+    last; by the ``item_scraped`` signal when a project's pipeline comes after it."""
+    from pydispatch.dispatcher import getAllReceivers, liveReceivers
+    from scrapy import signals
+
+    from crawler.output.run_summary import SUMMARY_PIPELINE, SUMMARY_PIPELINE_ORDER
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/ok\n{site}/status/404\n{site}/status/500\n")
+    out = tmp_path / "results.jsonl"
+    summary_file = tmp_path / "results.summary.json"
+    pipelines = {
+        "crawler.checker.pipeline.ResultPipeline": 300,
+        SUMMARY_PIPELINE: SUMMARY_PIPELINE_ORDER,
+        f"{__name__}.DropNotFound": order,
+    }
+    crawler = await crawl_urls(
+        out, str(urls), ITEM_PIPELINES=pipelines, CRAWLER_SUMMARY_FILE=str(summary_file)
+    )
+    rows = read_rows(out)
+    summary = json.loads(summary_file.read_text())
+    assert summary["rows"] == len(rows) == 2
+    assert summary["outcomes"] == {"ok": 1, "http_error": 1}
+    receivers = [
+        getattr(receiver, "__qualname__", "")
+        for receiver in liveReceivers(getAllReceivers(crawler.signals.sender, signals.item_scraped))
+    ]
+    by_signal = "RunSummaryExtension.item_scraped" in receivers
+    assert by_signal is (order > SUMMARY_PIPELINE_ORDER)
+
+
+def test_the_project_counts_the_summary_in_its_last_pipeline() -> None:
+    from scrapy.utils.conf import build_component_list
+
+    import crawler.settings as project_settings
+    from crawler.output.run_summary import SUMMARY_PIPELINE
+
+    assert build_component_list(project_settings.ITEM_PIPELINES)[-1] == SUMMARY_PIPELINE

@@ -61,7 +61,7 @@ from crawler.scale.redis.entries import RedisEntries
 from crawler.scale.shard import url_fingerprint
 from crawler.scheduler import use_lean_scheduler
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
-from crawler.tuning import leave_out_unused_middlewares
+from crawler.tuning import leave_out_unused_middlewares, use_lean_stats
 from crawler.urls import NOT_UNICODE, host_of, request_parts, request_url, sent_as_is
 
 if TYPE_CHECKING:
@@ -297,12 +297,14 @@ class UrlCheckSpider(Spider):
         """Apply ``custom_settings``, check ``CRAWLER_METHOD`` and the politeness settings,
         add the ``CRAWLER_HOSTS`` slots to ``DOWNLOAD_SLOTS`` (a bad value stops the run before
         it starts, with one line), leave out the cookies middleware when cookies are off, and
-        use the lean scheduler (:mod:`crawler.scheduler`) unless the project chose one."""
+        use the lean stats components and the lean scheduler (:mod:`crawler.scheduler`) unless
+        the project chose them."""
         super().update_settings(settings)
         check_method(settings.get("CRAWLER_METHOD", SETTINGS["CRAWLER_METHOD"]))
         PolitenessConfig.from_settings(settings)
         add_download_slots(settings)
         leave_out_unused_middlewares(settings)
+        use_lean_stats(settings)
         use_lean_scheduler(settings)
 
     @classmethod

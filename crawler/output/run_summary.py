@@ -1,7 +1,9 @@
 """The end-of-run summary: logged, and written as JSON and reports when settings ask.
 
 ``CRAWLER_SUMMARY_FILE`` (a ``.json`` path) receives the summary; ``CRAWLER_REPORT_FILES``
-(comma-separated ``.html``/``.md``/``.xml`` paths) receive the reports.
+(comma-separated ``.html``/``.md``/``.xml`` paths) receive the reports. Rows are counted by
+:class:`RunSummaryPipeline`, the last item pipeline stage, or through the ``item_scraped``
+signal when a project orders a pipeline after it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.conf import build_component_list
 
 from crawler.console import failure_lines
 from crawler.items import UrlResult
 from crawler.names import SETTINGS
 from crawler.output.report import check_report_path, examples_of, write_report
 from crawler.output.summary import RunSummary, log_lines
+from crawler.tuning import LeanCoreStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,6 +35,18 @@ if TYPE_CHECKING:
     from crawler.output.report import FailingRows, PlacesRows
 
 logger = logging.getLogger(__name__)
+
+SUMMARY_PIPELINE = "crawler.output.run_summary.RunSummaryPipeline"
+SUMMARY_PIPELINE_ORDER = 1000
+"""Its place in ``ITEM_PIPELINES``: after any project pipeline of a lower order, so that
+a row one of them drops is not counted."""
+
+
+def counted_last(settings: BaseSettings) -> bool:
+    """Whether :class:`RunSummaryPipeline` is the last stage of ``ITEM_PIPELINES``: then every
+    row it sees is scraped, as the ``item_scraped`` signal would say, at a lower cost."""
+    pipelines = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
+    return bool(pipelines) and pipelines[-1] in (SUMMARY_PIPELINE, RunSummaryPipeline)
 
 
 def failures_shown(settings: BaseSettings) -> int:
@@ -86,10 +103,12 @@ def _slo_text(crawler: Crawler, spider: Spider) -> str | None:
 
 class RunSummaryExtension:
     """Counts every result row into a :class:`~crawler.output.summary.RunSummary`; logs it at
-    the end."""
+    the end. The rows come from :class:`RunSummaryPipeline` when it is the last item pipeline
+    stage, else from the ``item_scraped`` signal (``by_signal``)."""
 
     def __init__(self, crawler: Crawler, summary_file: Path | None, reports: list[Path]) -> None:
         self.crawler = crawler
+        self.by_signal = not counted_last(crawler.settings)
         self.summary = RunSummary()
         self.shown = failures_shown(crawler.settings)
         self.summary_file = summary_file
@@ -116,7 +135,8 @@ class RunSummaryExtension:
             if str(name).strip()
         ]
         extension = cls(crawler, summary_path, reports)
-        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
+        if extension.by_signal:
+            crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         return extension
 
@@ -155,3 +175,33 @@ class RunSummaryExtension:
             )
         finally:
             self.summary.close()
+
+
+class RunSummaryPipeline:
+    """The last item pipeline stage (``ITEM_PIPELINES``, order :data:`SUMMARY_PIPELINE_ORDER`):
+    hands each row to :class:`RunSummaryExtension`, which then needs no ``item_scraped``
+    receiver, a dispatch per row. A row a pipeline drops before it is not counted, as with the
+    signal; a pipeline ordered after it turns it off and the extension back to the signal."""
+
+    def __init__(self, extension: RunSummaryExtension, core: LeanCoreStats | None) -> None:
+        self.extension = extension
+        self.core = core
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Find the summary extension; ``NotConfigured`` without it or when not last. Count
+        ``item_scraped_count`` here too, for :class:`~crawler.tuning.LeanCoreStats`."""
+        extension = crawler.get_extension(RunSummaryExtension)
+        if extension is None or extension.by_signal:
+            raise NotConfigured
+        core = crawler.get_extension(LeanCoreStats)
+        if core is not None:
+            core.count_items_here()
+        return cls(extension, core)
+
+    def process_item(self, item: Any) -> Any:
+        """Count ``item`` (in the summary when it is a result row); pass it on as it is."""
+        self.extension.item_scraped(item)
+        if self.core is not None:
+            self.core.item_scraped(item)
+        return item
