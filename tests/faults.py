@@ -26,6 +26,12 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+ONE_REQUEST = b"Connection: close\r\nContent-Length: 0\r\n\r\n"
+"""The end of a complete answer without a body: the fault server answers one request per
+connection and says so, so no client reuses a connection it is closing (that keep-alive race
+is not the fault under test)."""
+
+
 async def reset_before_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     _reset(writer)
 
@@ -115,14 +121,12 @@ async def gzip_bomb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 
 
 async def rate_limited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n")
+    writer.write(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\n" + ONE_REQUEST)
     await writer.drain()
 
 
 async def unavailable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(
-        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n"
-    )
+    writer.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\n" + ONE_REQUEST)
     await writer.drain()
 
 
@@ -136,12 +140,12 @@ async def continue_flood(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 
 async def head_differs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """405 to HEAD (as many servers do), 200 to GET: the fault server passes the method."""
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello")
     await writer.drain()
 
 
 async def head_rejected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\nContent-Length: 0\r\n\r\n")
+    writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n" + ONE_REQUEST)
     await writer.drain()
 
 
