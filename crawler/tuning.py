@@ -66,7 +66,7 @@ FLOOR_SETTINGS: dict[str, Any] = {
     "STATS_CLASS": "crawler.tuning.LeanStatsCollector",
     "LOG_FORMATTER": "crawler.tuning.QuietLogFormatter",
     # no middleware or extension but those that count responses and the crawl's time
-    "DOWNLOADER_MIDDLEWARES_BASE": {"scrapy.downloadermiddlewares.stats.DownloaderStats": 850},
+    "DOWNLOADER_MIDDLEWARES_BASE": {"crawler.tuning.LeanDownloaderStats": 850},
     "SPIDER_MIDDLEWARES_BASE": {},
     "EXTENSIONS_BASE": {"scrapy.extensions.corestats.CoreStats": 0},
     "CONCURRENT_ITEMS": 1,
