@@ -22,7 +22,7 @@ from scrapy.utils.url import add_http_if_no_scheme
 from crawler.handler.addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler.handler.body import BodyReader, dataloss_message
 from crawler.handler.config import HandlerConfig, normalize_bind_address
-from crawler.handler.errors import scrapy_download_error
+from crawler.handler.errors import closed_unanswered, scrapy_download_error
 from crawler.handler.response import TimedClientResponse
 from crawler.handler.slots import SlotLimits
 from crawler.handler.stats import HandlerStats
@@ -50,6 +50,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # aiohttp adds these unless told not to; Scrapy's middlewares own them.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
 _TIMEOUTS_KEPT = 64  # distinct download timeouts whose ClientTimeout is reused
+_STALE_RETRIES = 3
+"""Pooled connections a request may find closed by the server before it goes on over a new
+one (aiohttp itself tries a second one first)."""
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+STALE_CONNECTIONS = "stale_connection_count"
+"""Stats key (under ``crawler/handler/``): requests sent again because the pooled connection
+they went over was closed by the server before any answer."""
 _ADDRESSES_KEPT = 1024  # distinct peer addresses whose parsed (immutable) form is reused
 
 
@@ -202,23 +209,37 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         if self.config.exclude_private:
             refuse_non_public_literal(request.url, host_of(request.url))
         session = self._session(request)
-        try:
-            async with session.request(
-                request.method,
-                url,
-                # no body: no body headers on GET/HEAD, and no task to write one
-                data=request.body or None,
-                headers=self._request_headers(request),
-                timeout=client_timeout,
-                allow_redirects=False,
-                proxy=self._proxy_url(request),
-                trace_request_ctx=clock,
-            ) as response:
-                assert isinstance(response, TimedClientResponse)  # the session's response_class
-                request.meta["download_latency"] = time.perf_counter() - clock.start
-                return await self._read(request, response, timing)
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise scrapy_download_error(e, request.url, timeout, self.config.connect_timeout) from e
+        stale = 0
+        while True:
+            try:
+                async with session.request(
+                    request.method,
+                    url,
+                    # no body: no body headers on GET/HEAD, and no task to write one
+                    data=request.body or None,
+                    headers=self._request_headers(request),
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                    proxy=self._proxy_url(request),
+                    trace_request_ctx=clock,
+                ) as response:
+                    assert isinstance(response, TimedClientResponse)  # the session's class
+                    request.meta["download_latency"] = time.perf_counter() - clock.start
+                    return await self._read(request, response, timing)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                if (
+                    stale < _STALE_RETRIES
+                    and (timing.reused or not self.config.timing_enabled)  # (unknown then)
+                    and clock.headers is None
+                    and request.method in _IDEMPOTENT
+                    and closed_unanswered(e)
+                ):  # a pooled connection the server closed: go on over another one
+                    stale += 1
+                    timing.reused = False
+                    self._stats.count(STALE_CONNECTIONS)
+                    continue
+                error = scrapy_download_error(e, request.url, timeout, self.config.connect_timeout)
+                raise error from e
 
     async def _read(
         self, request: Request, response: TimedClientResponse, timing: DownloadTiming

@@ -28,6 +28,18 @@ from crawler.handler.addresses import NonPublicAddressesError
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
+def closed_unanswered(e: BaseException) -> bool:
+    """Whether ``e`` says the server closed the connection before any answer: on a pooled
+    connection, a keep-alive connection it closed as it was reused."""
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return True
+    return (
+        isinstance(e, aiohttp.ClientOSError)
+        and not isinstance(e, aiohttp.ClientConnectorError)
+        and e.errno in _RESET_ERRNOS
+    )
+
+
 def scrapy_download_error(
     e: aiohttp.ClientError | TimeoutError, url: str, timeout: float, connect_timeout: float | None
 ) -> Exception:
