@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import re
@@ -33,10 +34,18 @@ class Served:
 
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
+    redirects: dict[str, str] = field(default_factory=dict)
+    """path → the URL it redirects to (302)."""
+    latency: float = 0.0
+    """Seconds each answer waits."""
 
     def app(self) -> web.Application:
         async def serve(request: web.Request) -> web.Response:
             self.hits[request.path] += 1
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if (target := self.redirects.get(request.path)) is not None:
+                raise web.HTTPFound(target)
             if request.path not in self.files:
                 return web.Response(status=404, text="not found")
             content_type, body = self.files[request.path]
@@ -472,27 +481,13 @@ def test_the_place_store_spills_to_disk_and_lists_places_by_page_then_line(
     assert list(store.broken_places()) == []
 
 
-def _site_with_redirect(site: Served, path: str, target: str) -> web.Application:
-    async def serve(request: web.Request) -> web.StreamResponse:
-        site.hits[request.path] += 1
-        if request.path == path:
-            raise web.HTTPFound(target)
-        if request.path not in site.files:
-            return web.Response(status=404, text="not found")
-        content_type, body = site.files[request.path]
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", serve)
-    return app
-
-
 def test_allow_widens_and_deny_narrows_the_pages_parsed_and_links_outside_are_still_checked(
     server_loop: ServerLoop, tmp_path: Path
 ) -> None:
     site, outside = Served(), Served()
     ext = server_loop.http(outside.app()).replace("127.0.0.1", "localhost")
-    base = server_loop.http(_site_with_redirect(site, "/moved.html", f"{ext}/landing.html"))
+    site.redirects["/moved.html"] = f"{ext}/landing.html"
+    base = server_loop.http(site.app())
     site.files.update(
         {
             "/index.html": _page(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import signal
 from typing import TYPE_CHECKING
 
 import pytest
-from aiohttp import web
 
 from tests._crawl import read_rows
 from tests._scrapy import run_scrapy, start_scrapy, wait_for_lines
@@ -25,20 +23,6 @@ PAGES = 60
 LATENCY = 0.05
 """Seconds each answer of the site waits: the crawl lasts long enough to be stopped mid-way."""
 CRAWL = ("-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4")
-
-
-def _slow_site(site: Served) -> web.Application:
-    async def serve(request: web.Request) -> web.Response:
-        site.hits[request.path] += 1
-        await asyncio.sleep(LATENCY)
-        if request.path not in site.files:
-            return web.Response(status=404, text="not found")
-        content_type, body = site.files[request.path]
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", serve)
-    return app
 
 
 def _tree(site: Served) -> None:
@@ -68,7 +52,8 @@ def slow(server_loop: ServerLoop) -> tuple[str, list[dict[str, Any]], list[dict[
     """The site, and the rows and fix list of an uninterrupted crawl of it."""
     site = Served()
     _tree(site)
-    base = server_loop.http(_slow_site(site))
+    site.latency = LATENCY
+    base = server_loop.http(site.app())
     return base, *_uninterrupted(base)
 
 
