@@ -26,6 +26,8 @@ from scrapy.settings import Settings
 
 from crawler.exceptions import ConnectTimeoutError, InvalidUrlError, TlsError
 from crawler.handler.config import HandlerConfig
+from crawler.handler.download import STALE_CONNECTIONS
+from crawler.handler.stats import STATS_PREFIX
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
 from tests.delays import FullBacklog
@@ -210,6 +212,9 @@ async def test_bind_address_meta_never_shares_a_pooled_connection(client_ip_site
     ]
 
 
+STALE_CONNECTIONS_STAT = STATS_PREFIX + STALE_CONNECTIONS
+
+
 def readme_handler_stats() -> set[str]:
     return set(re.findall(r"^\| `(crawler/handler/[a-z_]+)` \|", README.read_text(), re.M))
 
@@ -229,7 +234,8 @@ async def test_stats_are_the_readme_keys_with_exact_counts(tls_site: str) -> Non
         )
     stats = handler.crawler.stats.get_stats()
     ours = {key: value for key, value in stats.items() if key.startswith("crawler/handler/")}
-    assert set(ours) == readme_handler_stats()
+    # every documented key but the pooled connections found closed (tests/test_keepalive.py)
+    assert set(ours) == readme_handler_stats() - {STALE_CONNECTIONS_STAT}
     assert ours.pop("crawler/handler/pool_wait_seconds") > 0
     assert ours == {
         "crawler/handler/connections_created_count": 2,

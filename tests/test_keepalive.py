@@ -3,10 +3,13 @@ goes on over a new connection, as browsers and curl do, instead of reporting a r
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
 
+from crawler.handler.download import STALE_CONNECTIONS
+from crawler.handler.stats import STATS_PREFIX
 from tests._crawl import read_rows
 from tests._scrapy import scrapy_crawl
 
@@ -51,10 +54,14 @@ def test_a_reused_connection_the_server_closed_is_no_failure(
         "-a", f"urls={listing}", "-O", str(out), "-s", "RETRY_TIMES=0",
         "-s", f"CONCURRENT_REQUESTS={CONCURRENCY}",
         "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={CONCURRENCY}",
-        "-s", f"CRAWLER_TIMING_ENABLED={timing}",
+        "-s", f"CRAWLER_TIMING_ENABLED={timing}", "-s", "CRAWLER_SCRAPY_LOG=True",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_rows(out)
     assert [row["outcome"] for row in rows] == ["ok"] * PAGES
     assert {row["attempts"] for row in rows} == {"1"}  # not a retry of the checker's own
-    assert sum(1 for count in requests_per_connection if count == 2) >= 1  # the race happened
+    raced = sum(1 for count in requests_per_connection if count == 2)
+    assert raced >= 1  # the race happened
+    stale = re.findall(rf"'{STATS_PREFIX}{STALE_CONNECTIONS}': (\d+)", result.stderr)
+    assert stale, result.stderr[-3000:]
+    assert 1 <= int(stale[-1]) <= raced  # each counted once, past aiohttp's own second try
