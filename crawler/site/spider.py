@@ -32,10 +32,9 @@ from crawler.checker.spider import (
 )
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT, UrlResult
 from crawler.names import SETTINGS, SITE_ARGUMENTS, SPIDER_ARGUMENTS
-from crawler.scale.shard import url_fingerprint
 from crawler.site.extract import LinkReader
 from crawler.site.frontier import Frontier, Queued, Waiting
-from crawler.site.places import SitePlaces
+from crawler.site.places import SitePlaces, link_fingerprint
 from crawler.site.resume import ResumedLinks, done_links, duplicate_key, row_key
 from crawler.site.scope import Scope
 from crawler.site.sitemaps import SitemapReader
@@ -102,15 +101,6 @@ def _count(given: Mapping[str, str], name: str, default: int) -> int:
     if number < 0:
         raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
     return number
-
-
-def _fingerprint(url: str) -> int:
-    """:func:`~crawler.scale.shard.url_fingerprint`, or one of the text itself for a URL that
-    cannot be canonicalised (its row says why it is invalid)."""
-    try:
-        return url_fingerprint(url)
-    except ValueError:
-        return url_fingerprint(repr(url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +341,7 @@ class SiteCheckSpider(UrlCheckSpider):
 
     def _seed(self, entry: UrlEntry) -> UrlResult | None:
         """Queue the seed ``entry``; its row at once when it is not a URL or a duplicate."""
-        fingerprint = _fingerprint(entry.url)
+        fingerprint = link_fingerprint(entry.url)
         if entry.error is not None:
             step = self._new_link(Link(fingerprint, depth=0), entry)
             return step if isinstance(step, UrlResult) else None
@@ -380,7 +370,7 @@ class SiteCheckSpider(UrlCheckSpider):
     def sitemap_page(self, url: str, sitemap: str, position: int) -> None:
         """Queue a page named by a sitemap, a seed found there, unless it was found before
         (``position``: its place in the sitemap, the row's ``line``)."""
-        fingerprint = _fingerprint(url)
+        fingerprint = link_fingerprint(url)
         if fingerprint in self._seen:
             self._found_again(fingerprint)
             return
@@ -443,7 +433,7 @@ class SiteCheckSpider(UrlCheckSpider):
         request = super().make_request(entry)
         link = self._found
         if link is None:  # a seed
-            link = Link(_fingerprint(entry.url), depth=0)
+            link = Link(link_fingerprint(entry.url), depth=0)
             self.scope.add_seed(entry.url)
         in_scope = entry.url in self.scope
         link.page = (
@@ -540,7 +530,7 @@ class SiteCheckSpider(UrlCheckSpider):
             fingerprint = seen_urls.get(url)
             seen = fingerprint is not None
             if fingerprint is None:
-                fingerprint = _fingerprint(url)
+                fingerprint = link_fingerprint(url)
                 seen = fingerprint in self._seen
             places.append((fingerprint, place.fragment, place.line, place.element, place.text))
             fragment = place.fragment if self.check_fragments else None
