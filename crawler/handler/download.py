@@ -50,6 +50,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # aiohttp adds these unless told not to; Scrapy's middlewares own them.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
 _TIMEOUTS_KEPT = 64  # distinct download timeouts whose ClientTimeout is reused
+_ADDRESSES_KEPT = 1024  # distinct peer addresses whose parsed (immutable) form is reused
 _STALE_RETRIES = 3
 """Pooled connections a request may find closed by the server before it goes on over a new
 one (aiohttp itself tries a second one first)."""
@@ -57,7 +58,6 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 STALE_CONNECTIONS = "stale_connection_count"
 """Stats key (under ``crawler/handler/``): requests sent again because the pooled connection
 they went over was closed by the server before any answer."""
-_ADDRESSES_KEPT = 1024  # distinct peer addresses whose parsed (immutable) form is reused
 
 
 class AiohttpDownloadHandler(BaseDownloadHandler):
