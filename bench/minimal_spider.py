@@ -40,23 +40,14 @@ ENGINE_FLOOR_SETTINGS: dict[str, Any] = {
 ratio to it means the same from one run to the next; those components go in
 :func:`floor_settings`."""
 
-# TODO(p-floor): the lean components (a lean SCHEDULER and the like) are being written on the
-# p-floor branch as crawler.tuning.FLOOR_SETTINGS; until they land, the floor holds only the
-# lean components that exist (already in the engine floor), so product-floor runs as
-# engine-floor does and the two rows show the noise between identical runs.
-LEAN_COMPONENTS_TODAY: dict[str, Any] = {
-    "STATS_CLASS": "crawler.tuning.LeanStatsCollector",
-    "LOG_FORMATTER": "crawler.tuning.QuietLogFormatter",
-}
-
 
 def floor_settings() -> dict[str, Any]:
     """Our lowest-cost configuration, applied over the engine floor by ``product-floor``:
-    ``crawler.tuning.FLOOR_SETTINGS``, its one home, once it exists. Imported here only, so
-    that the other contenders do not pay for importing the project."""
-    from crawler import tuning
+    ``crawler.tuning.FLOOR_SETTINGS``, its one home. Imported here only, so that the other
+    contenders do not pay for importing the project."""
+    from crawler.tuning import FLOOR_SETTINGS
 
-    return dict(getattr(tuning, "FLOOR_SETTINGS", LEAN_COMPONENTS_TODAY))
+    return dict(FLOOR_SETTINGS)
 
 
 class ListSpider(Spider):
