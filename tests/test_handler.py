@@ -35,7 +35,7 @@ from crawler.exceptions import (
 )
 from crawler.handler.config import HandlerConfig
 from crawler.handler.download import STALE_CONNECTIONS
-from crawler.handler.errors import closed_unanswered, scrapy_download_error
+from crawler.handler.errors import closed_by_server, scrapy_download_error
 from crawler.handler.stats import STATS_PREFIX
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
@@ -179,7 +179,7 @@ def test_a_reset_is_the_same_for_the_error_and_the_stale_connection_retry(
     # closed or reset a connection it had (and no answer came): the errors mapped to "reset".
     raised = scrapy_download_error(error, "U", 30.0, None)
     assert (type(raised), str(raised)) == (mapped, message)
-    assert closed_unanswered(error) is reset
+    assert (closed_by_server(error) is not None) is reset
 
 
 @coroutine_test
