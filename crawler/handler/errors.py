@@ -34,7 +34,7 @@ def closed_by_server(e: BaseException) -> str | None:
     The one test of a reset: the error mapping makes it a ``DownloadConnectionResetError``,
     and the handler, when it came before any answer on a pooled connection (a keep-alive
     connection the server closed as it was reused), sends the request again over another one.
-    A connector error is none, whatever its errno: no connection was made.
+    A connector error is no reset, whatever its errno: no connection was made.
     """
     if isinstance(e, aiohttp.ServerDisconnectedError):
         return f"server closed the connection: {e.message}"
