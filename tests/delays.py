@@ -165,6 +165,47 @@ def slow_app(
     return app
 
 
+def early_answer(server_loop: ServerLoop, delay: float) -> str:
+    """A raw server that answers a request with a body before reading the body; its base URL.
+
+    ``/answer`` waits ``delay`` after the request's headers, then sends the final response's
+    headers, after a ``100 Continue`` in the same write when the request expects one (so the
+    client sends its body only once the answer has come); then it reads the body and sends
+    the response's, ``ok``. ``/moved`` is a 307 to ``/busy-once``, which is a 503 the first
+    time and ``/answer`` after that. One request per connection.
+    """
+    seen: set[bytes] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1]
+        first = path not in seen
+        seen.add(path)
+        fields = dict(
+            line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line
+        )
+        expects = fields.get(b"expect") == b"100-continue"
+        close = b"Connection: close\r\nContent-Length: "
+        if path == b"/moved" or (path == b"/busy-once" and first):
+            status = b"307 Temporary Redirect" if path == b"/moved" else b"503 Busy"
+            if not expects:  # the body is on its way: read it, or the close would reset
+                await reader.readexactly(int(fields[b"content-length"]))
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nLocation: /busy-once\r\n" + close + b"0\r\n\r\n"
+            )
+            await writer.drain()
+            return
+        await asyncio.sleep(delay)
+        interim = b"HTTP/1.1 100 Continue\r\n\r\n" if expects else b""
+        writer.write(interim + b"HTTP/1.1 200 OK\r\n" + close + b"2\r\n\r\n")
+        await writer.drain()
+        await reader.readexactly(int(fields[b"content-length"]))
+        writer.write(b"ok")
+        await writer.drain()
+
+    return f"http://127.0.0.1:{server_loop.tcp(handle)}"
+
+
 def silent_server(server_loop: ServerLoop) -> int:
     """A server that accepts and never answers."""
 

@@ -4,6 +4,7 @@ stats and the lazily opened session."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import re
 import socket
@@ -15,18 +16,26 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.client_reqrep import ConnectionKey
 from scrapy import Request
 from scrapy.exceptions import (
     DownloadConnectionRefusedError,
+    DownloadFailedError,
     DownloadTimeoutError,
     NotConfigured,
     UnsupportedURLSchemeError,
 )
 from scrapy.settings import Settings
 
-from crawler.exceptions import ConnectTimeoutError, InvalidUrlError, TlsError
+from crawler.exceptions import (
+    ConnectTimeoutError,
+    DownloadConnectionResetError,
+    InvalidUrlError,
+    TlsError,
+)
 from crawler.handler.config import HandlerConfig
 from crawler.handler.download import STALE_CONNECTIONS
+from crawler.handler.errors import closed_by_server, scrapy_download_error
 from crawler.handler.stats import STATS_PREFIX
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
@@ -133,6 +142,44 @@ async def test_refused_is_chained() -> None:
             with pytest.raises(DownloadConnectionRefusedError, match=f"127.0.0.1:{port}") as raised:
                 await handler.download_request(Request(f"http://127.0.0.1:{port}/"))
     assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
+
+
+_KEY = ConnectionKey("example.com", 80, False, True, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "mapped", "message", "reset"),
+    [
+        (aiohttp.ServerDisconnectedError(), DownloadConnectionResetError,
+         "U: server closed the connection: Server disconnected", True),
+        (aiohttp.ServerDisconnectedError("Connection lost"), DownloadConnectionResetError,
+         "U: server closed the connection: Connection lost", True),
+        (aiohttp.ClientOSError(errno.ECONNRESET, "Connection reset by peer"),
+         DownloadConnectionResetError,
+         "U: connection reset: [Errno 104] Connection reset by peer", True),
+        (aiohttp.ClientOSError(errno.EPIPE, "Broken pipe"), DownloadConnectionResetError,
+         "U: connection reset: [Errno 32] Broken pipe", True),
+        (aiohttp.ClientOSError(errno.ECONNABORTED, "aborted"), DownloadConnectionResetError,
+         "U: connection reset: [Errno 103] aborted", True),
+        (aiohttp.ClientOSError(errno.EHOSTUNREACH, "No route to host"), DownloadFailedError,
+         "U: [Errno 113] No route to host", False),
+        # a connect that failed with a reset errno: no connection was made, so no reset
+        (aiohttp.ClientConnectorError(_KEY, OSError(errno.ECONNRESET, "ECONNRESET")),
+         DownloadConnectionRefusedError, "Connection to U failed: [Errno 104] ECONNRESET", False),
+        (aiohttp.ClientConnectionError("gone"), DownloadFailedError,
+         "U: ClientConnectionError: gone", False),
+        (aiohttp.ClientPayloadError("cut"), DownloadFailedError,
+         "U: ClientPayloadError: cut", False),
+    ],
+)  # fmt: skip
+def test_a_reset_is_the_same_for_the_error_and_the_stale_connection_retry(
+    error: aiohttp.ClientError, mapped: type[Exception], message: str, reset: bool
+) -> None:
+    # The handler sends a request again over another connection exactly when the server
+    # closed or reset a connection it had (and no answer came): the errors mapped to "reset".
+    raised = scrapy_download_error(error, "U", 30.0, None)
+    assert (type(raised), str(raised)) == (mapped, message)
+    assert (closed_by_server(error) is not None) is reset
 
 
 @coroutine_test

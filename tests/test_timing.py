@@ -15,7 +15,10 @@ The TCP connect phase waits for the kernel's SYN retransmission (1 s): 0.9 s to 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,10 +31,12 @@ from crawler import TIMING_META_KEY, DownloadTiming
 from crawler.exceptions import ConnectTimeoutError
 from tests._asyncio import coroutine_test
 from tests._handler import open_handler
+from tests._scrapy import PROJECT_ROOT
 from tests.delays import (
     DNS_DELAY,
     FullBacklog,
     SlowResolver,
+    early_answer,
     silent_server,
     slow_app,
     tls_after_delay,
@@ -39,6 +44,8 @@ from tests.delays import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import trustme
 
     from tests.servers import ServerLoop
@@ -56,6 +63,15 @@ def assert_phase(timing: DownloadTiming, phase: str, injected: float = 0.0) -> N
     measured = getattr(timing, phase)
     assert measured is not None, f"{phase} is None"
     assert injected - 0.001 <= measured < injected + SLACK, f"{phase}={measured}, {injected=}"
+
+
+def assert_phases_add_up(timing: DownloadTiming) -> None:
+    """Every phase is >= 0 and they add up to no more than the whole download."""
+    phases = (timing.queue, timing.dns, timing.connect, timing.tls, timing.ttfb, timing.download)
+    measured = [phase for phase in phases if phase is not None]
+    assert timing.total is not None
+    assert min(measured) >= 0.0, timing
+    assert sum(measured) <= timing.total, timing
 
 
 def timing_of(request: Request) -> DownloadTiming:
@@ -169,6 +185,79 @@ async def test_ttfb_phase(slow_site: str) -> None:
     assert timing.ttfb is not None
     assert timing.download is not None
     assert timing.total >= timing.ttfb + timing.download
+
+
+@pytest.mark.parametrize("expect_continue", [True, False])
+@coroutine_test
+async def test_ttfb_when_the_server_answers_before_reading_the_body(
+    server_loop: ServerLoop, expect_continue: bool
+) -> None:
+    # With "Expect: 100-continue" the body goes out only after the answer's headers came (with
+    # the 100): ttfb runs from the request's headers, not from that late body write.
+    site = early_answer(server_loop, TTFB_DELAY)
+    headers = {"Expect": "100-continue"} if expect_continue else {}
+    request = Request(f"{site}/answer", method="POST", body=b"x" * 65536, headers=headers)
+    async with open_handler() as handler:
+        response = await handler.download_request(request)
+    timing = timing_of(request)
+    assert (response.status, response.body) == (200, b"ok")
+    assert_phase(timing, "ttfb", TTFB_DELAY)
+    assert_phase(timing, "download")
+    assert_phases_add_up(timing)
+
+
+POSTING_SPIDER = """
+import scrapy
+from crawler import TIMING_META_KEY, timing_fields
+
+
+class Post(scrapy.Spider):
+    name = "post"
+    custom_settings = {"ADDONS": {"crawler.addon.Addon": 0}, "RETRY_TIMES": 1}
+
+    async def start(self):
+        yield scrapy.Request(
+            "SITE/moved", method="POST", body=b"x" * 65536, headers={"Expect": "100-continue"}
+        )
+
+    def parse(self, response):
+        trace = response.meta["url_trace"]
+        yield {
+            **timing_fields(response),
+            "hop_total_ms": response.meta[TIMING_META_KEY].total * 1000,
+            "url_ms": trace.elapsed_ms(),
+            "hops": [[hop.status, hop.ms] for hop in trace.responses],
+        }
+"""
+
+
+def test_ttfb_of_a_post_answered_early_in_a_users_own_project(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    # POST with "Expect: 100-continue", redirected (307 keeps the body) then retried (503),
+    # answered with its 100 and headers at once: the row's phases are the last hop's, >= 0,
+    # and add up to no more than that hop, whose time is within the URL's.
+    site = early_answer(server_loop, TTFB_DELAY)
+    (tmp_path / "post.py").write_text(POSTING_SPIDER.replace("SITE", site))
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "runspider", "post.py", "-o", "rows.jsonl"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert [status for status, _ in row["hops"]] == [307, 503, 200]
+    ttfb = row["ttfb_ms"] / 1000
+    assert TTFB_DELAY - 0.001 <= ttfb < TTFB_DELAY + SLACK, row
+    phases = ("queue_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms")
+    measured = [row[phase] for phase in phases if row[phase] is not None]
+    assert min(measured) >= 0.0, row
+    assert sum(measured) <= row["hop_total_ms"] + 0.001, row  # (the fields are rounded to µs)
+    assert sum(ms for _, ms in row["hops"]) <= row["url_ms"], row
 
 
 @coroutine_test

@@ -22,7 +22,7 @@ from scrapy.utils.url import add_http_if_no_scheme
 from crawler.handler.addresses import PublicOnlyResolver, refuse_non_public_literal
 from crawler.handler.body import BodyReader, dataloss_message
 from crawler.handler.config import HandlerConfig, normalize_bind_address
-from crawler.handler.errors import closed_unanswered, scrapy_download_error
+from crawler.handler.errors import closed_by_server, scrapy_download_error
 from crawler.handler.response import TimedClientResponse
 from crawler.handler.slots import SlotLimits
 from crawler.handler.stats import HandlerStats
@@ -232,7 +232,7 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
                     and (timing.reused or not self.config.timing_enabled)  # (unknown then)
                     and clock.headers is None
                     and request.method in _IDEMPOTENT
-                    and closed_unanswered(e)
+                    and closed_by_server(e) is not None
                 ):  # a pooled connection the server closed: go on over another one
                     stale += 1
                     timing.reused = False

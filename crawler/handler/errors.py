@@ -28,16 +28,23 @@ from crawler.handler.addresses import NonPublicAddressesError
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
-def closed_unanswered(e: BaseException) -> bool:
-    """Whether ``e`` says the server closed the connection before any answer: on a pooled
-    connection, a keep-alive connection it closed as it was reused."""
+def closed_by_server(e: BaseException) -> str | None:
+    """How ``e`` says the server closed or reset a connection it had accepted; ``None`` if not.
+
+    The one test of a reset: the error mapping makes it a ``DownloadConnectionResetError``,
+    and the handler, when it came before any answer on a pooled connection (a keep-alive
+    connection the server closed as it was reused), sends the request again over another one.
+    A connector error is no reset, whatever its errno: no connection was made.
+    """
     if isinstance(e, aiohttp.ServerDisconnectedError):
-        return True
-    return (
+        return f"server closed the connection: {e.message}"
+    if (
         isinstance(e, aiohttp.ClientOSError)
         and not isinstance(e, aiohttp.ClientConnectorError)
         and e.errno in _RESET_ERRNOS
-    )
+    ):
+        return f"connection reset: {e}"
+    return None
 
 
 def scrapy_download_error(
@@ -70,11 +77,9 @@ def scrapy_download_error(
         return TlsError(f"TLS handshake with {url} failed: {e}")
     if isinstance(e, aiohttp.ClientConnectorError):
         return DownloadConnectionRefusedError(f"Connection to {url} failed: {e.os_error}")
-    if isinstance(e, aiohttp.ServerDisconnectedError):
-        return DownloadConnectionResetError(f"{url}: server closed the connection: {e.message}")
+    if (closed := closed_by_server(e)) is not None:
+        return DownloadConnectionResetError(f"{url}: {closed}")
     if isinstance(e, aiohttp.ClientOSError):
-        if e.errno in _RESET_ERRNOS:
-            return DownloadConnectionResetError(f"{url}: connection reset: {e}")
         return DownloadFailedError(f"{url}: {e}")
     if isinstance(e, aiohttp.ClientResponseError):
         message = " ".join(str(e.message).split())

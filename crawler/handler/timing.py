@@ -60,7 +60,8 @@ class DownloadTiming:
     tls: float | None = None
     """TLS handshake (after TCP connect); ``None`` for plain HTTP or a reused connection."""
     ttfb: float | None = None
-    """From the request sent to the response headers received."""
+    """From the request sent to the response headers received: from the last request write
+    that started before the answer, so never negative when the server answers early."""
     download: float | None = None
     """From the response headers to the last body byte."""
     total: float | None = None
@@ -225,7 +226,9 @@ class _TraceRecorder:
             clock.timing.dns_cache_hit = False
 
     async def sent(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
-        if clock := self._clock(ctx):
+        # A write after the answer started (the body of a request expecting 100-continue,
+        # sent once the 100 and the final headers came together) is not where ttfb starts.
+        if (clock := self._clock(ctx)) and clock.headers is None:
             clock.sent = time.perf_counter()
 
 
