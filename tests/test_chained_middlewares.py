@@ -1,0 +1,170 @@
+"""Scrapy's request-side downloader middlewares called as one (``crawler.tuning``): the same
+requests on the wire, and left apart wherever that could change what a middleware sees."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+from scrapy.utils.conf import build_component_list
+
+from crawler import settings as project
+from crawler.tuning import CHAINED_MIDDLEWARE, CHAINED_MIDDLEWARES
+from tests._crawl import read_rows, urls_crawler
+from tests._scrapy import scrapy_crawl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.servers import ServerLoop
+
+CHAINED_LOG = f"Called as one by {CHAINED_MIDDLEWARE}"
+USER_AGENT = "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware"
+
+
+def header_recorder(seen: dict[str, list[tuple[str, str]]]) -> web.Application:
+    """``/h/{key}`` records the request's raw headers (order and repeats kept); ``/moved/{key}``
+    redirects there."""
+
+    async def record(request: web.Request) -> web.Response:
+        seen[request.match_info["key"]] = [
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers
+        ]
+        return web.Response(text="recorded")
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"/h/{request.match_info['key']}")
+
+    app = web.Application()
+    app.router.add_get("/h/{key}", record)
+    app.router.add_get("/moved/{key}", moved)
+    return app
+
+
+def unchained_middlewares() -> str:
+    """The project's downloader middlewares plus Scrapy's user agent one at its own order:
+    a project that names one of the chained middlewares keeps them all apart."""
+    return json.dumps({**project.DOWNLOADER_MIDDLEWARES, USER_AGENT: 500})
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        [],
+        [
+            "-s",
+            "USER_AGENT=checker-test/1",
+            "-s",
+            'DEFAULT_REQUEST_HEADERS={"Accept": "text/html", "X-Extra": "1"}',
+            "-s",
+            "HTTPAUTH_USER=user",
+            "-s",
+            "HTTPAUTH_PASS=pass",
+            "-s",
+            "HTTPAUTH_DOMAIN=127.0.0.1",
+        ],
+        ["-s", "COMPRESSION_ENABLED=False", "-s", "CRAWLER_METHOD=head"],
+    ],
+    ids=["defaults", "headers-and-auth", "no-compression-head"],
+)
+def test_requests_carry_the_same_headers_chained_or_not(
+    server_loop: ServerLoop, tmp_path: Path, settings: list[str]
+) -> None:
+    seen: dict[str, list[tuple[str, str]]] = {}
+    site = server_loop.http(header_recorder(seen))
+    logs = {}
+    for run, extra in (
+        ("chained", []),
+        ("apart", ["-s", f"DOWNLOADER_MIDDLEWARES={unchained_middlewares()}"]),
+    ):
+        urls = tmp_path / f"{run}.txt"
+        urls.write_text(f"{site}/h/{run}-direct\n{site}/moved/{run}-moved\n")
+        out = tmp_path / f"{run}.jsonl"
+        result = scrapy_crawl("-a", f"urls={urls}", "-O", str(out), *settings, *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [row["outcome"] for row in read_rows(out)] == ["ok", "ok"]
+        logs[run] = result.stderr
+    assert CHAINED_LOG in logs["chained"]
+    assert CHAINED_LOG not in logs["apart"]
+    for hop in ("direct", "moved"):  # the redirect's Referer names its run's URL
+        chained = [(n, v.replace("chained-", "apart-")) for n, v in seen[f"chained-{hop}"]]
+        assert chained == seen[f"apart-{hop}"]
+    names = [name for name, _ in seen["chained-direct"]]
+    assert "User-Agent" in names
+
+
+def enabled(tmp_path: Path, **overrides: Any) -> list[str]:
+    crawler = urls_crawler(tmp_path / "out.csv", **overrides)
+    components = crawler.settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+    return [str(path) for path in build_component_list(components)]
+
+
+class EarlyHeaders:
+    """A project middleware between the user agent middleware and the compression one."""
+
+    def process_request(self, request: Any) -> None:
+        return None
+
+
+class ResponsesOnly:
+    """A project middleware between them that sees responses only."""
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        return response
+
+
+def test_the_project_settings_chain_them(tmp_path: Path) -> None:
+    paths = enabled(tmp_path)
+    assert CHAINED_MIDDLEWARE in paths
+    assert not set(CHAINED_MIDDLEWARES) & set(paths)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {
+            "DOWNLOADER_MIDDLEWARES": {
+                **project.DOWNLOADER_MIDDLEWARES,
+                f"{__name__}.EarlyHeaders": 450,
+            }
+        },
+        {
+            "DOWNLOADER_MIDDLEWARES": {
+                **project.DOWNLOADER_MIDDLEWARES,
+                f"{__name__}.EarlyHeaders": 700,
+            }
+        },
+        {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, USER_AGENT: 500}},
+        {
+            "DOWNLOADER_MIDDLEWARES": {
+                **project.DOWNLOADER_MIDDLEWARES,
+                f"{__name__}.ResponsesOnly": 590,
+            }
+        },
+        {"ADDONS": {"crawler.addon.Addon": 0}},
+    ],
+    ids=[
+        "process-request-between",
+        "before-the-proxy",
+        "named-by-the-project",
+        "same-order",
+        "add-ons",
+    ],
+)
+def test_they_stay_apart_where_order_could_matter(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    paths = enabled(tmp_path, **overrides)
+    assert CHAINED_MIDDLEWARE not in paths
+    assert USER_AGENT in paths
+
+
+def test_a_middleware_between_with_no_process_request_leaves_them_chained(
+    tmp_path: Path,
+) -> None:
+    middlewares = {**project.DOWNLOADER_MIDDLEWARES, f"{__name__}.ResponsesOnly": 450}
+    paths = enabled(tmp_path, DOWNLOADER_MIDDLEWARES=middlewares)
+    assert CHAINED_MIDDLEWARE in paths
+    assert f"{__name__}.ResponsesOnly" in paths
