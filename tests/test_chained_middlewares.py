@@ -3,6 +3,7 @@ requests on the wire, and left apart wherever that could change what a middlewar
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,8 @@ USER_AGENT = "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware"
 
 def header_recorder(seen: dict[str, list[tuple[str, str]]]) -> web.Application:
     """``/h/{key}`` records the request's raw headers (order and repeats kept); ``/moved/{key}``
-    redirects there."""
+    redirects there, and ``/refresh/{key}`` is a gzip-compressed page whose meta refresh
+    leads there (followed only once the body is decompressed)."""
 
     async def record(request: web.Request) -> web.Response:
         seen[request.match_info["key"]] = [
@@ -37,9 +39,17 @@ def header_recorder(seen: dict[str, list[tuple[str, str]]]) -> web.Application:
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"/h/{request.match_info['key']}")
 
+    async def refresh(request: web.Request) -> web.Response:
+        page = f'<html><head><meta http-equiv="refresh" content="0; url=/h/{request.match_info["key"]}">'
+        return web.Response(
+            body=gzip.compress(page.encode()),
+            headers={"Content-Type": "text/html", "Content-Encoding": "gzip"},
+        )
+
     app = web.Application()
     app.router.add_get("/h/{key}", record)
     app.router.add_get("/moved/{key}", moved)
+    app.router.add_get("/refresh/{key}", refresh)
     return app
 
 
@@ -72,6 +82,15 @@ def unchained_middlewares() -> str:
 def test_requests_carry_the_same_headers_chained_or_not(
     server_loop: ServerLoop, tmp_path: Path, settings: list[str]
 ) -> None:
+    hops = same_requests_chained_or_not(server_loop, tmp_path, settings)
+    assert ("refreshed" in hops) is ("CRAWLER_METHOD=head" not in settings)
+
+
+def same_requests_chained_or_not(
+    server_loop: ServerLoop, tmp_path: Path, settings: list[str]
+) -> set[str]:
+    """Crawl the same pages with the middlewares chained and apart: the hops each run reached
+    (the same) and their request headers (the same, in the same order)."""
     seen: dict[str, list[tuple[str, str]]] = {}
     site = server_loop.http(header_recorder(seen))
     logs = {}
@@ -80,19 +99,24 @@ def test_requests_carry_the_same_headers_chained_or_not(
         ("apart", ["-s", f"DOWNLOADER_MIDDLEWARES={unchained_middlewares()}"]),
     ):
         urls = tmp_path / f"{run}.txt"
-        urls.write_text(f"{site}/h/{run}-direct\n{site}/moved/{run}-moved\n")
+        urls.write_text(
+            f"{site}/h/{run}-direct\n{site}/moved/{run}-moved\n{site}/refresh/{run}-refreshed\n"
+        )
         out = tmp_path / f"{run}.jsonl"
         result = scrapy_crawl("-a", f"urls={urls}", "-O", str(out), *settings, *extra)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert [row["outcome"] for row in read_rows(out)] == ["ok", "ok"]
+        assert [row["outcome"] for row in read_rows(out)] == ["ok"] * 3
         logs[run] = result.stderr
     assert CHAINED_LOG in logs["chained"]
     assert CHAINED_LOG not in logs["apart"]
-    for hop in ("direct", "moved"):  # the redirect's Referer names its run's URL
+    hops = {key.removeprefix("apart-") for key in seen if key.startswith("apart-")}
+    assert {key.removeprefix("chained-") for key in seen if key.startswith("chained-")} == hops
+    assert hops >= {"direct", "moved"}  # and "refreshed" where a GET reads the page whole
+    for hop in hops:  # a redirect's Referer names its run's URL
         chained = [(n, v.replace("chained-", "apart-")) for n, v in seen[f"chained-{hop}"]]
         assert chained == seen[f"apart-{hop}"]
-    names = [name for name, _ in seen["chained-direct"]]
-    assert "User-Agent" in names
+    assert "User-Agent" in [name for name, _ in seen["chained-direct"]]
+    return hops
 
 
 def enabled(tmp_path: Path, **overrides: Any) -> list[str]:
@@ -121,36 +145,20 @@ def test_the_project_settings_chain_them(tmp_path: Path) -> None:
     assert not set(CHAINED_MIDDLEWARES) & set(paths)
 
 
+def also(component: str, order: int) -> dict[str, Any]:
+    """The project's settings with ``component`` added to its downloader middlewares."""
+    return {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, component: order}}
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
-        {
-            "DOWNLOADER_MIDDLEWARES": {
-                **project.DOWNLOADER_MIDDLEWARES,
-                f"{__name__}.EarlyHeaders": 450,
-            }
-        },
-        {
-            "DOWNLOADER_MIDDLEWARES": {
-                **project.DOWNLOADER_MIDDLEWARES,
-                f"{__name__}.EarlyHeaders": 700,
-            }
-        },
-        {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, USER_AGENT: 500}},
-        {
-            "DOWNLOADER_MIDDLEWARES": {
-                **project.DOWNLOADER_MIDDLEWARES,
-                f"{__name__}.ResponsesOnly": 590,
-            }
-        },
-        {"ADDONS": {"crawler.addon.Addon": 0}},
-    ],
-    ids=[
-        "process-request-between",
-        "before-the-proxy",
-        "named-by-the-project",
-        "same-order",
-        "add-ons",
+        pytest.param(also(f"{__name__}.EarlyHeaders", 450), id="process-request-between"),
+        pytest.param(also(f"{__name__}.EarlyHeaders", 700), id="before-the-proxy"),
+        pytest.param(also(USER_AGENT, 500), id="named-by-the-project"),
+        pytest.param(also(f"{__name__}.ResponsesOnly", 590), id="same-order"),
+        pytest.param(also(f"{__name__}.ResponsesOnly", 595), id="process-response-between"),
+        pytest.param({"ADDONS": {"crawler.addon.Addon": 0}}, id="add-ons"),
     ],
 )
 def test_they_stay_apart_where_order_could_matter(
@@ -164,7 +172,6 @@ def test_they_stay_apart_where_order_could_matter(
 def test_a_middleware_between_with_no_process_request_leaves_them_chained(
     tmp_path: Path,
 ) -> None:
-    middlewares = {**project.DOWNLOADER_MIDDLEWARES, f"{__name__}.ResponsesOnly": 450}
-    paths = enabled(tmp_path, DOWNLOADER_MIDDLEWARES=middlewares)
+    paths = enabled(tmp_path, **also(f"{__name__}.ResponsesOnly", 450))
     assert CHAINED_MIDDLEWARE in paths
     assert f"{__name__}.ResponsesOnly" in paths
