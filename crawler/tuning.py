@@ -29,7 +29,7 @@ from scrapy.utils.python import global_object_name
 from scrapy.utils.request import request_httprepr
 from scrapy.utils.spider import iter_spider_classes
 
-from crawler.console import log_level
+from crawler.console import log_level, shows_scrapy_log
 from crawler.scheduler import LEAN_SCHEDULER
 
 if TYPE_CHECKING:
@@ -220,7 +220,8 @@ class ChainedMiddlewares:
                     logger.warning("Disabled %s: %s", path, e.args[0], extra={"crawler": crawler})
         if not members:
             raise NotConfigured("every chained middleware is off")
-        logger.info(
+        logger.log(
+            logging.INFO if shows_scrapy_log(crawler.settings) else logging.DEBUG,
             "Called as one by %s: %s",
             CHAINED_MIDDLEWARE,
             ", ".join(global_object_name(type(member)) for member in members),

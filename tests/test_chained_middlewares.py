@@ -103,7 +103,9 @@ def same_requests_chained_or_not(
             f"{site}/h/{run}-direct\n{site}/moved/{run}-moved\n{site}/refresh/{run}-refreshed\n"
         )
         out = tmp_path / f"{run}.jsonl"
-        result = scrapy_crawl("-a", f"urls={urls}", "-O", str(out), *settings, *extra)
+        result = scrapy_crawl(
+            "-a", f"urls={urls}", "-O", str(out), "-s", "CRAWLER_SCRAPY_LOG=True", *settings, *extra
+        )  # fmt: skip
         assert result.returncode == 0, result.stderr[-3000:]
         assert [row["outcome"] for row in read_rows(out)] == ["ok"] * 3
         logs[run] = result.stderr
@@ -117,6 +119,19 @@ def same_requests_chained_or_not(
         assert chained == seen[f"apart-{hop}"]
     assert "User-Agent" in [name for name, _ in seen["chained-direct"]]
     return hops
+
+
+def test_the_chain_is_named_with_scrapy_s_start_up_lines_only(
+    tmp_path: Path, server_loop: ServerLoop
+) -> None:
+    site = server_loop.http(header_recorder({}))
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site}/h/one\n")
+    for shown, extra in ((False, []), (True, ["-s", "CRAWLER_SCRAPY_LOG=True"])):
+        result = scrapy_crawl("-a", f"urls={urls}", "-O", str(tmp_path / "out.csv"), *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (CHAINED_LOG in result.stderr) is shown
+        assert ("Enabled downloader middlewares" in result.stderr) is shown
 
 
 def enabled(tmp_path: Path, **overrides: Any) -> list[str]:
