@@ -96,6 +96,8 @@ def canonical_url(url: str) -> str:
 
 def exportable(text: str) -> str:
     """``text``, with lone surrogates escaped (``\\ud800``): no output encoding can write them."""
+    if text.isascii():  # most text: no surrogate to look for
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -105,7 +105,9 @@ def _url_problem(
     """``(outcome, error)`` when ``url`` cannot be checked, else ``None``; ``unchecked`` are
     the schemes whose URLs are reported as not checked rather than as unsupported.
 
-    Scheme and host are those of the request (:func:`crawler.urls.request_parts`).
+    Scheme and host are those of the request (:func:`crawler.urls.request_parts`). A plain
+    URL (:func:`crawler.urls.sent_as_is`: http or https, a plain host and port, no control
+    character) has no problem but its length.
     """
     if not url:
         return Outcome.INVALID_URL, "empty URL"
@@ -114,6 +116,8 @@ def _url_problem(
             Outcome.URL_TOO_LONG,
             f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})",
         )
+    if sent_as_is(url):
+        return None
     if control := _CONTROL_CHARACTER.search(url):
         return Outcome.INVALID_URL, (
             f"URL contains the control character {control.group()!r} at {control.start() + 1}"
