@@ -61,6 +61,11 @@ def exportable_text(text: str) -> str:
     return _escaped(text)
 
 
+def _plain_text(text: str) -> bool:
+    """Whether every output takes ``text`` as it is: nothing to escape, nothing to cut."""
+    return len(text) <= MAX_TEXT and text.isascii() and text.isprintable()
+
+
 def _escaped(text: str) -> str:
     """:func:`exportable_text`, the long way."""
     try:
@@ -83,8 +88,15 @@ def bounded(text: str, limit: int = MAX_TEXT) -> str:
     return f"{text[:limit]}...[{len(text) - limit} characters cut]"
 
 
+def _exportable_hop(hop: dict[str, Any]) -> dict[str, Any]:
+    """``hop``, or a copy of it with its URL escaped and bounded when that changes it."""
+    url = hop.get("url")
+    text = bounded(exportable_text(str(url)))
+    return hop if text is url else {**hop, "url": text}
+
+
 def _bounded_chain(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    hops = [{**hop, "url": bounded(exportable_text(str(hop.get("url"))))} for hop in chain]
+    hops = [_exportable_hop(hop) for hop in chain]
     if len(hops) <= MAX_HOPS:
         return hops
     head, tail = (MAX_HOPS - 1) // 2, MAX_HOPS - 1 - (MAX_HOPS - 1) // 2
@@ -98,7 +110,7 @@ def exportable_row(row: UrlResult) -> UrlResult:
     chain bounded (:data:`MAX_HOPS`); a number that is not finite left empty."""
     for name in _TEXT:
         value = getattr(row, name)
-        if isinstance(value, str):
+        if isinstance(value, str) and not _plain_text(value):
             value = exportable_text(value)
             setattr(row, name, value if name in UNBOUNDED else bounded(value))
     if row.chain:
