@@ -287,7 +287,7 @@ class RunSummary:
         full = len(self._slowest) >= self.slowest_kept
         if full and total <= self._slowest[0][0]:
             return  # most rows: not among the slowest, nothing to build
-        slow = {"url": url, "outcome": outcome, "status": _int(status)}
+        slow: dict[str, Any] = {"url": url, "outcome": outcome, "status": _int(status)}
         slow.update(zip(PHASES, timings, strict=True))
         entry = (total, -next(self._order), slow)
         if full:
