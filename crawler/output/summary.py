@@ -198,7 +198,9 @@ class PhaseSummary:
             for ms in self.values:  # added in order, as the sketch would: the same sum
                 total += ms
             low, high = min(self.values), max(self.values)
-            bins = Counter(map(_bin, self.values))
+            bins: Counter[int] = Counter()
+            for ms, count in Counter(self.values).items():  # values repeat: each binned once
+                bins[_bin(ms)] += count
         else:
             total, low, high, bins = self.sketch.sum, self._min, self._max, self._bins
         figures: dict[str, Any] = {
@@ -276,7 +278,9 @@ class RunSummary:
             self.not_ok += 1
             host["not_ok"] += 1
             self._keep_failure(data, outcome, url, status)
-        timings = [_number(ms) for ms in data[_TIMINGS:]]
+        timings = [  # a result row's are floats or None already: no call for them
+            ms if ms is None or type(ms) is float else _number(ms) for ms in data[_TIMINGS:]
+        ]
         for phase, ms in zip(self._phases, timings, strict=True):
             if ms is not None:
                 phase.add(ms)
