@@ -61,11 +61,6 @@ def exportable_text(text: str) -> str:
     return _escaped(text)
 
 
-def _plain_text(text: str) -> bool:
-    """Whether every output takes ``text`` as it is: nothing to escape, nothing to cut."""
-    return len(text) <= MAX_TEXT and text.isascii() and text.isprintable()
-
-
 def _escaped(text: str) -> str:
     """:func:`exportable_text`, the long way."""
     try:
@@ -110,9 +105,12 @@ def exportable_row(row: UrlResult) -> UrlResult:
     chain bounded (:data:`MAX_HOPS`); a number that is not finite left empty."""
     for name in _TEXT:
         value = getattr(row, name)
-        if isinstance(value, str) and not _plain_text(value):
-            value = exportable_text(value)
-            setattr(row, name, value if name in UNBOUNDED else bounded(value))
+        if not isinstance(value, str):
+            continue
+        if len(value) <= MAX_TEXT and value.isascii() and value.isprintable():
+            continue  # most text: nothing to escape, nothing to cut
+        value = exportable_text(value)
+        setattr(row, name, value if name in UNBOUNDED else bounded(value))
     if row.chain:
         row.chain = _bounded_chain(row.chain)
     for name in _FLOATS:
