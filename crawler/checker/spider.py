@@ -45,7 +45,7 @@ from crawler.checker.read_ahead import (
 from crawler.checker.rows import entry_row, request_row
 from crawler.checker.rules import UrlFilter
 from crawler.exceptions import NotStartedError
-from crawler.fingerprints import FingerprintSet
+from crawler.fingerprints import FingerprintSet, url_fingerprint
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT
 from crawler.names import (
     SETTINGS,
@@ -58,7 +58,6 @@ from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
 from crawler.scale.redis.config import REDIS_ERRORS_STAT, RedisJob, RedisUnavailableError
 from crawler.scale.redis.entries import RedisEntries
-from crawler.scale.shard import url_fingerprint
 from crawler.scheduler import use_lean_scheduler
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares, use_lean_stats
