@@ -1,4 +1,5 @@
-"""A set of 64-bit URL fingerprints in bounded memory, for duplicate detection.
+"""64-bit URL fingerprints (:func:`url_fingerprint`) and a set of them in bounded memory, for
+duplicate detection.
 
 Recent fingerprints sit in a small ``set``; when it fills, they are written (sorted, in one
 transaction) to a private temporary SQLite database: its page cache is capped, the rest of the
@@ -10,9 +11,12 @@ most lookups of new URLs without asking SQLite. Memory stays flat whatever the n
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from typing import TYPE_CHECKING
 
 from crawler.scratch import scratch_database
+from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
     import sqlite3
@@ -24,6 +28,16 @@ BLOOM_BITS = 1 << 22
 million (each false positive costs one SQLite lookup, a few µs)."""
 CACHE_KIB = 512
 """SQLite page cache of the table, in KiB."""
+
+
+# The last result is kept: a worker's shard check and its duplicate check ask for the same URL
+# one after the other, and canonicalising is the dearest step of reading an entry.
+@functools.lru_cache(maxsize=1)
+def url_fingerprint(url: str) -> int:
+    """A 64-bit fingerprint of ``url``'s canonical form (equal for duplicate URLs)."""
+    digest = hashlib.blake2b(canonical_url(url).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
 
 _SIGN = 1 << 63  # SQLite integers are signed: fingerprints are shifted into its range
 _MAX = 1 << 64

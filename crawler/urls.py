@@ -53,7 +53,9 @@ def _plain_host(host: str) -> bool:
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-@lru_cache(maxsize=4)  # the spider asks about an entry's URL a few times in a row
+# An entry's URL is asked about a few times in a row when the spider reads it, and again when
+# its row is counted: up to CRAWLER_READ_AHEAD (1,000) queued requests and those in flight later.
+@lru_cache(maxsize=2048)
 def _plain(url: str) -> re.Match[str] | None:
     """The match of a plain URL (:data:`_PLAIN`), or ``None`` for any other."""
     match = _PLAIN.fullmatch(url)
@@ -96,6 +98,8 @@ def canonical_url(url: str) -> str:
 
 def exportable(text: str) -> str:
     """``text``, with lone surrogates escaped (``\\ud800``): no output encoding can write them."""
+    if text.isascii():  # most text: no surrogate to look for
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

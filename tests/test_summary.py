@@ -86,6 +86,16 @@ def test_phase_figures_are_exact_for_a_small_run(
         assert figures[f"p{p}"] == pytest.approx(exact_percentile(values, p), abs=1e-3), p
 
 
+def test_a_result_row_counts_as_its_export_row(rows: list[dict], summary: dict) -> None:
+    """The summary reads a :class:`UrlResult`'s attributes as it reads an export row's keys."""
+    fields = set(FIELDS)
+    with RunSummary(slowest=10, examples=5) as run:
+        for row in rows:
+            run.add(UrlResult(**{name: value for name, value in row.items() if name in fields}))
+        counted = run.as_dict()
+    assert {**counted, "generated_at": None} == {**summary, "generated_at": None}
+
+
 def test_p99_of_18_values_is_near_their_maximum() -> None:
     """Issue 16: 18 values up to 15,000 ms had a sketched p99 of 3,012 ms (the 17th value)."""
     values = [float(v) for v in (*range(100, 1700, 100), 3012, 15000)]

@@ -64,6 +64,7 @@ class ResultPipeline:
         )
         self.slo = SloPolicy.from_settings(crawler.settings)
         self.hosts = HostTable.from_settings(crawler.settings)
+        self._spider_rules: tuple[StatusRanges, SloPolicy] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -72,23 +73,30 @@ class ResultPipeline:
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
-    def _accept(self, row: UrlResult) -> StatusRanges:
-        if self.hosts and (rule := self.hosts.match(host_of(row.url))) and rule.accept:
-            return rule.accept
-        accept = getattr(self.crawler.spider, "accept", None)
-        return accept if isinstance(accept, StatusRanges) else self.default_accept
-
-    def _slo(self) -> SloPolicy:
-        slo = getattr(self.crawler.spider, "slo", None)
-        return self.slo.with_default(slo if isinstance(slo, Slo) else None)
+    def _run_rules(self) -> tuple[StatusRanges, SloPolicy]:
+        """The run's accepted statuses and SLO policy: the spider's ``accept`` and ``slo``
+        arguments over the settings, read at the first row (the spider takes them when it
+        is built)."""
+        if self._spider_rules is None:
+            spider = self.crawler.spider
+            accept = getattr(spider, "accept", None)
+            slo = getattr(spider, "slo", None)
+            self._spider_rules = (
+                accept if isinstance(accept, StatusRanges) else self.default_accept,
+                self.slo.with_default(slo if isinstance(slo, Slo) else None),
+            )
+        return self._spider_rules
 
     def process_item(self, item: Any) -> Any:
         """Make a :class:`UrlResult` exportable, judge and count it; pass anything else through."""
         if not isinstance(item, UrlResult):
             return item
         exportable_row(item)
-        judge(item, self._accept(item), accept_timeouts=self.accept_timeouts)
-        self._slo().apply(item)
+        accept, slo = self._run_rules()
+        if self.hosts and (rule := self.hosts.match(host_of(item.url))) and rule.accept:
+            accept = rule.accept
+        judge(item, accept, accept_timeouts=self.accept_timeouts)
+        slo.apply(item)
         self.stats.inc_value(ROWS_STAT)
         self.stats.inc_value(OUTCOME_STAT.format(item.outcome))
         if item.status is not None:

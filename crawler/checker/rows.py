@@ -98,8 +98,8 @@ def request_row(
     redactor: Redactor = DEFAULT,
 ) -> UrlResult:
     """The row of a URL whose last request is ``request`` (with ``response``, if any)."""
-    row = entry_row(entry, redactor=redactor)
-    masked = {entry.url: row.url}  # the same URL comes back as request, hop and response
+    url = redactor.url(entry.url)
+    masked = {entry.url: url}  # the same URL comes back as request, hop and response
 
     def mask(url: str) -> str:
         found = masked.get(url)
@@ -107,35 +107,39 @@ def request_row(
             found = masked[url] = redactor.url(url)
         return found
 
-    row.method = request.method
-    row.final_url = mask(request.url)
-    row.redirects = len(request.meta.get("redirect_urls", ()))
-    trace = request.meta.get(URL_TRACE_META_KEY)
-    hops: list[Hop] = []
+    meta = request.meta
+    trace = meta.get(URL_TRACE_META_KEY)
+    hops = trace.chain() if isinstance(trace, UrlTrace) else []
+    if response is None and (not hops or hops[-1].url != request.url):
+        hops.append(Hop(request.url, None, download_ms(request)))
+    row = UrlResult(
+        url=url,
+        source=entry.source,
+        line=entry.line,
+        final_url=mask(request.url),
+        method=request.method,
+        redirects=len(meta.get("redirect_urls", ())),
+        chain=[{"url": mask(hop.url), "status": hop.status, "ms": hop.ms} for hop in hops],
+        **timing_fields(request),
+    )
     if isinstance(trace, UrlTrace):
         row.attempts = trace.attempts
         row.started_at = _iso(trace.started_at)
         row.total_ms = trace.elapsed_ms()
-        hops = trace.chain()
-    if response is None and (not hops or hops[-1].url != request.url):
-        hops.append(Hop(request.url, None, download_ms(request)))
-    row.chain = [{**hop.as_dict(), "url": mask(hop.url)} for hop in hops]
+    if row.started_at is None and isinstance(timing := meta.get(TIMING_META_KEY), DownloadTiming):
+        row.started_at = _iso(timing.started_at)
     row.permanent_redirect, row.moved_to = permanent_move(row.chain)
-    timing = request.meta.get(TIMING_META_KEY)
-    if isinstance(timing, DownloadTiming):
-        for name, value in timing_fields(timing).items():
-            setattr(row, name, value)
-        if row.started_at is None:
-            row.started_at = _iso(timing.started_at)
     if response is not None:
         row.status = response.status
         row.final_url = mask(response.url)
-        if content_type := response.headers.get(b"Content-Type"):
+        headers = response.headers
+        if content_type := headers.get(b"Content-Type"):
             row.content_type = content_type.decode("latin-1")
-        length = response.headers.get(b"Content-Length")
+        length = headers.get(b"Content-Length")
         if length is not None and length.isdigit():
             row.content_length = int(length)
-        row.retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if b"Retry-After" in headers:  # seldom sent: get() would raise and catch inside
+            row.retry_after = retry_after_seconds(headers.get(b"Retry-After"))
         if row.bytes is None:
             row.bytes = len(response.body)
         row.partial_body = "download_stopped" in response.flags

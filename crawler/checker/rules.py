@@ -67,7 +67,7 @@ class UrlFilter:
 
     def reason(self, url: str) -> str | None:
         """Why ``url`` is excluded, or ``None`` when it is to be checked."""
-        if any(pattern.search(url) for pattern in self.include):
+        if self.include and any(pattern.search(url) for pattern in self.include):
             return None
         for pattern in self.exclude:
             if pattern.search(url):

@@ -45,7 +45,7 @@ from crawler.checker.read_ahead import (
 from crawler.checker.rows import entry_row, request_row
 from crawler.checker.rules import UrlFilter
 from crawler.exceptions import NotStartedError
-from crawler.fingerprints import FingerprintSet
+from crawler.fingerprints import FingerprintSet, url_fingerprint
 from crawler.items import ENTRIES_RESUMED_STAT, ENTRIES_STAT, ROWS_RESUMED_NOT_OK_STAT
 from crawler.names import (
     SETTINGS,
@@ -58,7 +58,6 @@ from crawler.output.run_summary import failures_shown
 from crawler.redact import Redactor
 from crawler.scale.redis.config import REDIS_ERRORS_STAT, RedisJob, RedisUnavailableError
 from crawler.scale.redis.entries import RedisEntries
-from crawler.scale.shard import url_fingerprint
 from crawler.scheduler import use_lean_scheduler
 from crawler.sources import STDIN, UrlEntry, UrlSourceError, input_names, open_sources
 from crawler.tuning import leave_out_unused_middlewares, use_lean_stats
@@ -105,7 +104,9 @@ def _url_problem(
     """``(outcome, error)`` when ``url`` cannot be checked, else ``None``; ``unchecked`` are
     the schemes whose URLs are reported as not checked rather than as unsupported.
 
-    Scheme and host are those of the request (:func:`crawler.urls.request_parts`).
+    Scheme and host are those of the request (:func:`crawler.urls.request_parts`). A plain
+    URL (:func:`crawler.urls.sent_as_is`: http or https, a plain host and port, no control
+    character) has no problem but its length.
     """
     if not url:
         return Outcome.INVALID_URL, "empty URL"
@@ -114,6 +115,8 @@ def _url_problem(
             Outcome.URL_TOO_LONG,
             f"URL is {len(url)} characters long (URLLENGTH_LIMIT={max_length})",
         )
+    if sent_as_is(url):
+        return None
     if control := _CONTROL_CHARACTER.search(url):
         return Outcome.INVALID_URL, (
             f"URL contains the control character {control.group()!r} at {control.start() + 1}"

@@ -83,8 +83,15 @@ def bounded(text: str, limit: int = MAX_TEXT) -> str:
     return f"{text[:limit]}...[{len(text) - limit} characters cut]"
 
 
+def _exportable_hop(hop: dict[str, Any]) -> dict[str, Any]:
+    """``hop``, or a copy of it with its URL escaped and bounded when that changes it."""
+    url = hop.get("url")
+    text = bounded(exportable_text(str(url)))
+    return hop if text is url else {**hop, "url": text}
+
+
 def _bounded_chain(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    hops = [{**hop, "url": bounded(exportable_text(str(hop.get("url"))))} for hop in chain]
+    hops = [_exportable_hop(hop) for hop in chain]
     if len(hops) <= MAX_HOPS:
         return hops
     head, tail = (MAX_HOPS - 1) // 2, MAX_HOPS - 1 - (MAX_HOPS - 1) // 2
@@ -98,9 +105,12 @@ def exportable_row(row: UrlResult) -> UrlResult:
     chain bounded (:data:`MAX_HOPS`); a number that is not finite left empty."""
     for name in _TEXT:
         value = getattr(row, name)
-        if isinstance(value, str):
-            value = exportable_text(value)
-            setattr(row, name, value if name in UNBOUNDED else bounded(value))
+        if not isinstance(value, str):
+            continue
+        if len(value) <= MAX_TEXT and value.isascii() and value.isprintable():
+            continue  # most text: nothing to escape, nothing to cut
+        value = exportable_text(value)
+        setattr(row, name, value if name in UNBOUNDED else bounded(value))
     if row.chain:
         row.chain = _bounded_chain(row.chain)
     for name in _FLOATS:

@@ -12,12 +12,13 @@ import heapq
 import itertools
 import json
 import math
+import operator
 import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ddsketch import DDSketch
 
@@ -38,19 +39,38 @@ ERROR_CHARS = 1000
 """How much of a failing row's ``error`` the reports show."""
 
 
-_USED = (
-    "url",
-    "source",
-    "line",
-    "outcome",
-    "ok",
-    "status",
-    "error",
-    "attempts",
-    "redirects",
-    "retry_after",
-    *PHASES,
-)
+class _Used(NamedTuple):
+    """The cells of a row that the summary reads, as the row holds them."""
+
+    url: Any
+    source: Any
+    line: Any
+    outcome: Any
+    ok: Any
+    status: Any
+    error: Any
+    attempts: Any
+    redirects: Any
+    retry_after: Any
+    queue_ms: Any
+    dns_ms: Any
+    connect_ms: Any
+    tls_ms: Any
+    ttfb_ms: Any
+    download_ms: Any
+    total_ms: Any
+
+    @classmethod
+    def of(cls, row: Any) -> _Used:
+        """The cells of ``row``: a :class:`~crawler.items.UrlResult` or a mapping."""
+        if isinstance(row, Mapping):
+            return cls._make(row.get(name) for name in cls._fields)
+        return cls._make(_used_attributes(row))
+
+
+_used_attributes = operator.attrgetter(*_Used._fields)
+_TIMINGS = _Used._fields.index(PHASES[0])
+"""Where the phases start among the cells (in the order of :data:`PHASES`)."""
 _STEPS = (1.0, 2.0, 5.0)
 _LOWEST_BIN = -9  # 0.001 ms; anything shorter (0.0 included) falls in the first bin
 
@@ -71,6 +91,8 @@ def _bin_edge(index: int) -> float:
 
 def _number(value: Any) -> float | None:
     """A number from a row cell: JSON numbers, CSV strings, empty for none."""
+    if type(value) is float:  # most cells: what float() would return
+        return value
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -176,7 +198,9 @@ class PhaseSummary:
             for ms in self.values:  # added in order, as the sketch would: the same sum
                 total += ms
             low, high = min(self.values), max(self.values)
-            bins = Counter(map(_bin, self.values))
+            bins: Counter[int] = Counter()
+            for ms, count in Counter(self.values).items():  # values repeat: each binned once
+                bins[_bin(ms)] += count
         else:
             total, low, high, bins = self.sketch.sum, self._min, self._max, self._bins
         figures: dict[str, Any] = {
@@ -221,6 +245,7 @@ class RunSummary:
         self.status_classes: Counter[str] = Counter()
         self.hosts: dict[str, Counter[str]] = {}
         self.phases = {phase: PhaseSummary() for phase in PHASES}
+        self._phases = tuple(self.phases.values())
         self.retried_urls = 0
         self.retries = 0
         self.redirects = 0
@@ -233,17 +258,18 @@ class RunSummary:
 
     def add(self, row: Any) -> None:
         """Count one row: a :class:`~crawler.items.UrlResult` or a mapping (export row)."""
-        data: Mapping[str, Any] = (
-            row if isinstance(row, Mapping) else {name: getattr(row, name) for name in _USED}
-        )
-        url = str(data.get("url") or "")
-        outcome = str(data.get("outcome") or "unknown")
-        ok = _flag(data.get("ok"))
-        status = _number(data.get("status"))
+        data = _Used.of(row)
+        url = str(data.url or "")
+        outcome = str(data.outcome or "unknown")
+        ok = _flag(data.ok)
+        status = _number(data.status)
         self.rows += 1
         self.outcomes[outcome] += 1
         self.status_classes[status_class(status)] += 1
-        host = self.hosts.setdefault(host_of(url), Counter())
+        host_name = host_of(url)
+        host = self.hosts.get(host_name)
+        if host is None:
+            host = self.hosts[host_name] = Counter()
         host["rows"] += 1
         if ok is True:
             self.ok += 1
@@ -252,42 +278,43 @@ class RunSummary:
             self.not_ok += 1
             host["not_ok"] += 1
             self._keep_failure(data, outcome, url, status)
-        timings = {phase: _number(data.get(phase)) for phase in PHASES}
-        for phase, ms in timings.items():
+        timings = [  # a result row's are floats or None already: no call for them
+            ms if ms is None or type(ms) is float else _number(ms) for ms in data[_TIMINGS:]
+        ]
+        for phase, ms in zip(self._phases, timings, strict=True):
             if ms is not None:
-                self.phases[phase].add(ms)
+                phase.add(ms)
         self._count_retries(data)
-        total = timings["total_ms"]
+        total = timings[-1]
         if total is None or ok is not True or not self.slowest_kept:
             return
         full = len(self._slowest) >= self.slowest_kept
         if full and total <= self._slowest[0][0]:
             return  # most rows: not among the slowest, nothing to build
-        slow = {"url": url, "outcome": outcome, "status": _int(status), **timings}
+        slow: dict[str, Any] = {"url": url, "outcome": outcome, "status": _int(status)}
+        slow.update(zip(PHASES, timings, strict=True))
         entry = (total, -next(self._order), slow)
         if full:
             heapq.heapreplace(self._slowest, entry)
         else:
             heapq.heappush(self._slowest, entry)
 
-    def _count_retries(self, data: Mapping[str, Any]) -> None:
-        attempts = _number(data.get("attempts"))
-        redirects = _number(data.get("redirects")) or 0
+    def _count_retries(self, data: _Used) -> None:
+        attempts = _number(data.attempts)
+        redirects = _number(data.redirects) or 0
         self.redirects += int(redirects)
         if attempts is not None and attempts - 1 - redirects > 0:
             self.retried_urls += 1
             self.retries += int(attempts - 1 - redirects)
-        if _number(data.get("retry_after")) is not None:
+        if _number(data.retry_after) is not None:
             self.retry_after_rows += 1
 
-    def _keep_failure(
-        self, data: Mapping[str, Any], outcome: str, url: str, status: float | None
-    ) -> None:
-        error = data.get("error")
+    def _keep_failure(self, data: _Used, outcome: str, url: str, status: float | None) -> None:
+        error = data.error
         failure = {
             "url": url,
-            "source": str(data.get("source") or ""),
-            "line": _int(_number(data.get("line"))),
+            "source": str(data.source or ""),
+            "line": _int(_number(data.line)),
             "outcome": outcome,
             "status": _int(status),
             "error": str(error)[:ERROR_CHARS] if error else None,

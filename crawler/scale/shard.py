@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crawler.urls import canonical_url
+from crawler.fingerprints import url_fingerprint
 
 if TYPE_CHECKING:
     from crawler.sources import UrlEntry
 
 __all__ = ["Shard", "parse_workers", "url_fingerprint"]
-
-
-# The last result is kept: a worker's shard check and its duplicate check ask for the same URL
-# one after the other, and canonicalising is the dearest step of reading an entry.
-@functools.lru_cache(maxsize=1)
-def url_fingerprint(url: str) -> int:
-    """A 64-bit fingerprint of ``url``'s canonical form (equal for duplicate URLs)."""
-    digest = hashlib.blake2b(canonical_url(url).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 def parse_workers(value: object, *, name: str = "CRAWLER_WORKERS") -> int:

@@ -25,11 +25,11 @@ from urllib.parse import urldefrag
 from scrapy import signals
 
 from crawler.checker.outcomes import Outcome
+from crawler.fingerprints import url_fingerprint
 from crawler.items import UrlResult
 from crawler.names import SETTINGS
 from crawler.output.cells import CsvConfig, csv_cell, exportable_text
 from crawler.output.feeds import local_path
-from crawler.scale.shard import url_fingerprint
 from crawler.scratch import scratch_database
 
 if TYPE_CHECKING:
