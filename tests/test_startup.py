@@ -29,6 +29,7 @@ NOT_IMPORTED = (
     "tldextract",  # Scrapy's cookies middleware, turned off
     "crawler.output.merge",  # workers and `scrapy merge`
     "crawler.scale.parts_progress",  # workers
+    "crawler.scale.workers",  # workers (the parent's side)
     "crawler.site.spider",  # the site spider
 )
 
