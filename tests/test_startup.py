@@ -31,6 +31,7 @@ NOT_IMPORTED = (
     "crawler.scale.parts_progress",  # workers
     "crawler.scale.workers",  # workers (the parent's side)
     "crawler.site.spider",  # the site spider
+    "ddsketch",  # the summary of a phase with more than 100,000 values
 )
 
 

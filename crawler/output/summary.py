@@ -20,13 +20,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, overload
 
-from ddsketch import DDSketch
-
 from crawler.checker.outcomes import UNREACHABLE
 from crawler.urls import authority_of
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from ddsketch import DDSketch
 
 PHASES = ("queue_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
 """Timing fields summarised, in the order of a download."""
@@ -176,7 +176,7 @@ class PhaseSummary:
     """
 
     def __init__(self, exact: int = EXACT_VALUES) -> None:
-        self.sketch = DDSketch(RELATIVE_ACCURACY)
+        self._sketch: DDSketch | None = None
         self.values: array[float] | None = array("d")
         self.exact = exact
         self.count = 0
@@ -196,6 +196,15 @@ class PhaseSummary:
             for kept in values:
                 self._record(kept)
         self._record(ms)
+
+    @property
+    def sketch(self) -> DDSketch:
+        """The sketch of a phase with more than ``exact`` values, built when first needed."""
+        if self._sketch is None:
+            from ddsketch import DDSketch  # a phase with fewer values never imports it
+
+            self._sketch = DDSketch(RELATIVE_ACCURACY)
+        return self._sketch
 
     def _record(self, ms: float) -> None:
         self.sketch.add(ms)
