@@ -138,7 +138,7 @@ def test_exact_percentiles_equal_those_of_the_sorted_values(count: int) -> None:
 
 
 def test_the_exact_percentiles_of_a_large_run_build_no_sorted_copy_of_its_values() -> None:
-    """A sorted list of 100,000 values (floats and pointers, 3.2 MB) was the peak of a long
+    """A sorted list of every value (a float object and a pointer each) was the peak of a long
     run's memory, at its very end."""
     values = [(i * 7919 % 100_003) / 7 for i in range(100_000)]
     phase = _phase_of(values)
