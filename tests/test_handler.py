@@ -37,6 +37,7 @@ from crawler.handler.config import HandlerConfig
 from crawler.handler.download import STALE_CONNECTIONS
 from crawler.handler.errors import closed_by_server, scrapy_download_error
 from crawler.handler.stats import STATS_PREFIX
+from crawler.handler.tls import make_ssl_context
 from tests._asyncio import coroutine_test
 from tests._handler import build_handler, open_handler
 from tests.delays import FullBacklog
@@ -230,6 +231,26 @@ async def test_trusted_certificate_verifies(
         response = await handler.download_request(Request(tls_site))
     assert response.body == b"secure"
     assert isinstance(response.certificate, bytes)
+
+
+@coroutine_test
+async def test_certificates_are_read_on_the_first_https_download_only(
+    tls_site: str,
+    client_ip_site: str,
+    tls_ca: trustme.CA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca_file = tmp_path / "ca.pem"  # a CA file of its own: a context no other test shares
+    tls_ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    async with open_handler({"DOWNLOAD_VERIFY_CERTIFICATES": True}) as handler:
+        context = make_ssl_context(handler.config)  # the handler's (shared) context
+        await handler.download_request(Request(client_ip_site))
+        assert context.cert_store_stats()["x509_ca"] == 0  # plain HTTP: none read
+        response = await handler.download_request(Request(tls_site))
+        assert context.cert_store_stats()["x509_ca"] == 1  # the CA in SSL_CERT_FILE
+    assert response.body == b"secure"
 
 
 @pytest.fixture(scope="module")

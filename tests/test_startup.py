@@ -29,7 +29,9 @@ NOT_IMPORTED = (
     "tldextract",  # Scrapy's cookies middleware, turned off
     "crawler.output.merge",  # workers and `scrapy merge`
     "crawler.scale.parts_progress",  # workers
+    "crawler.scale.workers",  # workers (the parent's side)
     "crawler.site.spider",  # the site spider
+    "ddsketch",  # the summary of a phase with more than 100,000 values
 )
 
 
@@ -65,6 +67,41 @@ def test_a_plain_crawl_imports_no_module_it_does_not_use(
     imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE))
     assert "crawler.handler.download" in imported  # the import times were read
     assert sorted(imported & set(NOT_IMPORTED)) == []
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+
+# registered first, so called last: after the crawl's own exit handlers
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count(), file=sys.stderr))
+from scrapy.cmdline import execute
+
+execute(["scrapy", *sys.argv[1:]])
+"""
+
+
+def test_a_crawl_leaves_its_heap_out_of_the_collections_at_exit(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    """The interpreter's last collections walk every object Scrapy, Twisted and aiohttp made,
+    a large part of a short run's time: a crawl freezes them (``gc.freeze``) first."""
+    site = server_loop.http(checker_app())
+    listed = tmp_path / "urls.txt"
+    listed.write_text(f"{site}/ok\n")
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "crawl", "urls", "-a", f"urls={listed}", "-O", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [row["outcome"] for row in read_rows(out)] == ["ok"]
+    frozen = re.search(r"frozen at exit: (\d+)", done.stderr)
+    assert frozen is not None, done.stderr[-3000:]
+    assert int(frozen[1]) > 10_000  # Scrapy's, Twisted's, aiohttp's objects: not 0
 
 
 PROJECT_SPIDER = """

@@ -6,7 +6,9 @@ import bisect
 import itertools
 import json
 import logging
+import random
 import statistics
+import tracemalloc
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -120,6 +122,44 @@ def test_percentiles_are_sketched_beyond_the_values_kept(count: int) -> None:
     for p in PERCENTILES:
         expected = exact_percentile(values, p)
         assert figures[f"p{p}"] == pytest.approx(expected, rel=RELATIVE_ACCURACY, abs=1), p
+
+
+def _phase_of(values: list[float]) -> PhaseSummary:
+    phase = PhaseSummary()
+    for value in values:
+        phase.add(value)
+    return phase
+
+
+@pytest.mark.parametrize("count", [1, 2, 8192, 8193, 30_001])
+def test_exact_percentiles_equal_those_of_the_sorted_values(count: int) -> None:
+    draw = random.Random(count)
+    values = [round(draw.lognormvariate(1, 1.5), 3) for _ in range(count)]
+    values[count // 2 :] = values[: count - count // 2]  # many equal values
+    ordered = sorted(values)
+    figures = _phase_of(values).as_dict()
+    assert figures["exact"] is True
+    for p in PERCENTILES:
+        position = p / 100 * (count - 1)
+        below = int(position)
+        above = min(below + 1, count - 1)
+        expected = ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+        assert figures[f"p{p}"] == round(expected, 3), p
+
+
+def test_the_exact_percentiles_of_a_large_run_build_no_sorted_copy_of_its_values() -> None:
+    """A sorted list of every value (a float object and a pointer each) was the peak of a long
+    run's memory, at its very end."""
+    values = [(i * 7919 % 100_003) / 7 for i in range(100_000)]
+    phase = _phase_of(values)
+    tracemalloc.start()
+    try:
+        figures = phase.as_dict()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert figures["p50"] == round(statistics.median(values), 3)
+    assert peak < 1_200_000  # the values themselves take 800,000 bytes
 
 
 @pytest.mark.parametrize("phase", ["dns_ms", "total_ms", "queue_ms"])

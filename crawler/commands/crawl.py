@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import logging
 import sys
 from typing import TYPE_CHECKING, NoReturn
@@ -22,7 +24,7 @@ from crawler.output.exporters import EXPORTS_FAILED
 from crawler.output.feeds import check_outputs, check_resume_outputs
 from crawler.output.progress import progress_settings
 from crawler.scale.redis.config import REDIS_ERRORS_STAT, check_worker_outputs
-from crawler.scale.workers import WorkerPlan, run_workers, watch_parent, workers_wanted
+from crawler.scale.shard import watch_parent, workers_wanted
 from crawler.site.sitemaps import SITEMAP_ERRORS_STAT
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import Settings
+
+    from crawler.scale.workers import WorkerPlan
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +117,10 @@ class Command(ScrapyCrawlCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         watch_parent()  # a worker of `-a workers=N` stops when its parent dies
+        # The interpreter's last collections, at exit, walk every object of Scrapy, Twisted and
+        # aiohttp more than once, to free what the exit frees anyway: a crawl has closed what
+        # it opened. Frozen first (atexit calls it before them), they are left alone.
+        atexit.register(gc.freeze)
         if unknown := [arg for arg in args if arg.startswith("-")]:
             self._usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         if len(args) != 1:
@@ -133,6 +141,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         if plan is not None:
+            from crawler.scale.workers import run_workers
+
             self.exitcode = run_workers(plan, settings)
             return
         try:
@@ -180,4 +190,8 @@ def _checked_plan(
     workers = workers_wanted(arguments, settings)
     if resume := arguments.get("resume"):
         check_resume_outputs(settings.getdict("FEEDS"), resume, workers=workers)
-    return WorkerPlan.from_run(spider, arguments, settings, workers) if workers > 1 else None
+    if workers <= 1:
+        return None
+    from crawler.scale.workers import WorkerPlan  # the parent's side: not in a plain run
+
+    return WorkerPlan.from_run(spider, arguments, settings, workers)

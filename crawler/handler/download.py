@@ -185,6 +185,8 @@ class AiohttpDownloadHandler(BaseDownloadHandler):
         scheme = urlparse_cached(request).scheme
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme '{scheme}': {request.url}")
+        if scheme == "https":
+            self._ssl_context.load_pending_certs()
         timeout: float = request.meta.get("download_timeout", self.config.download_timeout)
         async with self._slot_limits.turn(request):  # the slot's turn: before the clock starts
             timing = DownloadTiming(started_at=time.time())

@@ -8,7 +8,7 @@ import ssl
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crawler.handler.timing import TimedSSLContext
 
@@ -34,11 +34,34 @@ def _keylog_filename() -> str | None:
     return filename
 
 
-def make_ssl_context(config: HandlerConfig) -> TimedSSLContext:
+class HandlerSSLContext(TimedSSLContext):
+    """The handler's context: with verification on, it reads the default CA certificates
+    when first needed (:meth:`load_pending_certs`), not when built, so a crawl of ``http://``
+    URLs alone never reads them."""
+
+    _certs_pending = False
+
+    def defer_default_certs(self) -> None:
+        """Read the default CA certificates when first needed."""
+        self._certs_pending = True
+
+    def load_pending_certs(self) -> None:
+        """Read the default CA certificates, unless done already. The handler calls it before
+        the clock of an ``https://`` download starts, so no phase counts the reading."""
+        if self._certs_pending:
+            self._certs_pending = False
+            self.load_default_certs()
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self.load_pending_certs()  # a handshake the handler did not foresee (an https proxy)
+        return super().wrap_bio(*args, **kwargs)
+
+
+def make_ssl_context(config: HandlerConfig) -> HandlerSSLContext:
     """An SSL context honouring ``DOWNLOAD_VERIFY_CERTIFICATES``, TLS versions and ciphers.
 
-    Handlers with the same TLS settings (the ``http`` and ``https`` ones of a crawl) share one:
-    loading the default certificates is a large part of a crawl's start-up.
+    Handlers with the same TLS settings (the ``http`` and ``https`` ones of a crawl) share one,
+    so the default certificates, when needed, are read once.
     """
     return _ssl_context(
         config.verify_certificates,
@@ -58,14 +81,14 @@ def _ssl_context(
     ciphers: str | None,
     keylog: str | None,
     _certificates: ssl.DefaultVerifyPaths | None,
-) -> TimedSSLContext:
+) -> HandlerSSLContext:
     """The context of these settings; ``_certificates`` (where the default certificates are
     read from: ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) is part of the key only."""
-    context = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = HandlerSSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if verify_certificates:
         context.check_hostname = True
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_default_certs()
+        context.defer_default_certs()
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -15,18 +15,19 @@ import math
 import operator
 import tempfile
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
-
-from ddsketch import DDSketch
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, overload
 
 from crawler.checker.outcomes import UNREACHABLE
 from crawler.urls import authority_of
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from ddsketch import DDSketch
 
 PHASES = ("queue_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
 """Timing fields summarised, in the order of a download."""
@@ -131,6 +132,55 @@ def status_class(status: float | None) -> str:
     return f"{int(status) // 100}xx" if status is not None else "none"
 
 
+class SortedRuns(Sequence[float]):
+    """``values`` in ascending order, read by rank, without a sorted copy of them all.
+
+    A list of floats costs four times the values' ``array``: sorted runs of :data:`RUN`
+    values each, kept as arrays, make the copy, and a rank is found by bisecting them.
+    """
+
+    RUN = 4096
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._runs = [
+            array("d", sorted(values[start : start + self.RUN]))
+            for start in range(0, len(values), self.RUN)
+        ]
+        self._length = len(values)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _at_or_below(self, value: float) -> int:
+        return sum(bisect_right(run, value) for run in self._runs)
+
+    @overload
+    def __getitem__(self, rank: int) -> float: ...
+    @overload
+    def __getitem__(self, rank: slice) -> Sequence[float]: ...
+    def __getitem__(self, rank: int | slice) -> float | Sequence[float]:
+        if isinstance(rank, slice):
+            return [self[index] for index in range(*rank.indices(self._length))]
+        if rank < 0:
+            rank += self._length
+        if not 0 <= rank < self._length:
+            raise IndexError(rank)
+        if len(self._runs) == 1:
+            return self._runs[0][rank]
+        found = math.inf  # the least value with more than `rank` values at or below it
+        for run in self._runs:
+            low, high = 0, len(run)
+            while low < high:
+                middle = (low + high) // 2
+                if self._at_or_below(run[middle]) > rank:
+                    high = middle
+                else:
+                    low = middle + 1
+            if low < len(run):
+                found = min(found, run[low])
+        return found
+
+
 def exact_percentile(ordered: Sequence[float], p: float) -> float:
     """Percentile ``p`` (0-100) of the sorted ``ordered``, linearly interpolated between ranks."""
     position = p / 100 * (len(ordered) - 1)
@@ -148,7 +198,7 @@ class PhaseSummary:
     """
 
     def __init__(self, exact: int = EXACT_VALUES) -> None:
-        self.sketch = DDSketch(RELATIVE_ACCURACY)
+        self._sketch: DDSketch | None = None
         self.values: array[float] | None = array("d")
         self.exact = exact
         self.count = 0
@@ -169,6 +219,15 @@ class PhaseSummary:
                 self._record(kept)
         self._record(ms)
 
+    @property
+    def sketch(self) -> DDSketch:
+        """The sketch of a phase with more than ``exact`` values, built when first needed."""
+        if self._sketch is None:
+            from ddsketch import DDSketch  # a phase with fewer values never imports it
+
+            self._sketch = DDSketch(RELATIVE_ACCURACY)
+        return self._sketch
+
     def _record(self, ms: float) -> None:
         self.sketch.add(ms)
         self._bins[_bin(ms)] += 1
@@ -180,7 +239,7 @@ class PhaseSummary:
         if not self.count:
             return None
         if self.values is not None:
-            return round(exact_percentile(sorted(self.values), p), 3)
+            return round(exact_percentile(SortedRuns(self.values), p), 3)
         value = self.sketch.get_quantile_value(p / 100)
         return None if value is None else round(float(value), 3)
 
@@ -198,9 +257,9 @@ class PhaseSummary:
             for ms in self.values:  # added in order, as the sketch would: the same sum
                 total += ms
             low, high = min(self.values), max(self.values)
-            bins: Counter[int] = Counter()
-            for ms, count in Counter(self.values).items():  # values repeat: each binned once
-                bins[_bin(ms)] += count
+            # binned one by one: a Counter of the values would hold a float and an entry for
+            # each distinct one, the run's memory peak at the end of a long run
+            bins: Counter[int] = Counter(map(_bin, self.values))
         else:
             total, low, high, bins = self.sketch.sum, self._min, self._max, self._bins
         figures: dict[str, Any] = {
@@ -210,7 +269,7 @@ class PhaseSummary:
             "max": round(high, 3),
             "exact": self.exact_percentiles,
         }
-        ordered = sorted(self.values) if self.values is not None else None
+        ordered = SortedRuns(self.values) if self.values is not None else None
         for p in PERCENTILES:
             figures[f"p{p}"] = (
                 round(exact_percentile(ordered, p), 3) if ordered else self.percentile(p)

@@ -1,17 +1,40 @@
-"""Which entries of a list one of several worker processes checks (``-a shard=I/N``)."""
+"""A worker process of a run split in several: how many a run wants, which entries of the
+list each checks (``-a shard=I/N``), and its watch on its parent. The parent's side is
+:mod:`crawler.scale.workers`, imported only by a run that starts workers."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crawler.fingerprints import url_fingerprint
+from crawler.names import SETTINGS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.settings import BaseSettings
+
     from crawler.sources import UrlEntry
 
-__all__ = ["Shard", "parse_workers", "url_fingerprint"]
+__all__ = [
+    "PARENT_FD_VARIABLE",
+    "Shard",
+    "parse_workers",
+    "url_fingerprint",
+    "watch_parent",
+    "workers_wanted",
+]
+
+logger = logging.getLogger(__name__)
+
+PARENT_FD_VARIABLE = "CRAWLER_WORKER_PARENT_FD"
+"""Environment variable naming a worker's end of the pipe only its parent writes to."""
 
 
 def parse_workers(value: object, *, name: str = "CRAWLER_WORKERS") -> int:
@@ -26,6 +49,33 @@ def parse_workers(value: object, *, name: str = "CRAWLER_WORKERS") -> int:
     if workers < 1:
         raise ValueError(f"{name} must be a number of processes >= 1 or 'auto', got {value!r}")
     return workers
+
+
+def workers_wanted(arguments: Mapping[str, str], settings: BaseSettings) -> int:
+    """The ``workers`` spider argument, else ``CRAWLER_WORKERS`` (``ValueError`` if bad)."""
+    if "workers" in arguments:
+        return parse_workers(arguments["workers"], name="workers")
+    return parse_workers(settings.get("CRAWLER_WORKERS", SETTINGS["CRAWLER_WORKERS"]))
+
+
+def watch_parent() -> None:
+    """In a worker: stop as on Ctrl-C (SIGTERM) once the parent is gone, however it died.
+
+    The parent passes the read end of a pipe it alone writes to; the kernel closes the write
+    end when the parent exits, SIGKILL included, and the read returns.
+    """
+    fd = os.environ.pop(PARENT_FD_VARIABLE, None)
+    if fd is None or not fd.isdigit():
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(int(fd), 1):
+                pass
+        logger.warning("The parent of this worker is gone: stopping, its rows so far are kept")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="crawler-parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ workers inherit, so no run starts there while workers of an earlier one still wr
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -32,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +45,7 @@ from crawler.output.feeds import local_path
 from crawler.output.progress import progress_settings
 from crawler.output.run_summary import failures_shown, publish_summary
 from crawler.output.summary import RunSummary
-from crawler.scale.shard import parse_workers
+from crawler.scale.shard import PARENT_FD_VARIABLE, watch_parent, workers_wanted
 from crawler.sources import STDIN, input_names
 
 if TYPE_CHECKING:
@@ -65,8 +63,6 @@ SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonlines", ".jsonl
 """Output suffixes workers can merge into, and their feed format (``.jsonl`` is the alias)."""
 PART_FORMATS = {"csv": ("csv", ".csv"), "json": ("jsonlines", ".jsonl")}
 PART_FORMATS["jsonlines"] = PART_FORMATS["json"]
-PARENT_FD_VARIABLE = "CRAWLER_WORKER_PARENT_FD"
-"""Environment variable naming a worker's end of the pipe only its parent writes to."""
 LOCK_NAME = ".lock"
 RUN_NAME = "run.json"
 """What a parts folder was made for (spider and lists): another run's rows are never taken."""
@@ -303,26 +299,6 @@ def _take_over(plan: WorkerPlan) -> int:
     return rows
 
 
-def watch_parent() -> None:
-    """In a worker: stop as on Ctrl-C (SIGTERM) once the parent is gone, however it died.
-
-    The parent passes the read end of a pipe it alone writes to; the kernel closes the write
-    end when the parent exits, SIGKILL included, and the read returns.
-    """
-    fd = os.environ.pop(PARENT_FD_VARIABLE, None)
-    if fd is None or not fd.isdigit():
-        return
-
-    def watch() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(int(fd), 1):
-                pass
-        logger.warning("The parent of this worker is gone: stopping, its rows so far are kept")
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="crawler-parent-watch", daemon=True).start()
-
-
 def _summarise(
     output: Path, settings: BaseSettings, spider: str, source: str, finish_reason: str
 ) -> None:
@@ -522,10 +498,3 @@ def _run(plan: WorkerPlan, settings: BaseSettings, lock: IO[bytes] | None) -> in
             "finished" if finished else "unfinished",
         )
     return _status(returncodes, failure_code)
-
-
-def workers_wanted(arguments: Mapping[str, str], settings: BaseSettings) -> int:
-    """The ``workers`` spider argument, else ``CRAWLER_WORKERS`` (``ValueError`` if bad)."""
-    if "workers" in arguments:
-        return parse_workers(arguments["workers"], name="workers")
-    return parse_workers(settings.get("CRAWLER_WORKERS", SETTINGS["CRAWLER_WORKERS"]))
