@@ -46,16 +46,17 @@ def test_a_component_turned_off_is_not_even_loaded(
     assert (component in loaded) is enabled
 
 
-def test_a_plain_crawl_imports_no_module_it_does_not_use(
-    server_loop: ServerLoop, tmp_path: Path
-) -> None:
+def crawl_one_url(
+    server_loop: ServerLoop, tmp_path: Path, python: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """``python`` (an interpreter and its options) runs ``scrapy crawl urls`` on one URL that
+    answers 200; the row is checked, the process returned."""
     site = server_loop.http(checker_app())
     listed = tmp_path / "urls.txt"
     listed.write_text(f"{site}/ok\n")
     out = tmp_path / "out.csv"
-    command = [sys.executable, "-X", "importtime", "-m", "scrapy", "crawl", "urls"]
     done = subprocess.run(
-        [*command, "-a", f"urls={listed}", "-O", str(out)],
+        [*python, "crawl", "urls", "-a", f"urls={listed}", "-O", str(out)],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
@@ -64,6 +65,15 @@ def test_a_plain_crawl_imports_no_module_it_does_not_use(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert [row["outcome"] for row in read_rows(out)] == ["ok"]
+    return done
+
+
+def test_a_plain_crawl_imports_no_module_it_does_not_use(
+    server_loop: ServerLoop, tmp_path: Path
+) -> None:
+    done = crawl_one_url(
+        server_loop, tmp_path, [sys.executable, "-X", "importtime", "-m", "scrapy"]
+    )
     imported = set(re.findall(r"^import time:.*\|\s+(\S+)$", done.stderr, re.MULTILINE))
     assert "crawler.handler.download" in imported  # the import times were read
     assert sorted(imported & set(NOT_IMPORTED)) == []
@@ -85,20 +95,7 @@ def test_a_crawl_leaves_its_heap_out_of_the_collections_at_exit(
 ) -> None:
     """The interpreter's last collections walk every object Scrapy, Twisted and aiohttp made,
     a large part of a short run's time: a crawl freezes them (``gc.freeze``) first."""
-    site = server_loop.http(checker_app())
-    listed = tmp_path / "urls.txt"
-    listed.write_text(f"{site}/ok\n")
-    out = tmp_path / "out.csv"
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE, "crawl", "urls", "-a", f"urls={listed}", "-O", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert [row["outcome"] for row in read_rows(out)] == ["ok"]
+    done = crawl_one_url(server_loop, tmp_path, [sys.executable, "-c", EXIT_PROBE])
     frozen = re.search(r"frozen at exit: (\d+)", done.stderr)
     assert frozen is not None, done.stderr[-3000:]
     assert int(frozen[1]) > 10_000  # Scrapy's, Twisted's, aiohttp's objects: not 0
