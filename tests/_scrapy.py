@@ -38,6 +38,20 @@ def run_scrapy(
         )
 
 
+def run_elsewhere(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to the end in a user's own directory ``cwd`` (not this project), with
+    the project importable as an install makes it; output captured as text."""
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
+
+
 def start_scrapy(*args: str, stderr: int | None = subprocess.PIPE) -> subprocess.Popen[bytes]:
     """Start ``scrapy ARGS`` in the project; the caller waits for it."""
     return subprocess.Popen(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests._apps import checker_app
+from tests._scrapy import run_elsewhere
 
 if TYPE_CHECKING:
-    from tests.servers import ServerLoop
+    from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+    from tests.servers import ServerLoop
 
 SCRIPT = """
 import sys
@@ -58,14 +57,9 @@ def site(server_loop: ServerLoop) -> str:
 def test_runner_downloads_and_closes_cleanly(site: str, runner: str, tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(SCRIPT.format(runner=runner)))
-    result = subprocess.run(
+    result = run_elsewhere(
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(script), f"{site}/ok"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-        check=False,
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RESULT 200 hello True" in result.stdout

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -31,7 +29,7 @@ from crawler import TIMING_META_KEY, DownloadTiming
 from crawler.exceptions import ConnectTimeoutError
 from tests._asyncio import coroutine_test
 from tests._handler import open_handler
-from tests._scrapy import PROJECT_ROOT
+from tests._scrapy import run_elsewhere, scrapy_command
 from tests.delays import (
     DNS_DELAY,
     FullBacklog,
@@ -239,15 +237,7 @@ def test_ttfb_of_a_post_answered_early_in_a_users_own_project(
     # and add up to no more than that hop, whose time is within the URL's.
     site = early_answer(server_loop, TTFB_DELAY)
     (tmp_path / "post.py").write_text(POSTING_SPIDER.replace("SITE", site))
-    result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "runspider", "post.py", "-o", "rows.jsonl"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-        check=False,
-    )
+    result = run_elsewhere(scrapy_command("runspider", "post.py", "-o", "rows.jsonl"), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert [status for status, _ in row["hops"]] == [307, 503, 200]
