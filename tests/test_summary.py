@@ -6,6 +6,7 @@ import bisect
 import itertools
 import json
 import logging
+import math
 import random
 import statistics
 import tracemalloc
@@ -25,6 +26,8 @@ from crawler.output.summary import (
     RELATIVE_ACCURACY,
     PhaseSummary,
     RunSummary,
+    SortedRuns,
+    _bin,
     log_lines,
 )
 from tests._apps import checker_app
@@ -178,6 +181,24 @@ def test_histogram_counts_every_value_in_its_bin(
         assert bin_["count"] == len(inside), bin_
         assert bin_["hi"] in EDGES
         assert bin_["lo"] == 0.0 or EDGES[bisect.bisect_left(EDGES, bin_["lo"])] == bin_["lo"]
+
+
+def test_histogram_of_kept_values_bins_each_value_as_bin_does() -> None:
+    """The kept values' histogram is the one :func:`_bin` gives value by value, over several
+    sorted runs, values at bin edges and on either side of them, zeros and duplicates."""
+    rng = random.Random(1205)
+    edges = [10.0 ** (i // 3) * (1.0, 2.0, 5.0)[i % 3] for i in range(-12, 24)]
+    values = [0.0, 0.0, 1e-12, 0.0005, 0.001]
+    for edge in edges:
+        values += [edge, math.nextafter(edge, 0.0), math.nextafter(edge, math.inf)]
+        values += [round(edge, 3), round(edge - 0.001, 3), round(edge + 0.001, 3)]
+    values += [round(rng.lognormvariate(2, 3), 3) for _ in range(3 * SortedRuns.RUN)]
+    values = [v for v in values if v >= 0.0]
+    rng.shuffle(values)
+    expected = Counter(map(_bin, values))
+    histogram = _phase_of(values).as_dict()["histogram"]
+    counts = {_bin(b["lo"]) if b["lo"] else -9: b["count"] for b in histogram}
+    assert {k: v for k, v in counts.items() if v} == dict(expected)
 
 
 def test_slowest_retries_and_failure_examples(rows: list[dict], summary: dict) -> None:

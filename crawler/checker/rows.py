@@ -15,7 +15,7 @@ from crawler.checker.trace import (
     download_ms,
     other_scheme_target,
 )
-from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming
 from crawler.items import UrlResult
 from crawler.redact import DEFAULT, Redactor
 
@@ -42,19 +42,22 @@ def timing_fields(source: Request | Response | DownloadTiming) -> dict[str, Any]
     timing = source if isinstance(source, DownloadTiming) else source.meta.get(TIMING_META_KEY)
     if not isinstance(timing, DownloadTiming):
         return {}
-    expiry = timing.cert_not_after
+    expiry = None if timing.certificate is None else timing.cert_not_after
+    # to_ms written out: six calls a row, most of them on ``None`` (a reused connection)
+    queue, dns, connect, tls = timing.queue, timing.dns, timing.connect, timing.tls
+    ttfb, download = timing.ttfb, timing.download
     return {
         "http_version": timing.http_version,
         "ip": timing.remote_ip,
         "tls_version": timing.tls_version,
         "cert_expires": expiry.isoformat() if expiry else None,
         "bytes": timing.bytes_received,
-        "queue_ms": to_ms(timing.queue),
-        "dns_ms": to_ms(timing.dns),
-        "connect_ms": to_ms(timing.connect),
-        "tls_ms": to_ms(timing.tls),
-        "ttfb_ms": to_ms(timing.ttfb),
-        "download_ms": to_ms(timing.download),
+        "queue_ms": None if queue is None else round(queue * 1000, 3),
+        "dns_ms": None if dns is None else round(dns * 1000, 3),
+        "connect_ms": None if connect is None else round(connect * 1000, 3),
+        "tls_ms": None if tls is None else round(tls * 1000, 3),
+        "ttfb_ms": None if ttfb is None else round(ttfb * 1000, 3),
+        "download_ms": None if download is None else round(download * 1000, 3),
         "connection_reused": timing.reused,
     }
 

@@ -25,6 +25,7 @@ from crawler.checker.outcomes import UNREACHABLE
 from crawler.urls import authority_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Self
 
     from ddsketch import DDSketch
@@ -151,6 +152,19 @@ class SortedRuns(Sequence[float]):
     def __len__(self) -> int:
         return self._length
 
+    def counts(self, key: Callable[[float], int]) -> Counter[int]:
+        """How many values give each ``key``, for a ``key`` that never decreases as the value
+        grows: a few bisections of each run per key, not a call per value."""
+        counts: Counter[int] = Counter()
+        for run in self._runs:
+            start, end = 0, len(run)
+            while start < end:
+                group = key(run[start])
+                stop = bisect_right(run, group, start, end, key=key)
+                counts[group] += stop - start
+                start = stop
+        return counts
+
     def _at_or_below(self, value: float) -> int:
         return sum(bisect_right(run, value) for run in self._runs)
 
@@ -252,14 +266,18 @@ class PhaseSummary:
         """JSON-ready figures; the histogram lists ``{lo, hi, count}`` bins in order."""
         if not self.count:
             return {"count": 0}
-        if self.values is not None:
+        values = self.values
+        ordered: SortedRuns | None = None
+        if values is not None:
+            ordered = SortedRuns(values)
             total = 0.0
-            for ms in self.values:  # added in order, as the sketch would: the same sum
+            for ms in values:  # added in order, as the sketch would: the same sum
                 total += ms
-            low, high = min(self.values), max(self.values)
-            # binned one by one: a Counter of the values would hold a float and an entry for
-            # each distinct one, the run's memory peak at the end of a long run
-            bins: Counter[int] = Counter(map(_bin, self.values))
+            low, high = min(values), max(values)
+            # binned by bisecting the sorted runs (a bin's values are next to each other):
+            # a Counter of the values would hold a float and an entry for each distinct one,
+            # the run's memory peak at the end of a long run
+            bins = ordered.counts(_bin)
         else:
             total, low, high, bins = self.sketch.sum, self._min, self._max, self._bins
         figures: dict[str, Any] = {
@@ -269,7 +287,6 @@ class PhaseSummary:
             "max": round(high, 3),
             "exact": self.exact_percentiles,
         }
-        ordered = SortedRuns(self.values) if self.values is not None else None
         for p in PERCENTILES:
             figures[f"p{p}"] = (
                 round(exact_percentile(ordered, p), 3) if ordered else self.percentile(p)
