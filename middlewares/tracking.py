@@ -6,13 +6,14 @@ import time
 from typing import TYPE_CHECKING
 
 from crawler.checker.trace import (
+    REDIRECT_STATUSES,
     URL_TRACE_META_KEY,
     Hop,
     UrlTrace,
-    download_ms,
     download_timing,
     other_scheme_target,
 )
+from crawler.handler.timing import to_ms
 
 if TYPE_CHECKING:
     from typing import Self
@@ -39,7 +40,10 @@ class UrlTrackingMiddleware:
 
     def process_request(self, request: Request) -> None:
         """Count the attempt; start the URL's clock on its first one."""
-        trace = request.meta.setdefault(URL_TRACE_META_KEY, UrlTrace())
+        meta = request.meta
+        trace = meta.get(URL_TRACE_META_KEY)
+        if trace is None:
+            trace = meta[URL_TRACE_META_KEY] = UrlTrace()
         if trace.started is None:
             trace.started = time.perf_counter()
             trace.started_at = time.time()
@@ -53,10 +57,13 @@ class UrlTrackingMiddleware:
         fail on some (``mailto:`` is no URL it can build a request for) and pass others on.
         """
         trace = request.meta.get(URL_TRACE_META_KEY)
+        status = response.status
         if isinstance(trace, UrlTrace):
-            trace.download_ended(download_timing(request))
-            trace.responses.append(Hop(request.url, response.status, download_ms(request)))
-        if other_scheme_target(request, response) is not None:
+            timing = download_timing(request)  # read once: the hop's time and the clock's
+            trace.download_ended(timing)
+            ms = to_ms(timing.total) if timing is not None else None
+            trace.responses.append(Hop(request.url, status, ms))
+        if status in REDIRECT_STATUSES and other_scheme_target(request, response) is not None:
             request.meta["dont_redirect"] = True
         return response
 
