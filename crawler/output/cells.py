@@ -13,6 +13,7 @@ import csv
 import math
 import re
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import UrlResult
@@ -40,6 +41,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 terminal runs them (``cat results.csv``), or they reorder the text it shows."""
 _TEXT = frozenset(f.name for f in fields(UrlResult) if f.type in {"str | None", "str"})
 _FLOATS = tuple(f.name for f in fields(UrlResult) if f.type == "float | None")
+_text_values = attrgetter(*_TEXT)
+_float_values = attrgetter(*_FLOATS)
 _FORMULA = re.compile("'*[=+\\-@\t\r].", re.DOTALL)
 """A cell a spreadsheet would run as a formula: OWASP's starting characters (behind any
 quotes we added before), followed by anything."""
@@ -90,7 +93,33 @@ def _exportable_hop(hop: dict[str, Any]) -> dict[str, Any]:
     return hop if text is url else {**hop, "url": text}
 
 
+def _plain(texts: Iterable[Any]) -> bool:
+    """Whether ``texts`` (text or empty values) hold nothing to escape or cut, taken as one:
+    a non-text value, or more text than :data:`MAX_TEXT` in all, says no (check each)."""
+    try:
+        text = " ".join(filter(None, texts))
+    except TypeError:
+        return False
+    return len(text) <= MAX_TEXT and text.isascii() and text.isprintable()
+
+
+def _finite(numbers: Iterable[Any]) -> bool:
+    """Whether ``numbers`` (numbers or ``None``) are all finite, taken as one: their sum is
+    not finite if one is not (a sum too large, or a value no number, says no: check each)."""
+    try:
+        return math.isfinite(sum(filter(None, numbers), 0.0))
+    except (TypeError, OverflowError):
+        return False
+
+
 def _bounded_chain(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(chain) <= MAX_HOPS:
+        try:
+            urls = [hop["url"] for hop in chain]
+        except (KeyError, TypeError):
+            urls = [None]
+        if all(url.__class__ is str for url in urls) and _plain(urls):
+            return chain  # most chains: nothing to escape, nothing to cut
     hops = [_exportable_hop(hop) for hop in chain]
     if len(hops) <= MAX_HOPS:
         return hops
@@ -102,21 +131,25 @@ def _bounded_chain(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def exportable_row(row: UrlResult) -> UrlResult:
     """Make ``row`` safe for every output, in place: text fields escaped
     (:func:`exportable_text`) and, but for the entry's own, bounded (:data:`MAX_TEXT`); the
-    chain bounded (:data:`MAX_HOPS`); a number that is not finite left empty."""
-    for name in _TEXT:
-        value = getattr(row, name)
-        if not isinstance(value, str):
-            continue
-        if len(value) <= MAX_TEXT and value.isascii() and value.isprintable():
-            continue  # most text: nothing to escape, nothing to cut
-        value = exportable_text(value)
-        setattr(row, name, value if name in UNBOUNDED else bounded(value))
+    chain bounded (:data:`MAX_HOPS`); a number that is not finite left empty.
+
+    Most rows have nothing to change: their fields are checked together first."""
+    if not _plain(_text_values(row)):
+        for name in _TEXT:
+            value = getattr(row, name)
+            if not isinstance(value, str):
+                continue
+            if len(value) <= MAX_TEXT and value.isascii() and value.isprintable():
+                continue  # most text: nothing to escape, nothing to cut
+            value = exportable_text(value)
+            setattr(row, name, value if name in UNBOUNDED else bounded(value))
     if row.chain:
         row.chain = _bounded_chain(row.chain)
-    for name in _FLOATS:
-        value = getattr(row, name)
-        if isinstance(value, float) and not math.isfinite(value):
-            setattr(row, name, None)  # JSON has no Infinity or NaN
+    if not _finite(_float_values(row)):
+        for name in _FLOATS:
+            value = getattr(row, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                setattr(row, name, None)  # JSON has no Infinity or NaN
     return row
 
 

@@ -48,11 +48,11 @@ class ExportGuard:
         self.file = file
         self.failed = False
 
-    def row(self, write: Callable[[], None]) -> None:
-        """Write a row with ``write``; once the output failed, count the row as not written."""
+    def row(self, write: Callable[[Any], None], item: Any) -> None:
+        """Write ``item`` with ``write``; once the output failed, count the row as not written."""
         if not self.failed:
             try:
-                write()
+                write(item)
                 return
             except (OSError, UnicodeError) as e:
                 self._fail(e)
@@ -107,7 +107,7 @@ class GuardedWrites:
         if self.guard is None:
             self._write(item)
         else:
-            self.guard.row(lambda: self._write(item))
+            self.guard.row(self._write, item)
 
     def finish_exporting(self) -> None:
         """End the output, unless a write failed."""
@@ -127,10 +127,10 @@ def flat_chain(chain: list[dict[str, Any]]) -> str:
     """``301 http://a (12.3 ms) -> 200 https://b (40.1 ms)``."""
     hops = []
     for hop in chain:
-        status = hop.get("status") if hop.get("status") is not None else "-"
+        status = hop.get("status")
         ms = hop.get("ms")
-        timing = f" ({ms} ms)" if ms is not None else ""
-        hops.append(f"{status} {hop.get('url')}{timing}")
+        text = f"{'-' if status is None else status} {hop.get('url')}"
+        hops.append(text if ms is None else f"{text} ({ms} ms)")
     return " -> ".join(hops)
 
 
