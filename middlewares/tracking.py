@@ -13,7 +13,7 @@ from crawler.checker.trace import (
     download_timing,
     other_scheme_target,
 )
-from crawler.handler.timing import to_ms
+from crawler.handler.timing import TIMING_META_KEY, DownloadTiming, to_ms
 
 if TYPE_CHECKING:
     from typing import Self
@@ -47,7 +47,8 @@ class UrlTrackingMiddleware:
         if trace.started is None:
             trace.started = time.perf_counter()
             trace.started_at = time.time()
-        trace.hop_entered()
+        if trace.responses:  # a later hop: a redirect's, or a retry
+            trace.hop_entered()
         trace.attempts += 1
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -56,10 +57,13 @@ class UrlTrackingMiddleware:
         A redirect to another scheme ends the chain here: Scrapy's redirect middleware would
         fail on some (``mailto:`` is no URL it can build a request for) and pass others on.
         """
-        trace = request.meta.get(URL_TRACE_META_KEY)
+        meta = request.meta
+        trace = meta.get(URL_TRACE_META_KEY)
         status = response.status
         if isinstance(trace, UrlTrace):
-            timing = download_timing(request)  # read once: the hop's time and the clock's
+            timing = meta.get(TIMING_META_KEY)  # read once: the hop's time and the clock's
+            if not isinstance(timing, DownloadTiming):
+                timing = None
             trace.download_ended(timing)
             ms = to_ms(timing.total) if timing is not None else None
             trace.responses.append(Hop(request.url, status, ms))
