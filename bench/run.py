@@ -432,7 +432,7 @@ def targets(measured: dict[str, dict[str, list[Run]]]) -> list[str]:
             verdict = "met"
         else:
             verdict = "not met"
-        lines.append(f"| {target.label} | {value:.2f} | {goal} | {verdict} |")
+        lines.append(f"| {target.label} | {value:.3f} | {goal} | {verdict} |")
     return lines
 
 
