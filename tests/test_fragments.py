@@ -262,15 +262,31 @@ def test_fragment_entries_are_not_served_from_the_cache(
         assert served.hits[("GET", "/page.html")] == (2 if run == 1 else 1)
 
 
+SLOW_FRAGMENTS = {"present": "ok", "missing": "missing_fragment", "named": "ok"}
+"""The fragments of the slow page, and each one's outcome."""
+
+
+def slow_fragment_list(base: str, path: Path, count: int) -> list[str]:
+    """Write ``count`` entries to ``path``: three per page of ``/slow.html``, one for each of
+    :data:`SLOW_FRAGMENTS`; return them."""
+    names = list(SLOW_FRAGMENTS)
+    lines = [f"{base}/slow.html?i={i // 3}#{names[i % 3]}" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def expected_outcomes(lines: list[str]) -> dict[int, str]:
+    """Each line's outcome, by line number, for a list of :func:`slow_fragment_list`."""
+    return {line: SLOW_FRAGMENTS[url.partition("#")[2]] for line, url in enumerate(lines, 1)}
+
+
 @pytest.mark.parametrize("stop", ["Ctrl-C", "second Ctrl-C"])
 def test_a_stopped_run_resumed_gives_each_fragment_entry_its_row_once(
     site: tuple[str, Site], tmp_path: Path, stop: str
 ) -> None:
     base, _ = site
-    fragments = {"present": "ok", "missing": "missing_fragment", "named": "ok"}
     urls = tmp_path / "urls.txt"
-    lines = [f"{base}/slow.html?i={i // 3}#{list(fragments)[i % 3]}" for i in range(3000)]
-    urls.write_text("\n".join(lines) + "\n")
+    lines = slow_fragment_list(base, urls, 3000)
     out = tmp_path / "out.jsonl"
     crawl = (
         "crawl", "urls", "-a", f"urls={urls}", "-a", f"resume={out}", "-o", str(out),
@@ -287,9 +303,7 @@ def test_a_stopped_run_resumed_gives_each_fragment_entry_its_row_once(
     _, stderr = second.communicate(timeout=120)
     assert second.returncode == 2, stderr.decode()[-2000:]
     rows = by_line(read_rows(out))
-    assert {line: row["outcome"] for line, row in rows.items()} == {
-        line: fragments[url.partition("#")[2]] for line, url in enumerate(lines, 1)
-    }
+    assert {line: row["outcome"] for line, row in rows.items()} == expected_outcomes(lines)
 
 
 class FewWaiting(FragmentEntries):
@@ -318,10 +332,8 @@ async def test_the_list_is_read_on_only_once_fewer_entries_wait_for_their_pages(
     site: tuple[str, Site], tmp_path: Path
 ) -> None:
     base, served = site
-    fragments = {"present": "ok", "missing": "missing_fragment", "named": "ok"}
     urls = tmp_path / "urls.txt"
-    lines = [f"{base}/slow.html?i={i // 3}#{list(fragments)[i % 3]}" for i in range(30)]
-    urls.write_text("\n".join(lines) + "\n")
+    lines = slow_fragment_list(base, urls, 30)
     out = tmp_path / "out.csv"
     settings = project_settings_dict(FEEDS={str(out): {"format": "csv"}})
     crawler = get_crawler(FewWaitingSpider, settings)
@@ -331,9 +343,7 @@ async def test_the_list_is_read_on_only_once_fewer_entries_wait_for_their_pages(
     assert isinstance(entries, FewWaiting)
     assert entries.most == 2  # the bound was reached, never passed
     rows = by_line(read_rows(out))
-    assert {line: row["outcome"] for line, row in rows.items()} == {
-        line: fragments[url.partition("#")[2]] for line, url in enumerate(lines, 1)
-    }
+    assert {line: row["outcome"] for line, row in rows.items()} == expected_outcomes(lines)
     assert served.requests_of("/slow.html") == 10
     assert crawler.stats is not None
     assert crawler.stats.get_value(ENTRIES_STAT) == len(lines)
